@@ -1,0 +1,54 @@
+"""The `autogenesis` command.
+
+Commands are split by concern (`db.py`, `runs.py`, `demo.py`). Expected
+failures (`AutogenesisError`) become one line on stderr and exit code 1;
+anything else is a bug and keeps its traceback. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from autogenesis import __version__
+from autogenesis.cli import db, demo, runs
+from autogenesis.errors import AutogenesisError
+
+app = typer.Typer(
+    name="autogenesis",
+    help="Build tested, documented multi-agent LLM systems from a markdown spec, "
+    "with a hierarchy of local LLM agents. Everything is logged to PostgreSQL "
+    "(an embedded server unless AUTOGENESIS_DATABASE_URL is set).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.command("runs")(runs.list_runs)
+app.command("demo")(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"autogenesis {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens to stderr."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    try:
+        app(prog_name="autogenesis")
+    except AutogenesisError as exc:
+        print(f"autogenesis: error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,88 @@
+"""Where autogenesis keeps its state and which servers it talks to.
+
+Everything comes from the environment so the CLI, workers and generated
+systems agree without passing flags around:
+
+- `AUTOGENESIS_HOME`: the data directory (embedded PostgreSQL, spool, caches).
+  Default: `/var/lib/autogenesis` for root (the embedded server makes every
+  parent of its data directory world-readable, so it must stay out of
+  `/root`), the XDG data directory (`~/.local/share/autogenesis`) otherwise.
+- `AUTOGENESIS_DATABASE_URL`: a PostgreSQL server to use instead of the
+  embedded one.
+- `AUTOGENESIS_MQTT_URL`: an MQTT broker for the bus (used by the MQTT
+  transport; unset means the in-process bus).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from autogenesis.errors import ConfigError
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Return `name` if it is a safe identifier (lower-case, digits, underscores).
+
+    Names reach addresses, database rows, file paths and templates, so they
+    are checked once at the edge with one rule.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(
+            f"invalid {what} {name!r}: use 1-63 characters a-z, 0-9 and _, starting with a letter"
+        )
+    return name
+
+
+def default_home() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/autogenesis")
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "autogenesis"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    mqtt_url: str | None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = os.environ.get("AUTOGENESIS_HOME")
+        home_path = Path(home).expanduser() if home else default_home()
+        if not home_path.is_absolute():
+            home_path = home_path.resolve()
+        database_url = os.environ.get("AUTOGENESIS_DATABASE_URL") or None
+        if database_url and urlsplit(database_url).scheme not in ("postgresql", "postgres"):
+            raise ConfigError(
+                "AUTOGENESIS_DATABASE_URL must be a postgresql:// URL, "
+                f"got {redact_url(database_url)!r}"
+            )
+        return cls(
+            home=home_path,
+            database_url=database_url,
+            mqtt_url=os.environ.get("AUTOGENESIS_MQTT_URL") or None,
+        )
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***`, for messages and status output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,78 @@
+"""The error tree.
+
+`UserError` and its children are mistakes a user can fix (bad input,
+unreachable configuration): the CLI prints them as one line. Everything
+under `RuntimeFailure` is something that happened while running (a loop, a
+missed deadline); it carries the data needed to understand it. Anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class AutogenesisError(Exception):
+    """Base of every error autogenesis raises on purpose."""
+
+
+class UserError(AutogenesisError):
+    """A mistake the user can fix: the message says how."""
+
+
+class ConfigError(UserError):
+    """Bad or unusable configuration (URLs, data directory, names)."""
+
+
+class StoreUnavailable(UserError):
+    """The database cannot be reached or started."""
+
+
+class MigrationError(AutogenesisError):
+    """The schema cannot be brought up to date safely."""
+
+
+class RuntimeFailure(AutogenesisError):
+    """Something went wrong while agents were running."""
+
+
+class LoopDetected(RuntimeFailure):
+    """The bus refused a message because the conversation is looping.
+
+    `kind` is one of "repeat" (same sender, recipient and body again),
+    "ping_pong" (content bounced back unchanged) or "hop_limit".
+    `path` is the sequence of agents the conversation went through.
+    """
+
+    def __init__(self, kind: str, path: list[str], message_id: str) -> None:
+        self.kind = kind
+        self.path = path
+        self.message_id = message_id
+        super().__init__(f"loop detected ({kind}): {' -> '.join(path)}")
+
+
+class DeadlineExceeded(RuntimeFailure):
+    """A request was not answered before its deadline."""
+
+    def __init__(self, agent: str, elapsed: float, limit: float) -> None:
+        self.agent = agent
+        self.elapsed = elapsed
+        self.limit = limit
+        super().__init__(f"{agent} did not answer within {limit:.3f}s (waited {elapsed:.3f}s)")
+
+
+class Undeliverable(RuntimeFailure):
+    """No agent is listening at the message's address; it went to the dead letters."""
+
+    def __init__(self, address: str, message_id: str) -> None:
+        self.address = address
+        self.message_id = message_id
+        super().__init__(f"no agent at {address!r}; message {message_id} recorded as a dead letter")
+
+
+class RemoteError(RuntimeFailure):
+    """The agent that handled a request failed; its error travelled back as a reply."""
+
+    def __init__(self, agent: str, error_type: str, detail: str) -> None:
+        self.agent = agent
+        self.error_type = error_type
+        self.detail = detail
+        super().__init__(f"{agent} failed: {error_type}: {detail}")

@@ -1,0 +1,136 @@
+"""Agents and networks of agents: what generated systems are made of.
+
+An `Agent` has a name and handles messages. A `Network` is a set of agents
+wired on a bus with one entry agent; it is itself an agent, so a network can
+sit inside a bigger network (as llm_net's GenNetwork does). Addresses are
+hierarchical: the agent `writer` inside the network `blog` lives at
+`blog/writer`, and agents name their siblings by plain name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from autogenesis.bus.bus import Bus
+from autogenesis.bus.message import Message
+from autogenesis.config import check_name
+from autogenesis.errors import ConfigError
+
+
+class Agent:
+    """Subclass and implement `handle`. Set `subscriptions` to receive topic messages."""
+
+    subscriptions: tuple[str, ...] = ()
+
+    def __init__(self, name: str, *, concurrency: int = 1) -> None:
+        self.name = check_name(name, "agent name")
+        self.concurrency = concurrency
+        self.parent: Network | None = None
+        self._bus: Bus | None = None
+
+    # --- identity ---------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        return self.name if self.parent is None else f"{self.parent.address}/{self.name}"
+
+    @property
+    def bus(self) -> Bus:
+        if self._bus is None:
+            raise ConfigError(f"agent {self.name!r} is not attached to a bus")
+        return self._bus
+
+    def resolve(self, name: str) -> str:
+        """The address of `name`: a sibling in the same network, or an absolute address."""
+        if "/" in name or self.parent is None:
+            return name
+        return f"{self.parent.address}/{name}"
+
+    # --- the one method to implement --------------------------------------
+
+    async def handle(self, message: Message) -> Message | Mapping[str, Any] | None:
+        """Handle one message; return a reply body (or Message) to answer it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement handle()")
+
+    # --- wiring -----------------------------------------------------------
+
+    async def attach(self, bus: Bus) -> None:
+        self._bus = bus
+        bus.attach(self.address, self.handle, concurrency=self.concurrency)
+        for pattern in self.subscriptions:
+            bus.subscribe(pattern, self.address)
+
+    async def detach(self) -> None:
+        if self._bus is not None:
+            self._bus.detach(self.address)
+            self._bus = None
+
+    # --- talking, always within the conversation being handled ------------
+
+    async def send(self, to: str, kind: str, body: Mapping[str, Any] | None = None, *,
+                   within: Message) -> Message:
+        return await self.bus.send(within.follow_up(self.resolve(to), body, kind=kind,
+                                                    sender=self.address))
+
+    async def request(self, to: str, kind: str, body: Mapping[str, Any] | None = None, *,
+                      within: Message, timeout: float | None = None) -> Message:
+        message = within.follow_up(self.resolve(to), body, kind=kind, sender=self.address,
+                                   expects_reply=True)
+        return await self.bus.request(message, timeout=timeout)
+
+    async def broadcast(self, kind: str, body: Mapping[str, Any] | None = None, *,
+                        within: Message) -> Message:
+        return await self.send("*", kind, body, within=within)
+
+    async def publish(self, topic: str, kind: str, body: Mapping[str, Any] | None = None, *,
+                      within: Message) -> Message:
+        follow = within.follow_up(self.address, body, kind=kind, sender=self.address)
+        message = Message(
+            run_id=follow.run_id, sender=self.address, kind=kind, body_json=follow.body_json,
+            topic=topic, conversation_id=follow.conversation_id, hop=follow.hop,
+            deadline=follow.deadline,
+        )
+        return await self.bus.send(message)
+
+
+class Network(Agent):
+    """Agents wired on one bus; a request to the network goes to its entry agent."""
+
+    def __init__(self, name: str, agents: Sequence[Agent], *, entry: str,
+                 timeout: float = 60.0) -> None:
+        super().__init__(name)
+        names = [agent.name for agent in agents]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ConfigError(f"network {name!r} has duplicate agent names: {duplicates}")
+        if entry not in names:
+            raise ConfigError(f"network {name!r} has no agent {entry!r} to use as entry")
+        self.agents = {agent.name: agent for agent in agents}
+        self.entry = entry
+        self.timeout = timeout
+        for agent in agents:
+            agent.parent = self
+
+    async def attach(self, bus: Bus) -> None:
+        await super().attach(bus)
+        for agent in self.agents.values():
+            await agent.attach(bus)
+
+    async def detach(self) -> None:
+        for agent in self.agents.values():
+            await agent.detach()
+        await super().detach()
+
+    async def handle(self, message: Message) -> Mapping[str, Any]:
+        entry = f"{self.address}/{self.entry}"
+        reply = await self.request(entry, message.kind, message.body, within=message)
+        return reply.body
+
+    async def ask(self, body: Mapping[str, Any], *, run_id: UUID, kind: str = "task",
+                  sender: str = "user", timeout: float | None = None) -> Message:
+        """Send `body` to this network as `sender` and wait for the answer."""
+        message = Message.new(run_id=run_id, sender=sender, recipient=self.address, kind=kind,
+                              body=body)
+        return await self.bus.request(message, timeout=timeout or self.timeout)

@@ -1,0 +1,145 @@
+"""Every SQL statement autogenesis runs, as named constants.
+
+Only the store package executes them; the CLI, the bus and the agents call
+store methods.
+"""
+
+from __future__ import annotations
+
+# Column order of each log table, as written by COPY and read back from the spool.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "runs": (
+        "id", "kind", "name", "spec_path", "spec_sha256", "status", "model", "config",
+        "package_path", "error", "started_at", "finished_at",
+    ),
+    "messages": (
+        "id", "run_id", "conversation_id", "sender", "recipient", "topic", "kind", "body",
+        "reply_to", "hop", "expects_reply", "created_at", "deadline",
+    ),
+    "completions": (
+        "id", "run_id", "message_id", "agent", "call_index", "backend", "model_id",
+        "model_revision", "settings", "seed", "prompt", "json_schema", "output", "parsed",
+        "tokens_in", "tokens_out", "latency_ms", "batch_size", "created_at",
+    ),
+    "artefacts": (
+        "id", "run_id", "stage", "kind", "version", "body", "sha256", "message_id", "created_at",
+    ),
+    "verdicts": (
+        "id", "run_id", "artefact_id", "stage", "approved", "reasons", "checks", "message_id",
+        "created_at",
+    ),
+    "events": ("id", "run_id", "kind", "agent", "message_id", "detail", "created_at"),
+    "files": (
+        "id", "run_id", "path", "sha256", "size", "artefact_id", "message_id", "created_at",
+    ),
+}
+
+# Tables in the order a batch writes them: runs first, because the others refer to them.
+WRITE_ORDER: tuple[str, ...] = (
+    "runs", "messages", "completions", "artefacts", "verdicts", "events", "files",
+)
+
+TABLES_WITH_RUN: tuple[str, ...] = WRITE_ORDER[1:]
+
+
+def copy_sql(table: str) -> str:
+    return f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN"
+
+
+# A run row is written whole each time it changes (started, finished), so
+# replaying an older copy from the spool must not undo a newer one.
+UPSERT_RUN_SQL = f"""
+INSERT INTO runs ({", ".join(COLUMNS["runs"])})
+VALUES ({", ".join(["%s"] * len(COLUMNS["runs"]))})
+ON CONFLICT (id) DO UPDATE SET
+    status = EXCLUDED.status,
+    model = EXCLUDED.model,
+    config = EXCLUDED.config,
+    package_path = EXCLUDED.package_path,
+    error = EXCLUDED.error,
+    finished_at = EXCLUDED.finished_at,
+    updated_at = now()
+WHERE runs.finished_at IS NULL OR EXCLUDED.finished_at IS NOT NULL
+"""
+
+# Idempotent path for rows that may already be in the table (from the spool,
+# or a batch whose commit outcome was unknown): COPY into a temporary table,
+# then insert what is missing.
+def create_stage_sql(table: str) -> str:
+    # INCLUDING DEFAULTS gives the stage a `seq`, so rows keep their spool order.
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} "
+        f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+
+
+def stage_copy_sql(table: str) -> str:
+    return f"COPY stage_{table} ({', '.join(COLUMNS[table])}) FROM STDIN"
+
+
+def stage_insert_sql(table: str) -> str:
+    cols = ", ".join(COLUMNS[table])
+    return (
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM stage_{table} "
+        "ORDER BY seq ON CONFLICT (id) DO NOTHING"
+    )
+
+
+# --- migrations -----------------------------------------------------------
+
+MIGRATION_LOCK_KEY = 0x6175746F67656E  # "autogen": one advisory lock for all migrators
+
+CREATE_MIGRATIONS_TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    sha256      text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+MIGRATION_LOCK_SQL = "SELECT pg_advisory_lock(%s)"
+MIGRATION_UNLOCK_SQL = "SELECT pg_advisory_unlock(%s)"
+SELECT_APPLIED_SQL = (
+    "SELECT version, name, sha256, applied_at FROM schema_migrations ORDER BY version"
+)
+RECORD_MIGRATION_SQL = "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)"
+MIGRATIONS_TABLE_EXISTS_SQL = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+
+# --- reads ----------------------------------------------------------------
+
+SELECT_RUNS_SQL = """
+SELECT r.id, r.kind, r.name, r.spec_path, r.status, r.model, r.package_path, r.error,
+       r.started_at, r.finished_at,
+       (SELECT count(*) FROM messages m WHERE m.run_id = r.id) AS messages,
+       (SELECT count(*) FROM verdicts v WHERE v.run_id = r.id AND v.approved) AS approved
+FROM runs r
+WHERE (%(status)s::text IS NULL OR r.status = %(status)s)
+  AND (%(spec)s::text IS NULL OR r.spec_path LIKE '%%' || %(spec)s || '%%')
+ORDER BY r.started_at DESC
+LIMIT %(limit)s
+"""
+
+SELECT_RUN_SQL = f"SELECT {', '.join(COLUMNS['runs'])} FROM runs WHERE id = %s"
+
+SELECT_MESSAGES_SQL = f"""
+SELECT {", ".join(COLUMNS["messages"])} FROM messages WHERE run_id = %s ORDER BY seq
+"""
+
+SELECT_EVENTS_SQL = """
+SELECT id, run_id, kind, agent, message_id, detail, created_at FROM events
+WHERE run_id IS NOT DISTINCT FROM %(run_id)s AND (%(kind)s::text IS NULL OR kind = %(kind)s)
+ORDER BY seq
+"""
+
+
+def count_sql(table: str) -> str:
+    return f"SELECT count(*) FROM {table} WHERE run_id = %s"
+
+
+def table_rows_sql(table: str) -> str:
+    return f"SELECT count(*) FROM {table}"
+
+
+SERVER_VERSION_SQL = "SHOW server_version"
+CREATE_DATABASE_SQL = "CREATE DATABASE {name}"
+DATABASE_EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = %s"

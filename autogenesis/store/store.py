@@ -1,0 +1,215 @@
+"""The store: the one object that talks to PostgreSQL.
+
+`Store.open()` resolves the server (the embedded one, or
+`AUTOGENESIS_DATABASE_URL`), brings the schema up to date, and from then
+on offers two kinds of methods: `log()` for the write-behind log (batched,
+spooled when the database is away) and plain read methods for the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from autogenesis.config import Settings, redact_url
+from autogenesis.errors import StoreUnavailable
+from autogenesis.store import embedded, migrations, sql
+from autogenesis.store.records import Record, Run, RunStatus, now
+from autogenesis.store.spool import Spool
+from autogenesis.store.writer import LogWriter, Sink
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: UUID
+    kind: str
+    name: str
+    spec_path: str | None
+    status: str
+    model: str | None
+    package_path: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    messages: int
+    approved: int
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    server: str
+    location: str
+    version: str
+    applied: list[tuple[int, str, datetime]]
+    pending: list[str]
+    spooled_files: int
+
+
+def resolve_conninfo(settings: Settings) -> tuple[str, str]:
+    """(conninfo, where) for the configured server, starting the embedded one if needed."""
+    if settings.database_url:
+        return settings.database_url, redact_url(settings.database_url)
+    return embedded.start(settings.pgdata), f"embedded PostgreSQL in {settings.pgdata}"
+
+
+class Store:
+    def __init__(self, conninfo: str, *, spool_dir: Path, location: str = "") -> None:
+        self.conninfo = conninfo
+        self.location = location or redact_url(conninfo)
+        self.spool_dir = spool_dir
+        self._pool: ConnectionPool | None = None
+        self._writer: LogWriter | None = None
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Store:
+        """Connect to the configured server; apply pending migrations unless `migrate=False`."""
+        settings = settings or Settings.from_env()
+        conninfo, location = resolve_conninfo(settings)
+        store = cls(conninfo, spool_dir=settings.spool_dir, location=location)
+        try:
+            if migrate:
+                store.upgrade()
+            else:
+                store.ping()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    # --- schema -----------------------------------------------------------
+
+    def upgrade(self, directory: Path | None = None) -> list[migrations.Migration]:
+        """Apply pending migrations (safe to run from several processes at once)."""
+        with self._direct(autocommit=True) as conn:
+            return migrations.upgrade(conn, migrations.load_migrations(directory))
+
+    def info(self, directory: Path | None = None) -> StoreInfo:
+        with self._direct(autocommit=True) as conn:
+            state = migrations.status(conn, migrations.load_migrations(directory))
+            version = conn.execute(sql.SERVER_VERSION_SQL).fetchone()[0]
+        return StoreInfo(
+            server="embedded" if self.location.startswith("embedded") else "external",
+            location=self.location,
+            version=version,
+            applied=state.applied,
+            pending=[f"{m.version:04d}_{m.name}" for m in state.pending],
+            spooled_files=len(list(self.spool_dir.glob("*.jsonl")))
+            if self.spool_dir.is_dir() else 0,
+        )
+
+    def ping(self) -> None:
+        with self._direct(autocommit=True) as conn:
+            conn.execute("SELECT 1")
+
+    # --- the log ----------------------------------------------------------
+
+    @property
+    def writer(self) -> LogWriter:
+        if self._writer is None:
+            writer = LogWriter(self.conninfo, Spool(self.spool_dir))
+            try:
+                writer.start()
+            except psycopg.OperationalError as exc:
+                raise StoreUnavailable(
+                    f"cannot reach the database at {self.location}: {exc}"
+                ) from exc
+            self._writer = writer
+        return self._writer
+
+    def log(self, record: Record, sink: Sink | None = None) -> None:
+        """Queue `record` for the log; `sink(records)` is called once it is durable."""
+        self.writer.submit(record, sink)
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every record logged so far is durable (database or spool)."""
+        return self._writer.flush(timeout) if self._writer is not None else True
+
+    def start_run(self, run: Run) -> Run:
+        self.log(run)
+        return run
+
+    def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
+                   package_path: str | None = None) -> Run:
+        finished = dataclasses.replace(
+            run, status=status, error=error, finished_at=now(),
+            package_path=package_path or run.package_path,
+        )
+        self.log(finished)
+        return finished
+
+    # --- reads ------------------------------------------------------------
+
+    def runs(self, *, status: str | None = None, spec: str | None = None,
+             limit: int = 50) -> list[RunSummary]:
+        rows = self._fetch(sql.SELECT_RUNS_SQL, {"status": status, "spec": spec, "limit": limit})
+        return [RunSummary(**row) for row in rows]
+
+    def run(self, run_id: UUID) -> dict[str, Any] | None:
+        rows = self._fetch(sql.SELECT_RUN_SQL, (run_id,))
+        return rows[0] if rows else None
+
+    def messages(self, run_id: UUID) -> list[dict[str, Any]]:
+        return self._fetch(sql.SELECT_MESSAGES_SQL, (run_id,))
+
+    def events(self, run_id: UUID | None, kind: str | None = None) -> list[dict[str, Any]]:
+        return self._fetch(sql.SELECT_EVENTS_SQL, {"run_id": run_id, "kind": kind})
+
+    def count(self, table: str, run_id: UUID) -> int:
+        if table not in sql.TABLES_WITH_RUN:
+            raise ValueError(f"unknown log table {table!r}")
+        return self._fetch(sql.count_sql(table), (run_id,))[0]["count"]
+
+    # --- connections ------------------------------------------------------
+
+    def _fetch(self, query: str, params: Any) -> list[dict[str, Any]]:
+        try:
+            with self._readers().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(query, params)
+                return cur.fetchall()
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach the database at {self.location}: {exc}") from exc
+
+    def _readers(self) -> ConnectionPool:
+        if self._pool is None:
+            self._pool = ConnectionPool(self.conninfo, min_size=1, max_size=4, open=True,
+                                        timeout=10, name="autogenesis-readers")
+        return self._pool
+
+    @contextmanager
+    def _direct(self, *, autocommit: bool) -> Iterator[psycopg.Connection]:
+        try:
+            conn = psycopg.connect(self.conninfo, autocommit=autocommit, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach the database at {self.location}: {exc}") from exc
+        with conn:
+            yield conn
