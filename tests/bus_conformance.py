@@ -22,7 +22,6 @@ from autogenesis.runtime import Agent, Network
 from autogenesis.store import Run, Store
 
 
-
 class Collector:
     def __init__(self) -> None:
         self.messages: list[Message] = []

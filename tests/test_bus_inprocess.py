@@ -3,6 +3,7 @@
 import pytest
 
 from autogenesis.bus import InProcessTransport
+
 from bus_conformance import *  # noqa: F403  (the shared suite and its fixtures)
 
 

@@ -50,5 +50,6 @@ def main() -> None:
     try:
         app(prog_name="autogenesis")
     except AutogenesisError as exc:
-        print(f"autogenesis: error: {exc}", file=sys.stderr)
+        one_line = " ".join(str(exc).split())  # libpq and servers add hint lines
+        print(f"autogenesis: error: {one_line}", file=sys.stderr)
         sys.exit(1)

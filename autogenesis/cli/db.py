@@ -8,7 +8,7 @@ from rich.console import Console
 from autogenesis.store import Store
 
 app = typer.Typer(help="Inspect and upgrade the PostgreSQL log.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)  # paths and URLs stay on one line
 
 
 @app.command()

@@ -6,12 +6,14 @@ directory. Every process using it registers its pid in pgserver's
 `.handle_pids.json`; the last one to exit stops the server, and a second
 process that starts while the server runs simply reuses it.
 
-Two defects of pgserver are handled here:
+Three defects of pgserver are handled here:
 
 - a process killed with SIGKILL (or SIGTERM, which skips `atexit`) leaves
   its dead pid in `.handle_pids.json`, so the server is orphaned and never
   stopped. Dead pids are dropped before attaching, and SIGTERM is turned
   into a normal exit so `atexit` runs;
+- a server killed with SIGKILL can stay a zombie for a while, which pgserver
+  takes for a running server: its stale lock files are removed first;
 - as root it makes every parent of the data directory world-readable, so
   the default data directory for root is `/var/lib/autogenesis`, never a
   folder under `/root` (see `config.default_home`).
@@ -22,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import threading
 import warnings
@@ -37,13 +38,13 @@ log = logging.getLogger(__name__)
 
 
 def _pid_alive(pid: int) -> bool:
+    """True if `pid` runs; a zombie (dead, not yet reaped) counts as gone."""
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def drop_dead_handles(pgdata: Path) -> list[int]:
@@ -64,6 +65,29 @@ def drop_dead_handles(pgdata: Path) -> list[int]:
     if dead or len(alive) != len(pids):
         path.write_text(json.dumps(alive))
     return dead
+
+
+def clear_dead_postmaster(pgdata: Path) -> bool:
+    """Remove the lock files of a postmaster that died without cleaning up.
+
+    After a SIGKILL the postmaster can linger as a zombie until its parent
+    reaps it; pgserver (and PostgreSQL's own lock check) take a zombie for a
+    running server and then fail to connect or to start. Returns True if
+    stale files were removed.
+    """
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    if not lines or not lines[0].strip().isdigit() or _pid_alive(int(lines[0])):
+        return False
+    port = lines[3].strip() if len(lines) > 3 else "5432"
+    socket_dir = Path(lines[4].strip()) if len(lines) > 4 and lines[4].strip() else pgdata
+    for stale in (socket_dir / f".s.PGSQL.{port}.lock", socket_dir / f".s.PGSQL.{port}",
+                  pid_file):
+        stale.unlink(missing_ok=True)
+    return True
 
 
 def _exit_on_sigterm() -> None:
@@ -103,6 +127,8 @@ def start(pgdata: Path) -> str:
     try:
         with PostgresServer._lock:
             dropped = drop_dead_handles(pgdata)
+            if clear_dead_postmaster(pgdata):
+                log.info("removed the lock files of a dead server in %s", pgdata)
         if dropped:
             log.info("dropped dead handles %s from %s", dropped, pgdata)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")

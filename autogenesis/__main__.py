@@ -1,0 +1,3 @@
+from autogenesis.cli import main
+
+main()
