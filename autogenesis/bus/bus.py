@@ -108,9 +108,11 @@ class Bus:
         return self
 
     async def close(self) -> None:
+        workers = [w for mailbox in self._mailboxes.values() for w in mailbox.workers]
         for mailbox in list(self._mailboxes.values()):
             self._stop_mailbox(mailbox)
         self._mailboxes.clear()
+        await asyncio.gather(*workers, return_exceptions=True)
         for future in self._pending.values():
             future.cancel()
         self._pending.clear()

@@ -147,16 +147,20 @@ class Message:
             reply_to=self.id,
         )
 
-    def follow_up(self, recipient: str, body: Mapping[str, Any] | None = None, *, kind: str,
-                  sender: str | None = None, reply_to: UUID | None = None,
-                  expects_reply: bool = False) -> Message:
-        """A further message in this conversation (one hop more, same deadline)."""
+    def follow_up(self, recipient: str | None, body: Mapping[str, Any] | None = None, *,
+                  kind: str, sender: str | None = None, reply_to: UUID | None = None,
+                  expects_reply: bool = False, topic: str | None = None) -> Message:
+        """A further message in this conversation (one hop more, same deadline).
+
+        It goes to `recipient`, or, with `recipient=None`, is published on `topic`.
+        """
         return Message(
             run_id=self.run_id,
             sender=sender or self.recipient or self.sender,
             kind=kind,
             body_json=canonical_json(body or {}),
             recipient=recipient,
+            topic=topic,
             conversation_id=self.conversation_id,
             reply_to=reply_to,
             hop=self.hop + 1,

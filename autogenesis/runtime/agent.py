@@ -86,13 +86,8 @@ class Agent:
 
     async def publish(self, topic: str, kind: str, body: Mapping[str, Any] | None = None, *,
                       within: Message) -> Message:
-        follow = within.follow_up(self.address, body, kind=kind, sender=self.address)
-        message = Message(
-            run_id=follow.run_id, sender=self.address, kind=kind, body_json=follow.body_json,
-            topic=topic, conversation_id=follow.conversation_id, hop=follow.hop,
-            deadline=follow.deadline,
-        )
-        return await self.bus.send(message)
+        return await self.bus.send(within.follow_up(None, body, kind=kind, sender=self.address,
+                                                    topic=topic))
 
 
 class Network(Agent):

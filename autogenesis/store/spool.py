@@ -17,11 +17,13 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+
+from autogenesis.store.records import Record
 
 SpoolRow = tuple[str, list[str | None]]
 """(table, values as COPY text): the form rows take in the spool."""
@@ -40,6 +42,11 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, (str, int, float, UUID)):
         return str(value)
     raise TypeError(f"cannot spool a value of type {type(value).__name__}")
+
+
+def spool_rows(records: Sequence[Record]) -> list[SpoolRow]:
+    """Records in the spool's form: (table, column values as text)."""
+    return [(r.table, [as_text(v) for v in r.row()]) for r in records]
 
 
 class Spool:

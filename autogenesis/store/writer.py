@@ -30,7 +30,7 @@ import psycopg
 
 from autogenesis.store import sql
 from autogenesis.store.records import Event, Record
-from autogenesis.store.spool import Spool, SpoolRow, as_text
+from autogenesis.store.spool import Spool, SpoolRow, spool_rows
 
 Sink = Callable[[list[Any]], None]
 """Called once per batch, from the writer thread, with the durable records it was given."""
@@ -178,7 +178,7 @@ class LogWriter:
                 # Most likely rows already written by a commit whose outcome we never
                 # heard; the idempotent path settles it.
                 log.warning("batch failed (%s); retrying idempotently", exc)
-                self._write_rows_idempotent(_spool_rows(records))
+                self._write_rows_idempotent(spool_rows(records))
         except psycopg.OperationalError as exc:
             self._lose_connection(exc)
             self._spool(records)
@@ -223,7 +223,13 @@ class LogWriter:
         except psycopg.OperationalError:
             raise
         except psycopg.Error as exc:
-            self._reject(rows, exc)
+            if len(rows) == 1:
+                self._reject(rows, exc)
+                return
+            # Find the rows at fault (a run that does not exist, a bad value)
+            # and keep the others: slow, but this path is for mistakes only.
+            for row in rows:
+                self._write_rows_idempotent([row])
 
     def _reject(self, rows: list[SpoolRow], exc: Exception) -> None:
         """Rows the database refuses even idempotently: keep them, loudly, for a human."""
@@ -235,7 +241,7 @@ class LogWriter:
                   len(rows), exc, rejected.directory)
 
     def _spool(self, records: Sequence[Record]) -> None:
-        self.spool.append(_spool_rows(records))
+        self.spool.append(spool_rows(records))
         self.stats.rows_spooled += len(records)
 
     def _notify(self, batch: list[tuple[Record, Sink | None]]) -> None:
@@ -297,7 +303,3 @@ class LogWriter:
             drained += len(rows)
         self.stats.rows_drained += drained
         return drained
-
-
-def _spool_rows(records: Sequence[Record]) -> list[SpoolRow]:
-    return [(r.table, [as_text(v) for v in r.row()]) for r in records]
