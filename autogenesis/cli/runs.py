@@ -6,6 +6,7 @@ import json
 from enum import StrEnum
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -43,13 +44,29 @@ def list_runs(
     if not runs:
         Console().print("no runs logged yet")
         return
-    table = Table("id", "kind", "spec / name", "status", "started", "duration", "model",
-                  "messages", "approved", "package")
+    show_model = any(r.model for r in runs)
+    show_package = any(r.package_path for r in runs)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in ("id", "status"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("spec / name", overflow="fold", min_width=12)
+    for name in ("kind", "started", "took", "msgs", "approved"):
+        table.add_column(name, no_wrap=True)
+    if show_model:
+        table.add_column("model", overflow="fold")
+    if show_package:
+        table.add_column("package", overflow="fold")
     for r in runs:
-        table.add_row(
-            str(r.id)[:8], r.kind, r.spec_path or r.name, r.status,
-            f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+        row = [
+            str(r.id)[:8], r.status, r.spec_path or r.name, r.kind,
+            f"{r.started_at:%m-%d %H:%M}",
             "-" if r.duration is None else f"{r.duration:.1f}s",
-            r.model or "-", str(r.messages), str(r.approved), r.package_path or "-",
-        )
+            str(r.messages), str(r.approved),
+        ]
+        if show_model:
+            row.append(r.model or "-")
+        if show_package:
+            row.append(r.package_path or "-")
+        table.add_row(*row)
     Console().print(table)
+    Console(stderr=True).print("[dim]full ids: autogenesis runs --json[/]")
