@@ -63,6 +63,3 @@ class LoopDetector:
             conversation.path.append(message.sender)
         conversation.path.append(target)
         del conversation.path[:-_MAX_PATH]
-
-    def forget(self, conversation_id: object) -> None:
-        self._conversations.pop(conversation_id, None)

@@ -80,10 +80,6 @@ class Agent:
                                    expects_reply=True)
         return await self.bus.request(message, timeout=timeout)
 
-    async def broadcast(self, kind: str, body: Mapping[str, Any] | None = None, *,
-                        within: Message) -> Message:
-        return await self.send("*", kind, body, within=within)
-
     async def publish(self, topic: str, kind: str, body: Mapping[str, Any] | None = None, *,
                       within: Message) -> Message:
         return await self.bus.send(within.follow_up(None, body, kind=kind, sender=self.address,

@@ -136,10 +136,6 @@ def count_sql(table: str) -> str:
     return f"SELECT count(*) FROM {table} WHERE run_id = %s"
 
 
-def table_rows_sql(table: str) -> str:
-    return f"SELECT count(*) FROM {table}"
-
-
 SERVER_VERSION_SQL = "SHOW server_version"
 CREATE_DATABASE_SQL = "CREATE DATABASE {name}"
 DATABASE_EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = %s"

@@ -53,7 +53,6 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class StoreInfo:
-    server: str
     location: str
     version: str
     applied: list[tuple[int, str, datetime]]
@@ -118,7 +117,6 @@ class Store:
             state = migrations.status(conn, migrations.load_migrations(directory))
             version = conn.execute(sql.SERVER_VERSION_SQL).fetchone()[0]
         return StoreInfo(
-            server="embedded" if self.location.startswith("embedded") else "external",
             location=self.location,
             version=version,
             applied=state.applied,
