@@ -48,25 +48,34 @@ def copy_migrations(tmp_path: Path) -> Path:
     return directory
 
 
-def test_an_older_database_is_upgraded_with_only_the_new_migrations(
-        make_database, tmp_path: Path) -> None:
+def migrated_copy(make_database, tmp_path: Path) -> tuple[str, Path]:
+    """A fresh database upgraded from a private copy of the migrations."""
     url = make_database()
     directory = copy_migrations(tmp_path)
     store(url, tmp_path).upgrade(directory)
-    after = len(load_migrations(directory)) + 1
-    (directory / f"{after:04d}_add_notes.sql").write_text(
-        "ALTER TABLE runs ADD COLUMN notes text;")
-    assert store(url, tmp_path).info(directory).pending == [f"{after:04d}_add_notes"]
+    return url, directory
+
+
+def add_migration(directory: Path, name: str, text: str) -> str:
+    """Append the next migration; return its NNNN_name."""
+    full = f"{len(load_migrations(directory)) + 1:04d}_{name}"
+    (directory / f"{full}.sql").write_text(text)
+    return full
+
+
+def test_an_older_database_is_upgraded_with_only_the_new_migrations(
+        make_database, tmp_path: Path) -> None:
+    url, directory = migrated_copy(make_database, tmp_path)
+    added = add_migration(directory, "add_notes", "ALTER TABLE runs ADD COLUMN notes text;")
+    assert store(url, tmp_path).info(directory).pending == [added]
     applied = store(url, tmp_path).upgrade(directory)
-    assert [m.version for m in applied] == [after]
+    assert [m.version for m in applied] == [int(added[:4])]
     with psycopg.connect(url) as conn:
         conn.execute("SELECT notes FROM runs")
 
 
 def test_an_edited_applied_migration_is_refused(make_database, tmp_path: Path) -> None:
-    url = make_database()
-    directory = copy_migrations(tmp_path)
-    store(url, tmp_path).upgrade(directory)
+    url, directory = migrated_copy(make_database, tmp_path)
     first = sorted(directory.glob("*.sql"))[0]
     first.write_text(first.read_text() + "\n-- a harmless looking edit\n")
     with pytest.raises(MigrationError, match="changed after it was applied"):
@@ -74,16 +83,13 @@ def test_an_edited_applied_migration_is_refused(make_database, tmp_path: Path) -
 
 
 def test_a_failing_migration_is_rolled_back_whole(make_database, tmp_path: Path) -> None:
-    url = make_database()
-    directory = copy_migrations(tmp_path)
-    store(url, tmp_path).upgrade(directory)
-    after = len(load_migrations(directory)) + 1
-    (directory / f"{after:04d}_broken.sql").write_text(
-        "CREATE TABLE half_done (id int); SELECT * FROM no_such_table;")
+    url, directory = migrated_copy(make_database, tmp_path)
+    added = add_migration(directory, "broken",
+                          "CREATE TABLE half_done (id int); SELECT * FROM no_such_table;")
     with pytest.raises(MigrationError, match="rolled back"):
         store(url, tmp_path).upgrade(directory)
     assert "half_done" not in tables(url)
-    assert store(url, tmp_path).info(directory).pending == [f"{after:04d}_broken"]
+    assert store(url, tmp_path).info(directory).pending == [added]
 
 
 def test_gaps_in_numbering_are_refused(tmp_path: Path) -> None:
