@@ -11,6 +11,11 @@ systems agree without passing flags around:
   embedded one.
 - `AUTOGENESIS_MQTT_URL`: an MQTT broker for the bus (used by the MQTT
   transport; unset means the in-process bus).
+- `AUTOGENESIS_MODEL`: the model (a .gguf file, a model directory or a
+  Hugging Face id in the local cache); unset means the offline default.
+- `AUTOGENESIS_BACKEND`: `auto` (default), `llamacpp` or `transformers`.
+- `AUTOGENESIS_MODEL_CACHE`: where converted model weights are kept
+  (default `<home>/models`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ class Settings:
     home: Path
     database_url: str | None
     mqtt_url: str | None
+    model: str | None = None
+    backend: str = "auto"
+    model_cache: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -68,6 +76,10 @@ class Settings:
             home=home_path,
             database_url=database_url,
             mqtt_url=os.environ.get("AUTOGENESIS_MQTT_URL") or None,
+            model=os.environ.get("AUTOGENESIS_MODEL") or None,
+            backend=os.environ.get("AUTOGENESIS_BACKEND") or "auto",
+            model_cache=Path(cache).expanduser().resolve()
+            if (cache := os.environ.get("AUTOGENESIS_MODEL_CACHE")) else None,
         )
 
     @property
@@ -77,6 +89,11 @@ class Settings:
     @property
     def pgdata(self) -> Path:
         return self.home / "pgdata"
+
+    @property
+    def models_dir(self) -> Path:
+        """Converted model weights (a .gguf dequantised for transformers)."""
+        return self.model_cache or self.home / "models"
 
 
 def redact_url(url: str) -> str:

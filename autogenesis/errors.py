@@ -76,3 +76,30 @@ class RemoteError(RuntimeFailure):
         self.error_type = error_type
         self.detail = detail
         super().__init__(f"{agent} failed: {error_type}: {detail}")
+
+
+class ModelNotFound(UserError):
+    """The configured model cannot be found or loaded; the message says how to get one."""
+
+
+class SchemaError(UserError):
+    """A JSON schema is malformed or uses something constrained decoding cannot enforce."""
+
+
+class PromptError(AutogenesisError):
+    """A prompt template is missing, or rendering it needs a variable nobody passed."""
+
+
+class ReplayMismatch(RuntimeFailure):
+    """A replayed model call does not match the logged one (or was never logged).
+
+    `what` is "prompt", "schema", "settings" or "extra_call"; `detail` shows
+    the first difference.
+    """
+
+    def __init__(self, agent: str, call_index: int, what: str, detail: str) -> None:
+        self.agent = agent
+        self.call_index = call_index
+        self.what = what
+        self.detail = detail
+        super().__init__(f"replay diverged at {agent} call {call_index} ({what}): {detail}")

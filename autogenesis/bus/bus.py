@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from uuid import UUID
 
+from autogenesis.bus.context import Caller, set_caller
 from autogenesis.bus.loops import LoopDetector
 from autogenesis.bus.message import BROADCAST, Message, check_address, check_topic
 from autogenesis.bus.transport import InProcessTransport, Transport
@@ -280,6 +281,7 @@ class Bus:
                         {"expired_before_handling": True, "late_by": round(-left, 6)})
             return
         started = time.monotonic()
+        set_caller(Caller(mailbox.address, message.run_id, message.id))
         try:
             async with asyncio.timeout(left):
                 result = await mailbox.handler(message)

@@ -13,7 +13,7 @@ import sys
 import typer
 
 from autogenesis import __version__
-from autogenesis.cli import db, demo, runs
+from autogenesis.cli import db, demo, models, runs
 from autogenesis.errors import AutogenesisError
 
 app = typer.Typer(
@@ -28,6 +28,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command("runs")(runs.list_runs)
 app.command("demo")(demo.demo)
+app.command("models")(models.models)
+app.command("generate")(models.generate)
 
 
 def _version(value: bool) -> None:

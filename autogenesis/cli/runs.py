@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from rich import box
@@ -50,21 +51,21 @@ def list_runs(
     for name in ("id", "status"):
         table.add_column(name, no_wrap=True)
     table.add_column("spec / name", overflow="fold", min_width=12)
-    for name in ("kind", "started", "took", "msgs", "approved"):
+    for name in ("started", "took", "approved"):
         table.add_column(name, no_wrap=True)
     if show_model:
-        table.add_column("model", overflow="fold")
+        table.add_column("model", overflow="ellipsis", max_width=12, no_wrap=True)
     if show_package:
         table.add_column("package", overflow="fold")
     for r in runs:
         row = [
-            str(r.id)[:8], r.status, r.spec_path or r.name, r.kind,
+            str(r.id)[:8], r.status, r.spec_path or r.name,
             f"{r.started_at:%m-%d %H:%M}",
             "-" if r.duration is None else f"{r.duration:.1f}s",
-            str(r.messages), str(r.approved),
+            str(r.approved),
         ]
         if show_model:
-            row.append(r.model or "-")
+            row.append(Path(r.model).name if r.model else "-")  # a .gguf path: its file name
         if show_package:
             row.append(r.package_path or "-")
         table.add_row(*row)

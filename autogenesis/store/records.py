@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID, uuid4
 
 RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
-RunKind = Literal["build", "system", "demo", "test", "bench"]
+RunKind = Literal["build", "system", "demo", "test", "bench", "generate", "replay"]
 EventKind = Literal["loop", "deadline", "retry", "error", "spool", "dead_letter", "interrupt"]
 
 
@@ -99,6 +99,11 @@ class Completion:
     json_schema: dict[str, Any] | None = None
     parsed: Any = None
     batch_size: int = 1
+    backend_version: str | None = None
+    dtype: str | None = None
+    device: str | None = None
+    finish_reason: str | None = None
+    prompt_sha256: str | None = None
     id: UUID = field(default_factory=uuid4)
     created_at: datetime = field(default_factory=now)
     table: ClassVar[str] = "completions"
@@ -111,6 +116,7 @@ class Completion:
             None if self.json_schema is None else to_json(self.json_schema),
             self.output, None if self.parsed is None else to_json(self.parsed),
             self.tokens_in, self.tokens_out, self.latency_ms, self.batch_size, self.created_at,
+            self.backend_version, self.dtype, self.device, self.finish_reason, self.prompt_sha256,
         )
 
 

@@ -19,7 +19,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "completions": (
         "id", "run_id", "message_id", "agent", "call_index", "backend", "model_id",
         "model_revision", "settings", "seed", "prompt", "json_schema", "output", "parsed",
-        "tokens_in", "tokens_out", "latency_ms", "batch_size", "created_at",
+        "tokens_in", "tokens_out", "latency_ms", "batch_size", "created_at", "backend_version",
+        "dtype", "device", "finish_reason", "prompt_sha256",
     ),
     "artefacts": (
         "id", "run_id", "stage", "kind", "version", "body", "sha256", "message_id", "created_at",
@@ -123,6 +124,12 @@ SELECT_RUN_SQL = f"SELECT {', '.join(COLUMNS['runs'])} FROM runs WHERE id = %s"
 
 SELECT_MESSAGES_SQL = f"""
 SELECT {", ".join(COLUMNS["messages"])} FROM messages WHERE run_id = %s ORDER BY seq
+"""
+
+# Per agent in call order; created_at breaks ties for rows drained from a spool.
+SELECT_COMPLETIONS_SQL = f"""
+SELECT {", ".join(COLUMNS["completions"])} FROM completions WHERE run_id = %s
+ORDER BY agent, call_index, created_at, seq
 """
 
 SELECT_EVENTS_SQL = """

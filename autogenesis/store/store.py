@@ -179,6 +179,10 @@ class Store:
     def messages(self, run_id: UUID) -> list[dict[str, Any]]:
         return self._fetch(sql.SELECT_MESSAGES_SQL, (run_id,))
 
+    def completions(self, run_id: UUID) -> list[dict[str, Any]]:
+        """The run's model calls, grouped by agent, each agent's in call order."""
+        return self._fetch(sql.SELECT_COMPLETIONS_SQL, (run_id,))
+
     def events(self, run_id: UUID | None, kind: str | None = None) -> list[dict[str, Any]]:
         return self._fetch(sql.SELECT_EVENTS_SQL, {"run_id": run_id, "kind": kind})
 

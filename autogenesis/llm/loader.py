@@ -1,0 +1,83 @@
+"""Pick a backend for a model and load it once per process.
+
+`auto` takes llama.cpp for a .gguf model on a machine without a GPU when
+the `llamacpp` extra is installed (several times faster on CPU), and
+transformers otherwise (Hugging Face models, GPUs through accelerate, and
+anything llama.cpp cannot load).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+from autogenesis.config import Settings
+from autogenesis.errors import ConfigError, ModelNotFound
+from autogenesis.llm.base import Model, Progress
+from autogenesis.llm.source import ModelSource, resolve
+
+BACKENDS = ("auto", "llamacpp", "transformers")
+LLAMACPP_HINT = ("install the llama.cpp backend with `pip install llama-cpp-python` "
+                 "(scripts/setup.sh does this; it builds from source, ~6 minutes on 2 cores)")
+
+_shared: dict[tuple[Any, ...], Model] = {}
+_lock = threading.Lock()
+
+
+def llamacpp_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def gpu_present() -> bool:
+    """An NVIDIA GPU is visible, judged without importing torch."""
+    return Path("/proc/driver/nvidia/gpus").is_dir() and any(
+        Path("/proc/driver/nvidia/gpus").iterdir())
+
+
+def choose_backend(requested: str, source: ModelSource) -> str:
+    if requested not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {requested!r}")
+    if requested == "llamacpp":
+        if source.kind != "gguf":
+            raise ConfigError(f"the llamacpp backend loads .gguf files; {source.name} is a "
+                              f"{source.kind} model: use --backend transformers")
+        if not llamacpp_installed():
+            raise ModelNotFound(f"the llamacpp backend is not installed: {LLAMACPP_HINT}")
+        return requested
+    if requested == "transformers":
+        return requested
+    if source.kind == "gguf" and llamacpp_installed() and not gpu_present():
+        return "llamacpp"
+    return "transformers"
+
+
+def load_model(model: str | None = None, *, backend: str | None = None,
+               settings: Settings | None = None, progress: Progress | None = None,
+               **options: Any) -> Model:
+    """The process's shared instance of `model` on `backend` (loading it the first time).
+
+    `model` and `backend` default to AUTOGENESIS_MODEL / AUTOGENESIS_BACKEND.
+    `options` go to the backend (dtype, max_batch, n_threads, ...).
+    """
+    settings = settings or Settings.from_env()
+    source = resolve(model if model is not None else settings.model)
+    chosen = choose_backend(backend or settings.backend, source)
+    key = (chosen, source.location, tuple(sorted(options.items())))
+    with _lock:
+        if key not in _shared:
+            _shared[key] = _construct(chosen, source, settings, progress, options)
+        return _shared[key]
+
+
+def _construct(backend: str, source: ModelSource, settings: Settings,
+               progress: Progress | None, options: dict[str, Any]) -> Model:
+    if backend == "llamacpp":
+        from autogenesis.llm.llamacpp_backend import LlamaCppModel
+
+        return LlamaCppModel(source, **options)
+    from autogenesis.llm.transformers_backend import TransformersModel
+
+    return TransformersModel(source, cache_root=settings.models_dir, progress=progress,
+                             **options)

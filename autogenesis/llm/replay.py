@@ -1,0 +1,108 @@
+"""A model that answers from a logged run instead of running a model.
+
+Each agent's calls are answered in the order that agent made them in the
+original run: the n-th call of `design` gets the n-th logged completion of
+`design`. Before answering, the call is compared with the logged one (a
+hash of messages, schema and settings); a call that differs, or one the
+log does not have, raises `ReplayMismatch` naming the agent, the call index
+and the first difference.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from autogenesis import __version__
+from autogenesis.bus.context import current_caller
+from autogenesis.errors import ReplayMismatch
+from autogenesis.llm.base import (
+    ChatMessage,
+    Decoding,
+    Generation,
+    ModelIdentity,
+    check_messages,
+    prompt_sha256,
+)
+
+
+class ReplayModel:
+    """Answers each agent's calls from the completions of one logged run."""
+
+    def __init__(self, completions: Iterable[Mapping[str, Any]], *, run_id: UUID | str = "",
+                 agent: str = "user") -> None:
+        self.agent = agent  # for calls made outside any bus handler
+        self._logged: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for row in completions:
+            self._logged[row["agent"]].append(row)
+        for rows in self._logged.values():
+            rows.sort(key=lambda r: r["call_index"])
+        self._next: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self.identity = ModelIdentity(backend="replay", backend_version=__version__,
+                                      model_id=f"replay:{run_id}")
+
+    @classmethod
+    def from_store(cls, store: Any, run_id: UUID) -> ReplayModel:
+        return cls(store.completions(run_id), run_id=run_id)
+
+    def unanswered(self) -> dict[str, int]:
+        """Logged calls nobody has asked for yet, per agent (all zero after a faithful replay)."""
+        return {agent: len(rows) - self._next[agent] for agent, rows in self._logged.items()
+                if len(rows) > self._next[agent]}
+
+    async def generate(self, messages: Sequence[ChatMessage], *,
+                       schema: Mapping[str, Any] | None = None,
+                       settings: Decoding | None = None) -> Generation:
+        caller = current_caller()
+        agent = caller.agent if caller else self.agent
+        settings = settings or Decoding()
+        checked = check_messages(messages)
+        with self._lock:
+            index = self._next[agent]
+            self._next[agent] += 1
+        logged = self._logged.get(agent, [])
+        if index >= len(logged):
+            raise ReplayMismatch(agent, index, "extra_call",
+                                 f"the log has {len(logged)} call(s) for {agent}, this is call "
+                                 f"{index}; prompt starts {_snippet(checked)}")
+        row = logged[index]
+        if row.get("prompt_sha256") != prompt_sha256(checked, schema, settings):
+            what, detail = _difference(row, checked, schema, settings)
+            raise ReplayMismatch(agent, index, what, detail)
+        return Generation(
+            text=row["output"], tokens_in=row["tokens_in"], tokens_out=row["tokens_out"],
+            latency_ms=0.0, finish_reason=row.get("finish_reason") or "stop",
+            parsed=row["parsed"], batch_size=1, seed=row["seed"],
+        )
+
+
+def _snippet(messages: list[dict[str, str]]) -> str:
+    text = messages[-1]["content"]
+    return repr(text[:80] + ("..." if len(text) > 80 else ""))
+
+
+def _difference(row: Mapping[str, Any], messages: list[dict[str, str]],
+                schema: Mapping[str, Any] | None, settings: Decoding) -> tuple[str, str]:
+    """Which part of a call differs from the logged one, and a short diff of it."""
+    if row["prompt"] != messages:
+        return "prompt", _diff(row["prompt"], messages)
+    if row["json_schema"] != (dict(schema) if schema is not None else None):
+        return "schema", _diff(row["json_schema"], schema)
+    if row["settings"] != settings.as_dict():
+        return "settings", _diff(row["settings"], settings.as_dict())
+    return "prompt", "the logged call has no prompt hash (logged by an older version)"
+
+
+def _diff(logged: Any, now: Any, limit: int = 20) -> str:
+    before = json.dumps(logged, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
+    after = json.dumps(now, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
+    lines = list(difflib.unified_diff(before, after, "logged", "replayed", n=1, lineterm=""))
+    shown = lines[:limit] + ([f"... {len(lines) - limit} more diff lines"]
+                             if len(lines) > limit else [])
+    return "\n".join(shown)
