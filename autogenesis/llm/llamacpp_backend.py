@@ -3,9 +3,11 @@
 The quantised weights run as they are (no dequantisation, load in well
 under a second). One `Llama` context is not thread-safe, so calls run one
 at a time on a single worker thread: concurrent callers queue, and their
-requests are never interleaved in one context. A JSON schema becomes a
-llama.cpp grammar (llama-cpp-python's JSON-schema converter), applied at
-every sampled token; the result is validated again with `jsonschema`.
+requests are never interleaved in one context. That thread also loads the
+model and is the only one that ever calls llama.cpp: its OpenMP build keeps
+a team of spinning worker threads per calling thread, and a second calling
+thread (measured on 2 cores) cut decoding from ~75 to ~16-30 tokens/s. The result of a
+constrained call is validated again with `jsonschema`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import numpy as np
 
 from autogenesis.errors import ConfigError, ModelNotFound, SchemaError
 from autogenesis.llm.base import (
@@ -50,12 +54,14 @@ class LlamaCppModel:
         self.source = source
         started = time.perf_counter()
         sha256 = file_sha256(source.path)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=source.location, n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
-                verbose=False,
-            )
+            self.llm = self._worker.submit(
+                llama_cpp.Llama, model_path=source.location, n_ctx=n_ctx,
+                n_threads=n_threads or os.cpu_count(), verbose=False,
+            ).result()
         except ValueError as exc:
+            self._worker.shutdown()
             raise ModelNotFound(f"llama.cpp cannot load {source.location}: {exc}") from exc
         self.load_seconds = time.perf_counter() - started
         description = self.llm._model.desc() if hasattr(self.llm, "_model") else ""
@@ -65,20 +71,30 @@ class LlamaCppModel:
             revision=sha256, dtype=description.split()[-1] if description else None,
             device="cpu",
         )
-        self._grammars: dict[str, Any] = {}
+        self._compiled: dict[str, Any] = {}
+        self._compiler: Any = None
         self._grammar_lock = threading.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
 
     def _grammar(self, schema: Mapping[str, Any]) -> Any:
+        """The schema compiled by xgrammar for this model's vocabulary (cached)."""
+        import xgrammar
+
         key = canonical(schema)
         with self._grammar_lock:
-            if key not in self._grammars:
+            if self._compiler is None:
+                # Control tokens detokenize to b"", which xgrammar never allows.
+                vocab = [self.llm.detokenize([i]) for i in range(self.llm.n_vocab())]
+                info = xgrammar.TokenizerInfo(vocab, xgrammar.VocabType.RAW,
+                                              vocab_size=len(vocab),
+                                              stop_token_ids=[self.llm.token_eos()])
+                self._compiler = xgrammar.GrammarCompiler(info)
+            if key not in self._compiled:
                 try:
-                    self._grammars[key] = self._llama_cpp.LlamaGrammar.from_json_schema(
-                        key, verbose=False)
-                except Exception as exc:  # the converter raises ValueError/KeyError/...
+                    self._compiled[key] = self._compiler.compile_json_schema(
+                        key, any_whitespace=False)
+                except Exception as exc:  # xgrammar raises RuntimeError/ValueError
                     raise SchemaError(f"cannot constrain decoding to this schema: {exc}") from exc
-            return self._grammars[key]
+            return self._compiled[key]
 
     async def generate(self, messages: Sequence[ChatMessage], *,
                        schema: Mapping[str, Any] | None = None,
@@ -116,13 +132,36 @@ class LlamaCppModel:
     def _complete(self, messages: list[dict[str, str]], grammar: Any, settings: Decoding,
                   seed: int | None) -> dict[str, Any]:
         greedy = settings.greedy
+        processors = None
+        if grammar is not None:
+            processors = self._llama_cpp.LogitsProcessorList([_Constrain(grammar)])
         return self.llm.create_chat_completion(
-            messages=messages, grammar=grammar, max_tokens=settings.max_new_tokens,
+            messages=messages, logits_processor=processors, max_tokens=settings.max_new_tokens,
             temperature=settings.temperature, top_p=1.0 if greedy else settings.top_p,
             top_k=1 if greedy else 0, min_p=0.0, repeat_penalty=1.0,
             seed=seed if seed is not None else 0, stop=list(settings.stop) or None,
         )
 
     def close(self) -> None:
+        self._worker.submit(self.llm.close).result()
         self._worker.shutdown(wait=True)
-        self.llm.close()
+
+
+class _Constrain:
+    """A llama-cpp-python logits processor: only tokens the grammar allows next."""
+
+    def __init__(self, compiled: Any) -> None:
+        import xgrammar
+
+        self.matcher = xgrammar.GrammarMatcher(compiled)
+        self.bitmask = xgrammar.allocate_token_bitmask(1, compiled.tokenizer_info.vocab_size)
+        self.seen: int | None = None
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.seen is not None and len(input_ids) > self.seen:
+            self.matcher.accept_token(int(input_ids[-1]))  # the token sampled last step
+        self.seen = len(input_ids)
+        self.matcher.fill_next_token_bitmask(self.bitmask)
+        bits = np.unpackbits(self.bitmask.numpy().view(np.uint8), bitorder="little")
+        scores[~bits[: scores.shape[-1]].astype(bool)] = -np.inf
+        return scores

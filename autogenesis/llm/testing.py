@@ -47,7 +47,7 @@ class ScriptedModel:
                      settings: Decoding) -> Reply:
         if not self._replies:
             raise LookupError(f"{self.identity.model_id}: no scripted reply left for call "
-                              f"{len(self.calls)}: {messages[-1]['content'][:80]!r}")
+                              f"{len(self.calls) - 1}: {messages[-1]['content'][:80]!r}")
         return self._replies.popleft()
 
     async def generate(self, messages: Sequence[ChatMessage], *,

@@ -6,9 +6,10 @@
   so the next load reads plain weights. The folder name and its
   `source.json` carry the GGUF's sha256: a changed file gets a new entry.
 - Decoding runs on one worker thread that owns the model. Requests that
-  arrive while it is busy wait in a queue and are decoded together as one
-  batch (static batching: left-padded prefill, then one forward pass per
-  step for every row still running; finished rows leave the batch).
+  arrive together (within `gather_ms` of the first) or while it is busy
+  wait in a queue and are decoded together as one batch (static batching:
+  left-padded prefill, then one forward pass per step for every row still
+  running; finished rows leave the batch).
 - A JSON schema is compiled by xgrammar into a token mask applied at every
   step, so the output always parses and validates.
 """
@@ -97,8 +98,8 @@ class TransformersModel:
     backend = "transformers"
 
     def __init__(self, source: ModelSource, *, cache_root: Path, dtype: str = "auto",
-                 device: str | None = None, max_batch: int = 8, quantize: str | None = None,
-                 progress: Progress | None = None) -> None:
+                 device: str | None = None, max_batch: int = 8, gather_ms: float = 20.0,
+                 quantize: str | None = None, progress: Progress | None = None) -> None:
         if dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         if quantize not in (None, "int8"):
@@ -117,6 +118,7 @@ class TransformersModel:
         self._torch, self._xgr = torch, xgrammar
         self.source = source
         self.max_batch = max(1, max_batch)
+        self.gather_seconds = max(0.0, gather_ms) / 1000.0
         say = progress or (lambda line: log.info("%s", line))
 
         cuda = torch.cuda.is_available() and device in (None, "cuda")
@@ -270,9 +272,10 @@ class TransformersModel:
             if first is None:
                 return
             batch = [first]
+            until = time.perf_counter() + self.gather_seconds
             while len(batch) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
+                try:  # callers that asked at the same moment share the batch
+                    more = self._queue.get(timeout=max(0.0, until - time.perf_counter()))
                 except queue.Empty:
                     break
                 if more is None:

@@ -1,0 +1,197 @@
+"""Model backends side by side, in one run, on the same GGUF, prompt and token count.
+
+    .venv/bin/python bench/llm.py [--tokens 128] [--repeat 3] [--variants float32,bfloat16,int8]
+                                  [--skip-cold]
+
+For raw llama-cpp-python (the baseline) and each of our backends/variants:
+single-stream decode tokens/s, aggregate tokens/s with 4 concurrent
+requests, per-token time constrained (JSON schema) vs unconstrained, load
+times (cold = first load ever, i.e. the GGUF dequantisation for
+transformers; warm = from the cache, in-process and in a fresh process with
+imports), and the wall time of one stage-1 call (understanding) on
+examples/trip_planner.md. Figures are medians over --repeat runs; ratios
+to the raw llama.cpp baseline of the same run are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autogenesis.artefacts import Requirements
+from autogenesis.config import Settings
+from autogenesis.llm.base import Decoding, Model
+from autogenesis.llm.llamacpp_backend import LlamaCppModel
+from autogenesis.llm.schema import schema_of
+from autogenesis.llm.source import resolve
+from autogenesis.llm.transformers_backend import TransformersModel
+from autogenesis.prompts import Prompts
+
+REPO = Path(__file__).resolve().parents[1]
+STORY = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper "
+                                     "who finds a map. Use many paragraphs."}]
+STORY_SCHEMA = {"type": "object", "required": ["title", "chapters"], "properties": {
+    "title": {"type": "string"},
+    "chapters": {"type": "array", "items": {"type": "string"}}}}
+TOPICS = ["a lighthouse keeper", "a mountain village", "a robot gardener", "a river journey"]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def single_stream(model: Model, tokens: int, repeat: int,
+                        schema: dict | None = None) -> tuple[float, float]:
+    """(tokens/s, ms/token) of one request at a time, median over `repeat`."""
+    rates, per_token = [], []
+    for _ in range(repeat):
+        result = await model.generate(STORY, schema=schema,
+                                      settings=Decoding(max_new_tokens=tokens))
+        seconds = result.latency_ms / 1000
+        rates.append(result.tokens_out / seconds)
+        per_token.append(result.latency_ms / result.tokens_out)
+    return median(rates), median(per_token)
+
+
+async def aggregate(model: Model, tokens: int, repeat: int, concurrent: int = 4) -> float:
+    rates = []
+    for _ in range(repeat):
+        prompts = [[{"role": "user", "content": f"Write a long, detailed story about {t}."}]
+                   for t in TOPICS[:concurrent]]
+        started = time.perf_counter()
+        results = await asyncio.gather(*(model.generate(p, settings=Decoding(
+            max_new_tokens=tokens)) for p in prompts))
+        rates.append(sum(r.tokens_out for r in results) / (time.perf_counter() - started))
+    return median(rates)
+
+
+async def stage_one(model: Model) -> tuple[float, str]:
+    spec = (REPO / "examples" / "trip_planner.md").read_text()
+    messages = Prompts().messages("understanding", spec=spec)
+    started = time.perf_counter()
+    result = await model.generate(messages, schema=schema_of(Requirements),
+                                  settings=Decoding(max_new_tokens=768))
+    outcome = "valid" if result.problem is None else result.problem[:40]
+    return time.perf_counter() - started, f"{result.tokens_out} tokens, {outcome}"
+
+
+def fresh_process_load(backend: str, extra: str = "") -> float:
+    """Seconds for a new interpreter to import everything and load the model (warm cache)."""
+    code = ("import time; t=time.perf_counter(); from autogenesis.llm.loader import load_model; "
+            f"load_model(backend={backend!r}{extra}); print(time.perf_counter()-t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def raw_llamacpp(path: str, tokens: int, repeat: int) -> dict[str, object]:
+    """The baseline: llama-cpp-python called directly, the same prompt, greedy."""
+    import llama_cpp
+
+    started = time.perf_counter()
+    llm = llama_cpp.Llama(model_path=path, n_ctx=8192, n_threads=os.cpu_count(), verbose=False)
+    load = time.perf_counter() - started
+    rates = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        out = llm.create_chat_completion(messages=STORY, max_tokens=tokens, temperature=0.0)
+        rates.append(out["usage"]["completion_tokens"] / (time.perf_counter() - started))
+    llm.close()
+    return {"name": "raw llama-cpp-python", "tok_s": median(rates),
+            "load": f"{load:.2f}s in-process"}
+
+
+async def measure(name: str, model: Model, args: argparse.Namespace) -> dict[str, object]:
+    rate, per_token = await single_stream(model, args.tokens, args.repeat)
+    _, per_token_json = await single_stream(model, args.tokens, args.repeat, STORY_SCHEMA)
+    agg = await aggregate(model, args.tokens, max(1, args.repeat - 1))
+    stage_seconds, stage_outcome = await stage_one(model)
+    return {"name": name, "tok_s": rate, "agg4": agg, "constrained_ratio":
+            per_token_json / per_token, "stage1_s": stage_seconds, "stage1": stage_outcome}
+
+
+def section(name: str, args: argparse.Namespace) -> dict[str, object]:
+    """One measurement, run in a process of its own (see main)."""
+    source = resolve(None)
+    if name == "raw":
+        return raw_llamacpp(source.location, args.tokens, args.repeat)
+    if name == "cold":
+        with tempfile.TemporaryDirectory() as empty:
+            started = time.perf_counter()
+            TransformersModel(source, cache_root=Path(empty)).close()
+        return {"name": "transformers cold", "load": f"{time.perf_counter() - started:.1f}s "
+                "(dequantise the GGUF and save it)"}
+    started = time.perf_counter()
+    if name == "llamacpp":
+        model: Model = LlamaCppModel(source)
+    else:
+        variant = name.split(":", 1)[1]
+        options = {"quantize": "int8"} if variant == "int8" else {"dtype": variant}
+        model = TransformersModel(source, cache_root=Settings.from_env().models_dir, **options)
+    load = time.perf_counter() - started
+    row = asyncio.run(measure(name.replace(":", " "), model, args))
+    model.close()
+    return {**row, "load": f"{load:.2f}s in-process, warm"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--variants", default="float32,bfloat16,int8",
+                        help="transformers variants: float32, bfloat16, int8 (dynamic quant)")
+    parser.add_argument("--skip-cold", action="store_true",
+                        help="skip the cold transformers load (dequantising the GGUF)")
+    parser.add_argument("--section", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.section:
+        print(json.dumps(section(args.section, args)))
+        return
+
+    # Every backend runs in a process of its own: llama.cpp's and torch's OpenMP
+    # thread teams fight for the cores when they share one (measured: 75 -> 16 tok/s).
+    def run(name: str) -> dict[str, object]:
+        command = [sys.executable, __file__, "--section", name, "--tokens", str(args.tokens),
+                   "--repeat", str(args.repeat)]
+        out = subprocess.run(command, capture_output=True, text=True,
+                             env={**os.environ, "TQDM_DISABLE": "1"})
+        if out.returncode != 0:
+            sys.exit(f"bench section {name} failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    print(f"model {resolve(None).location}\n{os.cpu_count()} CPU threads, {args.tokens} new "
+          f"tokens, greedy, median of {args.repeat}, each backend in its own process\n")
+    names = ["raw", "llamacpp"] + [f"transformers:{v}" for v in args.variants.split(",")]
+    rows = [run(name) for name in names]
+    loads = [(row["name"], row["load"]) for row in rows]
+    loads.append(("llamacpp fresh process", f"{fresh_process_load('llamacpp'):.2f}s "
+                  "(imports + load)"))
+    loads.append(("transformers fresh process", f"{fresh_process_load('transformers'):.2f}s "
+                  "(imports + load, warm cache)"))
+    if not args.skip_cold:
+        cold = run("cold")
+        loads.append((cold["name"], cold["load"]))
+
+    base = rows[0]["tok_s"]
+    print(f"{'backend':<24}{'tok/s':>8}{'x raw':>7}{'4-conc tok/s':>14}{'x raw':>7}"
+          f"{'json/plain per tok':>20}{'stage-1 call':>14}")
+    print(f"{rows[0]['name']:<24}{base:>8.1f}{1.0:>7.2f}{'-':>14}{'':>7}{'-':>20}{'-':>14}")
+    for row in rows[1:]:
+        print(f"{row['name']:<24}{row['tok_s']:>8.1f}{row['tok_s'] / base:>7.2f}"
+              f"{row['agg4']:>14.1f}{row['agg4'] / base:>7.2f}"
+              f"{row['constrained_ratio']:>20.2f}{row['stage1_s']:>13.1f}s  ({row['stage1']})")
+    print("\nload times")
+    for name, figure in loads:
+        print(f"  {name:<32}{figure}")
+
+
+if __name__ == "__main__":
+    main()
