@@ -32,7 +32,7 @@ from autogenesis.llm.base import (
     canonical,
     check_messages,
 )
-from autogenesis.llm.schema import check_schema, parse_output
+from autogenesis.llm.schema import check_schema, judge_output
 from autogenesis.llm.source import ModelSource, file_sha256
 
 
@@ -115,13 +115,7 @@ class LlamaCppModel:
         choice = response["choices"][0]
         text = choice["message"]["content"] or ""
         finish = "length" if choice.get("finish_reason") == "length" else "stop"
-        parsed = problem = None
-        if schema is not None:
-            if finish == "length":
-                problem = (f"output stopped at max_new_tokens={settings.max_new_tokens}"
-                           " before the JSON was complete")
-            else:
-                parsed, problem = parse_output(text, schema)
+        parsed, problem = judge_output(text, schema, finish, settings.max_new_tokens)
         usage = response["usage"]
         return Generation(
             text=text, tokens_in=usage["prompt_tokens"], tokens_out=usage["completion_tokens"],

@@ -69,3 +69,14 @@ def parse_output(text: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]
     if found:
         return None, "output does not match the schema: " + "; ".join(found[:5])
     return value, None
+
+
+def judge_output(text: str, schema: Mapping[str, Any] | None, finish_reason: str,
+                 max_new_tokens: int) -> tuple[Any, str | None]:
+    """(parsed, problem) of a model's answer: (None, None) when there was no schema."""
+    if schema is None:
+        return None, None
+    if finish_reason == "length":
+        return None, (f"output stopped at max_new_tokens={max_new_tokens} before the JSON "
+                      "was complete")
+    return parse_output(text, schema)

@@ -41,7 +41,7 @@ from autogenesis.llm.base import (
     canonical,
     check_messages,
 )
-from autogenesis.llm.schema import check_schema, parse_output
+from autogenesis.llm.schema import check_schema, judge_output
 from autogenesis.llm.source import ModelSource, file_sha256
 
 log = logging.getLogger(__name__)
@@ -384,13 +384,8 @@ class TransformersModel:
         for stop in request.settings.stop:
             if stop in text:
                 text = text[: text.index(stop)]
-        parsed = problem = None
-        if request.schema is not None:
-            if request.finish == "length":
-                problem = (f"output stopped at max_new_tokens={request.settings.max_new_tokens}"
-                           " before the JSON was complete")
-            else:
-                parsed, problem = parse_output(text, request.schema)
+        parsed, problem = judge_output(text, request.schema, request.finish or "stop",
+                                       request.settings.max_new_tokens)
         return Generation(
             text=text, tokens_in=len(request.ids), tokens_out=len(request.out),
             latency_ms=(time.perf_counter() - request.enqueued) * 1000.0,
