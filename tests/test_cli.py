@@ -140,7 +140,7 @@ def test_generate_errors_are_one_line(env: dict[str, str], tmp_path: Path) -> No
         (["generate", "hi", "--schema", str(tmp_path / "bad.json")], "invalid JSON schema"),
         (["generate", "  "], "the prompt is empty"),
         (["generate", "Write a long story.", "--max-new-tokens", "3", "--schema",
-          str(REPO / "tests" / "data" / "plan.schema.json")], "before the JSON was complete"),
+          str(REPO / "examples" / "plan.schema.json")], "before the JSON was complete"),
     ]
     for args, expected in cases:
         result = cli(*args, env=model_env(env))

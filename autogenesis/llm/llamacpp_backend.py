@@ -23,15 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from autogenesis.errors import ConfigError, ModelNotFound, SchemaError
+from autogenesis.errors import ConfigError, ModelNotFound
 from autogenesis.llm.base import (
     ChatMessage,
     Decoding,
     Generation,
     ModelIdentity,
-    canonical,
     check_messages,
 )
+from autogenesis.llm.grammar import JsonGrammars
 from autogenesis.llm.schema import check_schema, judge_output
 from autogenesis.llm.source import ModelSource, file_sha256
 
@@ -71,30 +71,21 @@ class LlamaCppModel:
             revision=sha256, dtype=description.split()[-1] if description else None,
             device="cpu",
         )
-        self._compiled: dict[str, Any] = {}
-        self._compiler: Any = None
+        self._grammars: JsonGrammars | None = None
         self._grammar_lock = threading.Lock()
 
     def _grammar(self, schema: Mapping[str, Any]) -> Any:
-        """The schema compiled by xgrammar for this model's vocabulary (cached)."""
-        import xgrammar
-
-        key = canonical(schema)
+        """The schema compiled for this model's vocabulary (built on first use)."""
         with self._grammar_lock:
-            if self._compiler is None:
+            if self._grammars is None:
+                import xgrammar
+
                 # Control tokens detokenize to b"", which xgrammar never allows.
                 vocab = [self.llm.detokenize([i]) for i in range(self.llm.n_vocab())]
-                info = xgrammar.TokenizerInfo(vocab, xgrammar.VocabType.RAW,
-                                              vocab_size=len(vocab),
-                                              stop_token_ids=[self.llm.token_eos()])
-                self._compiler = xgrammar.GrammarCompiler(info)
-            if key not in self._compiled:
-                try:
-                    self._compiled[key] = self._compiler.compile_json_schema(
-                        key, any_whitespace=False)
-                except Exception as exc:  # xgrammar raises RuntimeError/ValueError
-                    raise SchemaError(f"cannot constrain decoding to this schema: {exc}") from exc
-            return self._compiled[key]
+                self._grammars = JsonGrammars(xgrammar.TokenizerInfo(
+                    vocab, xgrammar.VocabType.RAW, vocab_size=len(vocab),
+                    stop_token_ids=[self.llm.token_eos()]))
+        return self._grammars.compile(schema)
 
     async def generate(self, messages: Sequence[ChatMessage], *,
                        schema: Mapping[str, Any] | None = None,

@@ -31,16 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autogenesis.errors import ConfigError, ModelNotFound, SchemaError
+from autogenesis.errors import ConfigError, ModelNotFound
 from autogenesis.llm.base import (
     ChatMessage,
     Decoding,
     Generation,
     ModelIdentity,
     Progress,
-    canonical,
     check_messages,
 )
+from autogenesis.llm.grammar import JsonGrammars
 from autogenesis.llm.schema import check_schema, judge_output
 from autogenesis.llm.source import ModelSource, file_sha256
 
@@ -148,10 +148,9 @@ class TransformersModel:
         )
 
         self.eos_ids = self._eos_ids()
-        info = xgrammar.TokenizerInfo.from_huggingface(
+        self._grammars = JsonGrammars(xgrammar.TokenizerInfo.from_huggingface(
             self.tokenizer, vocab_size=self.model.config.vocab_size,
-            stop_token_ids=sorted(self.eos_ids))
-        self._compiler = xgrammar.GrammarCompiler(info)
+            stop_token_ids=sorted(self.eos_ids)))
         self._vocab_size = self.model.config.vocab_size
         self._pad_id = (self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
                         else min(self.eos_ids))
@@ -241,7 +240,7 @@ class TransformersModel:
         matcher = None
         if schema is not None:
             schema = check_schema(schema)
-            matcher = self._xgr.GrammarMatcher(self._compile(canonical(schema)))
+            matcher = self._grammars.matcher(schema)
         encoded = self.tokenizer.apply_chat_template(checked, add_generation_prompt=True,
                                                      tokenize=True, return_dict=True)
         seed = settings.seed
@@ -252,13 +251,6 @@ class TransformersModel:
                            loop.create_future(), schema)
         self._queue.put(request)
         return await request.future
-
-    def _compile(self, schema_json: str) -> Any:
-        try:
-            # No free whitespace: small models otherwise pad JSON with newlines forever.
-            return self._compiler.compile_json_schema(schema_json, any_whitespace=False)
-        except Exception as exc:  # xgrammar raises RuntimeError/ValueError for unsupported parts
-            raise SchemaError(f"cannot constrain decoding to this schema: {exc}") from exc
 
     def close(self) -> None:
         self._queue.put(None)
