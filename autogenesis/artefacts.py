@@ -1,33 +1,221 @@
 """Typed artefacts passed between the stages; their JSON schemas come from these types.
 
 Pydantic models at this boundary: the same class gives the schema for
-constrained decoding (`schema_of`), validates what the model produced, and
-serialises the artefact for the log. The first is here; the stage issues
-add the rest (Blueprint, PromptSet, Package, Verdict, ...).
+constrained decoding (`schema_of`), validates what a worker produced, and
+serialises the artefact for the bus and the log. An artefact's identity is
+the sha256 of its canonical JSON (`digest`): a worker answering a rejection
+with the same digest again is looping.
+
+Stage order: Requirements (1) -> Blueprint (2) -> PromptSet (3) -> Package (4);
+every one of them is judged by the approver, whose answer is a Verdict.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import hashlib
+import json
+from typing import Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Topology = Literal["pipeline", "router", "hierarchy", "contract_net", "consensus",
+                   "feedback_loop"]
+TOPOLOGIES: tuple[str, ...] = get_args(Topology)
+
+AgentKind = Literal["worker", "approver", "router", "manager", "chair"]
+SUPERVISOR_KINDS = ("approver", "router", "manager", "chair")
+"""Kinds that judge or steer other agents; every other agent is a worker needing one."""
+
+EdgeKind = Literal["sends", "approves", "broadcasts"]
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 
 
-class AgentDuty(BaseModel):
-    name: str = Field(max_length=40, description="the agent's name, as the spec gives it")
-    duties: list[str] = Field(max_length=6, description="what the agent must do")
+class Artefact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def canonical(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
 
 
-class Example(BaseModel):
-    input: str = Field(max_length=400)
-    expected: str = Field(max_length=400)
+A = TypeVar("A", bound=Artefact)
 
 
-class Requirements(BaseModel):
+# --- stage 1 ----------------------------------------------------------------------
+
+
+class AgentDuty(Artefact):
+    name: str = Field(pattern=NAME_PATTERN)
+    duties: list[str] = Field(default_factory=list)
+    stated: bool = Field(True, description="named in the spec (False: implied, named by us)")
+
+
+class Link(Artefact):
+    source: str = Field(pattern=NAME_PATTERN)
+    target: str = Field(pattern=NAME_PATTERN)
+
+
+class Example(Artefact):
+    input: str
+    expected: str = ""
+
+
+class Requirements(Artefact):
     """Stage 1: what the spec asks for."""
 
-    title: str = Field(max_length=80)
-    goal: str = Field(max_length=400)
-    agents: list[AgentDuty] = Field(min_length=1, max_length=12)
-    flow: list[str] = Field(max_length=24, description="steps like 'planner -> researcher'")
-    examples: list[Example] = Field(max_length=8)
-    constraints: list[str] = Field(max_length=12)
-    topology_hint: str = Field(max_length=40)
+    title: str
+    goal: str
+    agents: list[AgentDuty] = Field(min_length=1)
+    flow: list[Link] = Field(default_factory=list)
+    examples: list[Example] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    topology_hint: Topology | None = None
+    answer_words: int | None = Field(None, description="a word limit the spec sets on answers")
+    step_seconds: float | None = Field(None, description="a time limit the spec sets per step")
+
+
+# --- stage 2 ----------------------------------------------------------------------
+
+
+class ModelSettings(Artefact):
+    max_new_tokens: int = Field(160, ge=8, le=2048)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+
+
+class AgentDesign(Artefact):
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: AgentKind
+    role: str
+    duties: list[str] = Field(min_length=1)
+    inputs: list[str] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    stated: bool = True
+
+
+class Edge(Artefact):
+    source: str = Field(pattern=NAME_PATTERN)
+    target: str = Field(pattern=NAME_PATTERN)
+    kind: EdgeKind
+
+
+class Approval(Artefact):
+    worker: str = Field(pattern=NAME_PATTERN)
+    approver: str = Field(pattern=NAME_PATTERN)
+    max_rounds: int = Field(2, ge=1, le=10)
+
+
+class Blueprint(Artefact):
+    """Stage 2: the system to generate."""
+
+    slug: str = Field(pattern=NAME_PATTERN)
+    title: str
+    goal: str
+    topology: Topology
+    agents: list[AgentDesign] = Field(min_length=1)
+    edges: list[Edge] = Field(default_factory=list)
+    entry: str
+    exit: str
+    order: list[str] = Field(description="the workers in the order they act")
+    approvals: list[Approval] = Field(default_factory=list)
+    examples: list[Example] = Field(default_factory=list)
+    answer_words: int | None = None
+    step_seconds: float = Field(60.0, gt=0)
+    diagram: str
+
+    def agent(self, name: str) -> AgentDesign | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+
+# --- stage 3 ----------------------------------------------------------------------
+
+
+class Shot(Artefact):
+    input: str
+    output: str
+
+
+class AgentPrompt(Artefact):
+    agent: str = Field(pattern=NAME_PATTERN)
+    system: str
+    output_format: str
+    examples: list[Shot] = Field(default_factory=list)
+    variant: str
+    score: float
+
+
+class VariantScore(Artefact):
+    agent: str
+    variant: str
+    score: float
+    coverage: float
+    trial: float
+    trial_answer: str
+
+
+class PromptSet(Artefact):
+    """Stage 3: one chosen prompt per generated agent, and every variant's score."""
+
+    prompts: list[AgentPrompt] = Field(min_length=1)
+    scored: list[VariantScore] = Field(default_factory=list)
+    score_rule: str
+
+    def prompt(self, agent: str) -> AgentPrompt | None:
+        return next((p for p in self.prompts if p.agent == agent), None)
+
+
+# --- stage 4 ----------------------------------------------------------------------
+
+
+class PackageFile(Artefact):
+    path: str
+    sha256: str
+    size: int
+    content: str
+
+
+class Package(Artefact):
+    """Stage 4: the rendered files of `generated/<slug>/`, with their hashes."""
+
+    slug: str = Field(pattern=NAME_PATTERN)
+    files: list[PackageFile] = Field(min_length=1)
+    sha256: str = Field(description="sha256 over the sorted (path, sha256) manifest")
+
+    def manifest(self) -> list[dict[str, Any]]:
+        return [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files]
+
+
+def package_sha256(files: list[PackageFile]) -> str:
+    lines = "".join(f"{f.sha256}  {f.path}\n" for f in sorted(files, key=lambda f: f.path))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+# --- the approver -----------------------------------------------------------------
+
+
+class Check(Artefact):
+    name: str
+    passed: bool
+    detail: str = ""
+    by: Literal["rule", "model"] = "rule"
+    blocking: bool = True
+
+
+class Verdict(Artefact):
+    stage: str
+    kind: str
+    approved: bool
+    reasons: list[str] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+
+
+STAGE_ARTEFACTS: dict[str, type[Artefact]] = {
+    "understanding": Requirements,
+    "design": Blueprint,
+    "prompt_design": PromptSet,
+    "generator": Package,
+}

@@ -103,3 +103,22 @@ class ReplayMismatch(RuntimeFailure):
         self.what = what
         self.detail = detail
         super().__init__(f"replay diverged at {agent} call {call_index} ({what}): {detail}")
+
+
+class SpecError(UserError):
+    """The spec cannot be used: missing, empty, binary, too large, or describing nothing."""
+
+
+class StageFailed(RuntimeFailure):
+    """A build stage could not produce an approved artefact.
+
+    `reason` is why: rounds exhausted (with the last rejection's reasons), a
+    loop that perturbing the prompt did not break, a missed deadline, or an
+    agent that failed.
+    """
+
+    def __init__(self, stage: str, reason: str, *, rounds: int = 0) -> None:
+        self.stage = stage
+        self.reason = reason
+        self.rounds = rounds
+        super().__init__(f"stage {stage} failed after {rounds} round(s): {reason}")

@@ -57,7 +57,7 @@ class Prompts:
     def names(self) -> list[str]:
         return sorted(self.templates)
 
-    def messages(self, name: str, **variables: Any) -> list[dict[str, str]]:
+    def messages(self, name: str, /, **variables: Any) -> list[dict[str, str]]:
         """The system and user messages of template `name`, rendered with `variables`."""
         check_name(name, "prompt name")
         template = self.templates.get(name)

@@ -8,8 +8,8 @@ single-stream decode tokens/s, aggregate tokens/s with 4 concurrent
 requests, per-token time constrained (JSON schema) vs unconstrained, load
 times (cold = first load ever, i.e. the GGUF dequantisation for
 transformers; warm = from the cache, in-process and in a fresh process with
-imports), and the wall time of one stage-1 call (understanding) on
-examples/trip_planner.md. Figures are medians over --repeat runs; ratios
+imports), and the wall time of stage 1 (the understanding agent) on
+examples/lesson_pipeline.md. Figures are medians over --repeat runs; ratios
 to the raw llama.cpp baseline of the same run are what to compare.
 """
 
@@ -26,11 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from autogenesis.artefacts import Requirements
 from autogenesis.config import Settings
 from autogenesis.llm.base import Decoding, Model
 from autogenesis.llm.llamacpp_backend import LlamaCppModel
-from autogenesis.llm.schema import schema_of
 from autogenesis.llm.source import resolve
 from autogenesis.llm.transformers_backend import TransformersModel
 from autogenesis.prompts import Prompts
@@ -74,13 +72,14 @@ async def aggregate(model: Model, tokens: int, repeat: int, concurrent: int = 4)
 
 
 async def stage_one(model: Model) -> tuple[float, str]:
-    spec = (REPO / "examples" / "trip_planner.md").read_text()
-    messages = Prompts().messages("understanding", spec=spec)
+    """The understanding agent on examples/lesson_pipeline.md: three agents to name."""
+    from autogenesis.agents import Understanding, Work
+
+    spec = (REPO / "examples" / "lesson_pipeline.md").read_text()
     started = time.perf_counter()
-    result = await model.generate(messages, schema=schema_of(Requirements),
-                                  settings=Decoding(max_new_tokens=768))
-    outcome = "valid" if result.problem is None else result.problem[:40]
-    return time.perf_counter() - started, f"{result.tokens_out} tokens, {outcome}"
+    requirements = await Understanding(model, Prompts()).produce(Work({"spec": spec}))
+    implied = [a.name for a in requirements.agents if not a.stated]
+    return time.perf_counter() - started, f"named {', '.join(implied)}"
 
 
 def fresh_process_load(backend: str, extra: str = "") -> float:

@@ -305,8 +305,10 @@ class Bus:
                                                                          sender=mailbox.address)
         try:
             await self.send(reply)
-        except LoopDetected:
+        except LoopDetected as exc:  # the requester learns now, not at its deadline
             self.stats.handler_errors += 1
+            if message.expects_reply:
+                await self._reply_error(mailbox.address, message, exc)
 
     async def _reply_error(self, address: str, message: Message, exc: Exception) -> None:
         reply = message.reply({"error": type(exc).__name__, "detail": str(exc)[:2000]},

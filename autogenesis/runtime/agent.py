@@ -104,6 +104,12 @@ class Network(Agent):
         for agent in agents:
             agent.parent = self
 
+    def resolve(self, name: str) -> str:
+        """A network names its own agents by plain name; anything else as an agent would."""
+        if name in self.agents:
+            return f"{self.address}/{name}"
+        return super().resolve(name)
+
     async def attach(self, bus: Bus) -> None:
         await super().attach(bus)
         for agent in self.agents.values():

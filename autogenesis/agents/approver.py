@@ -1,0 +1,112 @@
+"""The hierarchy approver: judges every artefact and answers with a `Verdict`.
+
+Rules first (`checks.py`): any failed blocking check rejects, and its detail
+is a reason the worker gets back. The model second, for what rules cannot
+see (does the content serve the goal?): one short judgement under a JSON
+schema, recorded as a check. With the default small model that judgement is
+advisory (`model_blocking=False`): it is logged beside the rules but cannot
+reject on its own; with a capable model set `model_blocking=True`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from autogenesis.agents import checks
+from autogenesis.artefacts import (
+    Blueprint,
+    Check,
+    Package,
+    PromptSet,
+    Requirements,
+    Verdict,
+)
+from autogenesis.bus.message import Message
+from autogenesis.llm.base import Decoding, Model, canonical
+from autogenesis.prompts import Prompts
+from autogenesis.runtime.agent import Agent
+from autogenesis.runtime.model_agent import JUDGEMENT_SCHEMA
+
+
+def summary(stage: str, artefact: Mapping[str, Any]) -> str:
+    """A few lines the model can judge: the artefact's gist, not its whole JSON."""
+    if stage == "understanding":
+        agents = "; ".join(f"{a['name']}: {', '.join(a['duties'])[:80]}"
+                           for a in artefact["agents"])
+        return f"Title: {artefact['title']}\nAgents: {agents}"
+    if stage == "design":
+        agents = ", ".join(f"{a['name']} ({a['kind']})" for a in artefact["agents"])
+        return (f"Topology: {artefact['topology']}\nAgents: {agents}\n"
+                f"Entry: {artefact['entry']}, exit: {artefact['exit']}")
+    if stage == "prompt_design":
+        return "\n".join(f"{p['agent']}: {p['system'][:160]}" for p in artefact["prompts"])
+    return "Files: " + ", ".join(f["path"] for f in artefact["files"])
+
+
+class Approver(Agent):
+    def __init__(self, model: Model, prompts: Prompts, *, model_blocking: bool = False) -> None:
+        super().__init__("approver")
+        self.model = model
+        self.prompts = prompts
+        self.model_blocking = model_blocking
+
+    async def handle(self, message: Message) -> Mapping[str, Any]:
+        body = message.body
+        verdict = await self.judge(body["stage"], body["artefact"], body["inputs"])
+        # The artefact's hash names what was judged (two rejections with the same reasons
+        # are two verdicts on two artefacts, not a loop).
+        digest = hashlib.sha256(canonical(body["artefact"]).encode()).hexdigest()
+        return {"verdict": verdict.model_dump(mode="json"), "artefact_sha256": digest}
+
+    async def judge(self, stage: str, artefact: Mapping[str, Any],
+                    inputs: Mapping[str, Any]) -> Verdict:
+        found = await self.rule_checks(stage, artefact, inputs)
+        goal = self._goal(stage, artefact, inputs)
+        if all(c.passed for c in found):
+            found.append(await self.model_check(stage, artefact, goal))
+        reasons = [f"{c.name}: {c.detail}" for c in found if not c.passed and c.blocking]
+        return Verdict(stage=stage, kind=self._kind(stage), approved=not reasons,
+                       reasons=reasons, checks=found)
+
+    async def rule_checks(self, stage: str, artefact: Mapping[str, Any],
+                          inputs: Mapping[str, Any]) -> list[Check]:
+        if stage == "understanding":
+            return checks.requirements_checks(Requirements.model_validate(artefact),
+                                              inputs["spec"])
+        if stage == "design":
+            return checks.blueprint_checks(Blueprint.model_validate(artefact),
+                                           Requirements.model_validate(inputs["requirements"]))
+        if stage == "prompt_design":
+            return checks.prompt_checks(PromptSet.model_validate(artefact),
+                                        Blueprint.model_validate(inputs["blueprint"]))
+        if stage == "generator":
+            return await checks.package_checks(Package.model_validate(artefact),
+                                               Blueprint.model_validate(inputs["blueprint"]))
+        raise ValueError(f"the approver has no checks for stage {stage!r}")
+
+    async def model_check(self, stage: str, artefact: Mapping[str, Any], goal: str) -> Check:
+        messages = self.prompts.messages("approver", goal=goal, stage=stage,
+                                         kind=self._kind(stage),
+                                         summary=summary(stage, artefact))
+        result = await self.model.generate(messages, schema=JUDGEMENT_SCHEMA,
+                                           settings=Decoding(max_new_tokens=64))
+        if result.parsed is None:
+            return Check(name="model_judgement", passed=True, by="model",
+                         blocking=self.model_blocking,
+                         detail=f"the model gave no judgement: {result.problem}")
+        return Check(name="model_judgement", passed=bool(result.parsed["approved"]), by="model",
+                     blocking=self.model_blocking, detail=result.parsed["feedback"])
+
+    @staticmethod
+    def _kind(stage: str) -> str:
+        return {"understanding": "Requirements", "design": "Blueprint",
+                "prompt_design": "PromptSet", "generator": "Package"}[stage]
+
+    @staticmethod
+    def _goal(stage: str, artefact: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
+        if stage == "understanding":
+            return artefact["goal"]
+        source = inputs.get("blueprint") or inputs.get("requirements") or {}
+        return source.get("goal", "")

@@ -1,0 +1,254 @@
+"""The approver's rule checks, one function per stage; each returns a list of `Check`s.
+
+Rules come first and decide: a failed blocking check rejects the artefact
+and its detail becomes a reason the worker gets back. The checks compare an
+artefact with its inputs (the spec for Requirements, the Requirements for a
+Blueprint, ...), so a worker cannot approve its own mistakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+
+from autogenesis.artefacts import (
+    SUPERVISOR_KINDS,
+    Blueprint,
+    Check,
+    Package,
+    PromptSet,
+    Requirements,
+    package_sha256,
+)
+from autogenesis.codegen import PLACEHOLDER, check_identifier, materialise, safe_relpath
+from autogenesis.errors import ConfigError
+from autogenesis.sandbox import run_sandboxed
+from autogenesis.spec import parse_spec
+
+MIN_PROMPT_COVERAGE = 0.5
+IMPORT_TIMEOUT_S = 60.0
+
+
+def check(name: str, problems: Iterable[str], ok_detail: str = "") -> Check:
+    found = list(problems)
+    return Check(name=name, passed=not found, detail="; ".join(found) if found else ok_detail)
+
+
+def _safe_names(names: Iterable[str], what: str) -> list[str]:
+    problems = []
+    for name in names:
+        try:
+            check_identifier(name, what)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+# --- stage 1 ----------------------------------------------------------------------
+
+
+def requirements_checks(req: Requirements, spec: str) -> list[Check]:
+    parsed = parse_spec(spec)
+    names = {a.name for a in req.agents}
+    implied = [a for a in req.agents if not a.stated]
+    examples = {(e.input, e.expected) for e in req.examples}
+    return [
+        check("spec_agents_present",
+              (f"agent {a.name!r} named in the spec (line {a.line}) is missing"
+               for a in parsed.agents if a.name not in names),
+              f"{len(parsed.agents)} named agent(s) present"),
+        check("implied_agents_named",
+              [f"the spec gives {len(parsed.implied)} duty(ies) to unnamed agents but "
+               f"{len(implied)} implied agent(s) were named"]
+              if len(implied) < len(parsed.implied) else [],
+              f"{len(implied)} implied agent(s)"),
+        check("examples_parsed",
+              (f"example {i!r} is missing" for i, e in parsed.examples
+               if (i, e) not in examples), f"{len(req.examples)} example(s)"),
+        check("flow_agents_known",
+              (f"flow {link.source} -> {link.target} names an unknown agent"
+               for link in req.flow if {link.source, link.target} - names)),
+        check("nothing_empty",
+              [*(["the title is empty"] if not req.title.strip() else []),
+               *(["the goal is empty"] if not req.goal.strip() else []),
+               *(f"agent {a.name!r} has no duties" for a in req.agents
+                 if not any(d.strip() for d in a.duties))]),
+        check("names_safe", _safe_names(names, "agent name")),
+        check("names_unique", [f"agent names repeat: {sorted(names)}"]
+              if len(names) != len(req.agents) else []),
+    ]
+
+
+# --- stage 2 ----------------------------------------------------------------------
+
+
+def _reachable(start: str, edges: Iterable[tuple[str, str]]) -> set[str]:
+    neighbours: dict[str, set[str]] = {}
+    for a, b in edges:
+        neighbours.setdefault(a, set()).add(b)
+    seen, queue = {start}, deque([start])
+    while queue:
+        for nxt in neighbours.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def blueprint_checks(bp: Blueprint, req: Requirements) -> list[Check]:
+    names = [a.name for a in bp.agents]
+    known = set(names)
+    undirected = [(e.source, e.target) for e in bp.edges] + \
+                 [(e.target, e.source) for e in bp.edges]
+    directed = [(e.source, e.target) for e in bp.edges if e.kind != "approves"]
+    duties = {d for a in bp.agents for d in a.duties}
+    approver_of = {a.worker: a for a in bp.approvals}
+    kinds = {a.name: a.kind for a in bp.agents}
+    hierarchy = []
+    for agent in bp.agents:
+        if agent.kind != "worker":
+            continue
+        pair = approver_of.get(agent.name)
+        if pair is None:
+            hierarchy.append(f"worker {agent.name!r} has no approver")
+        elif pair.approver == agent.name:
+            hierarchy.append(f"worker {agent.name!r} approves itself")
+        elif kinds.get(pair.approver) not in SUPERVISOR_KINDS:
+            hierarchy.append(f"{agent.name!r} is approved by {pair.approver!r}, which is not "
+                             "a supervising agent")
+    return [
+        check("spec_agents_present",
+              (f"agent {a.name!r} of the requirements is missing" for a in req.agents
+               if a.name not in known), f"{len(req.agents)} agent(s) present"),
+        check("names_safe", [*_safe_names([bp.slug], "system slug"),
+                             *_safe_names(names, "agent name"),
+                             *([f"agent names repeat: {names}"] if len(known) < len(names)
+                               else [])]),
+        check("agents_known",
+              (f"{what} {name!r} is not an agent" for what, name in
+               [("entry", bp.entry), ("exit", bp.exit), *(("order", n) for n in bp.order),
+                *(("edge end", n) for e in bp.edges for n in (e.source, e.target)),
+                *(("approval", n) for a in bp.approvals for n in (a.worker, a.approver))]
+               if name not in known)),
+        check("graph_connected",
+              (f"{name!r} is not connected to {bp.entry!r}" for name in names
+               if name not in _reachable(bp.entry, undirected))),
+        check("entry_to_exit_path",
+              [] if bp.exit in _reachable(bp.entry, directed)
+              else [f"no path of messages from {bp.entry!r} to {bp.exit!r}"]),
+        check("duties_covered",
+              (f"duty {d!r} of {a.name!r} is covered by no agent" for a in req.agents
+               for d in a.duties if d not in duties)),
+        check("hierarchy_rule", hierarchy,
+              f"{len(bp.approvals)} worker -> approver pair(s)"),
+        check("workers_ordered",
+              (f"worker {a.name!r} is missing from the order" for a in bp.agents
+               if a.kind == "worker" and a.name not in bp.order)),
+        check("diagram_complete",
+              (f"the diagram does not show {name!r}" for name in names
+               if name not in bp.diagram)),
+    ]
+
+
+# --- stage 3 ----------------------------------------------------------------------
+
+
+def prompt_checks(ps: PromptSet, bp: Blueprint) -> list[Check]:
+    from autogenesis.agents.prompt_design import coverage
+
+    prompted = {p.agent: p for p in ps.prompts}
+    variants: dict[str, set[str]] = {}
+    for score in ps.scored:
+        variants.setdefault(score.agent, set()).add(score.variant)
+    return [
+        check("every_agent_prompted",
+              (f"agent {a.name!r} has no prompt" for a in bp.agents if a.name not in prompted)),
+        check("duties_in_prompt",
+              (f"the prompt of {a.name!r} covers {cov:.0%} of its duties (< "
+               f"{MIN_PROMPT_COVERAGE:.0%})" for a in bp.agents if a.name in prompted
+               and (cov := coverage(prompted[a.name].system, a.duties)) < MIN_PROMPT_COVERAGE)),
+        check("output_format_given",
+              (f"the prompt of {p.agent!r} has no output format" for p in ps.prompts
+               if not p.output_format.strip())),
+        check("no_placeholder",
+              (f"the prompt of {p.agent!r} has an unfilled placeholder" for p in ps.prompts
+               if PLACEHOLDER.search(p.system + p.output_format))),
+        check("variants_scored",
+              (f"agent {a.name!r} has {len(variants.get(a.name, ()))} scored variant(s), "
+               "needs 2" for a in bp.agents if len(variants.get(a.name, ())) < 2)),
+    ]
+
+
+# --- stage 4 ----------------------------------------------------------------------
+
+
+def _import_probe(slug: str) -> str:
+    return (f"import json, {slug}, {slug}.system, {slug}.agents, {slug}.__main__\n"
+            f"config = json.load(open({slug}.CONFIG_PATH))\n"
+            f"assert set({slug}.agents.AGENTS) == set(config['agents'])\n"
+            f"assert callable({slug}.system.build)\n")
+
+
+async def package_checks(pkg: Package, bp: Blueprint) -> list[Check]:
+    paths = [f.path for f in pkg.files]
+    unsafe = []
+    for path in paths:
+        try:
+            safe_relpath(path)
+        except ConfigError as exc:
+            unsafe.append(str(exc))
+    expected = ["pyproject.toml", "README.md", "Dockerfile", f"{bp.slug}/__init__.py",
+                f"{bp.slug}/__main__.py", f"{bp.slug}/agents.py", f"{bp.slug}/system.py",
+                f"{bp.slug}/config.json", f"tests/test_{bp.slug}.py"]
+    hashes = [f"{f.path}: sha256 does not match its content" for f in pkg.files
+              if hashlib.sha256(f.content.encode()).hexdigest() != f.sha256]
+    if package_sha256(list(pkg.files)) != pkg.sha256:
+        hashes.append("the package sha256 does not match its files")
+    syntax = []
+    for f in pkg.files:
+        if f.path.endswith(".py"):
+            try:
+                compile(f.content, f.path, "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                syntax.append(f"{f.path} line {exc.lineno}: {exc.msg}")
+    config_problems = []
+    config_file = next((f for f in pkg.files if f.path == f"{bp.slug}/config.json"), None)
+    if config_file is not None:
+        config = json.loads(config_file.content)
+        missing = {a.name for a in bp.agents} ^ set(config.get("agents", {}))
+        if missing:
+            config_problems.append(f"config.json and the blueprint disagree on {sorted(missing)}")
+    checks = [
+        check("slug_matches", [] if pkg.slug == bp.slug else
+              [f"package {pkg.slug!r} is not the blueprint's {bp.slug!r}"]),
+        check("paths_safe", unsafe),
+        check("files_present", (f"{p} is missing" for p in expected if p not in paths),
+              f"{len(paths)} file(s)"),
+        check("hashes_match", hashes),
+        check("no_placeholder", (f"{f.path} has an unfilled placeholder" for f in pkg.files
+                                 if PLACEHOLDER.search(f.content))),
+        check("compiles", syntax),
+        check("agents_wired", config_problems),
+    ]
+    if all(c.passed for c in checks) and not unsafe:
+        checks.append(await asyncio.to_thread(_imports, pkg))
+    return checks
+
+
+def _imports(pkg: Package) -> Check:
+    """Import the package in the sandbox: generated code is untrusted."""
+    with tempfile.TemporaryDirectory(prefix="autogenesis-check-") as tmp:
+        folder = materialise(pkg, Path(tmp) / pkg.slug)
+        result = run_sandboxed([sys.executable, "-c", _import_probe(pkg.slug)], cwd=folder,
+                               timeout=IMPORT_TIMEOUT_S, memory_mb=2048)
+    if result.ok:
+        return Check(name="imports", passed=True,
+                     detail=f"imported in {result.seconds:.1f}s (network: {result.network})")
+    why = "timed out" if result.timed_out else f"exit code {result.returncode}"
+    return Check(name="imports", passed=False, detail=f"import {why}: {result.tail(600)}")

@@ -1,0 +1,141 @@
+"""Stage 3, prompt design: `Blueprint` -> `PromptSet`.
+
+Two variants of every agent's system prompt: `template` (written by rule from
+the agent's kind, duties and limits) and `model` (written by the model from
+the same facts). Each is scored and the better one kept (ties go to the
+template). The score, in [0, 1]:
+
+    score    = 0.5 * coverage + 0.5 * trial
+    coverage = share of the content words of the agent's duties found in the prompt
+    trial    = the agent, with that prompt, answers the first spec example:
+               0.4 for a non-empty answer, + 0.3 when it keeps the word limit,
+               + 0.3 * min(1, words shared with the duties and the input / 3)
+
+The kept variant's trial answer becomes the agent's few-shot example when its
+trial score is at least 0.7 (a bootstrapped demonstration).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from autogenesis.agents.base import StageAgent, Work
+from autogenesis.artefacts import AgentDesign, AgentPrompt, Blueprint, PromptSet, Shot, VariantScore
+from autogenesis.codegen import PLACEHOLDER
+from autogenesis.llm.base import Decoding
+
+SCORE_RULE = __doc__.split("score, in [0, 1]:")[1].split("The kept")[0].strip()
+TRIAL_TOKENS = 64
+SHOT_THRESHOLD = 0.7
+STOPWORDS = frozenset([
+    "about", "after", "also", "and", "any", "are", "because", "been", "before", "being",
+    "both", "but", "can", "does", "each", "either", "every", "from", "given", "have", "into",
+    "just", "more", "most", "must", "only", "other", "over", "should", "some", "such", "than",
+    "that", "their", "them", "then", "there", "these", "they", "this", "those", "through",
+    "under", "very", "what", "when", "where", "which", "while", "will", "with", "within",
+    "would", "your", "yours", "the", "for", "its", "it's", "one", "two", "three"
+])
+
+FORMATS = {
+    "worker": "Plain text{limit}. Answer the task directly, without repeating it.",
+    "approver": "When reviewing: approved true or false, with one sentence of feedback.",
+    "router": "When choosing: the name of the one agent that should answer.",
+    "manager": "Plain text{limit}: the final answer, combined from the workers' results.",
+    "chair": "Plain text{limit}: the decision, with the reason in one sentence.",
+}
+KIND_LINES = {
+    "worker": "Do only your part; other agents handle the rest.",
+    "approver": "Approve an answer that does its task; otherwise say exactly what to fix.",
+    "router": "Choose the one agent whose duties fit the input best.",
+    "manager": "Approve each worker's result or say what to fix, then combine the results.",
+    "chair": "Weigh the members' answers and votes fairly and decide by majority.",
+}
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in STOPWORDS}
+
+
+def coverage(prompt: str, duties: Iterable[str]) -> float:
+    wanted = content_words(" ".join(duties))
+    if not wanted:
+        return 1.0
+    have = content_words(prompt)
+    found = {w for w in wanted if w in have or w.rstrip("s") in have or f"{w}s" in have}
+    return round(len(found) / len(wanted), 3)
+
+
+def trial_score(answer: str, duties: Iterable[str], task: str, limit: int) -> float:
+    if not answer.strip():
+        return 0.0
+    score = 0.4
+    if len(answer.split()) <= limit:
+        score += 0.3
+    shared = content_words(answer) & (content_words(" ".join(duties)) | content_words(task))
+    return round(score + 0.3 * min(1.0, len(shared) / 3), 3)
+
+
+def template_prompt(agent: AgentDesign, blueprint: Blueprint) -> str:
+    duties = "; ".join(agent.duties)
+    limit = f" Keep answers under {blueprint.answer_words} words." if blueprint.answer_words \
+        else ""
+    return (f"You are {agent.name}, the {agent.kind} in \"{blueprint.title}\", a team of "
+            f"agents whose goal is: {blueprint.goal} Your duties: {duties}. "
+            f"{KIND_LINES[agent.kind]}{limit}")
+
+
+def output_format(agent: AgentDesign, blueprint: Blueprint) -> str:
+    limit = f", at most {blueprint.answer_words} words" if blueprint.answer_words else ""
+    return FORMATS[agent.kind].format(limit=limit)
+
+
+def clean_model_prompt(text: str) -> str:
+    """The model's prompt as one paragraph, without template syntax or a cut-off tail."""
+    text = " ".join(text.replace("{", "(").replace("}", ")").split())
+    text = PLACEHOLDER.sub("", text)[:700]
+    if "." in text and not text.endswith((".", "!", "?")):
+        text = text[: text.rfind(".") + 1]
+    return text.strip().strip('"')
+
+
+class PromptDesign(StageAgent):
+    stage = "prompt_design"
+    produces = PromptSet
+
+    async def produce(self, work: Work) -> PromptSet:
+        blueprint = Blueprint.model_validate(work.inputs["blueprint"])
+        task = blueprint.examples[0].input if blueprint.examples else blueprint.goal
+        chosen: list[AgentPrompt] = []
+        scored: list[VariantScore] = []
+        for agent in blueprint.agents:
+            fmt = output_format(agent, blueprint)
+            written = await self.ask(
+                "prompt_design", work, max_new_tokens=96, title=blueprint.title,
+                goal=blueprint.goal, name=agent.name, kind=agent.kind, duties=agent.duties,
+                words=blueprint.answer_words)
+            variants = {"template": template_prompt(agent, blueprint),
+                        "model": clean_model_prompt(written.text)}
+            results = [await self._score(agent, blueprint, name, text, fmt, task)
+                       for name, text in variants.items() if text]
+            scored += results
+            best = max(results, key=lambda r: (r.score, r.variant == "template"))
+            shots = [Shot(input=task, output=clean_model_prompt(best.trial_answer))] \
+                if best.trial >= SHOT_THRESHOLD else []
+            chosen.append(AgentPrompt(agent=agent.name, system=variants[best.variant],
+                                      output_format=fmt, examples=shots,
+                                      variant=best.variant, score=best.score))
+        return PromptSet(prompts=chosen, scored=scored, score_rule=SCORE_RULE)
+
+    async def _score(self, agent: AgentDesign, blueprint: Blueprint, variant: str, text: str,
+                     fmt: str, task: str) -> VariantScore:
+        limit = blueprint.answer_words or round(agent.model.max_new_tokens / 1.4)
+        messages = [{"role": "system", "content": f"{text}\n\nOutput format: {fmt}"},
+                    {"role": "user", "content": f"Task: {task}"}]
+        result = await self.model.generate(messages, settings=Decoding(
+            max_new_tokens=min(TRIAL_TOKENS, agent.model.max_new_tokens)))
+        answer = result.text.strip()
+        cov = coverage(text, agent.duties)
+        trial = trial_score(answer, agent.duties, task, limit)
+        return VariantScore(agent=agent.name, variant=variant, coverage=cov, trial=trial,
+                            score=round(0.5 * cov + 0.5 * trial, 3), trial_answer=answer)

@@ -1,0 +1,187 @@
+"""Rendering a generated package from its blueprint and prompts, and writing it safely.
+
+Templates live in `autogenesis/templates/` (jinja2, `StrictUndefined`): the
+common files of every package, and `topologies/<topology>.py.j2` for the
+wiring. Spec-derived text only reaches a template as data through filters
+that make it inert where it lands: `pyrepr` (a Python literal), `docstring`
+(no closing quotes or escapes), `toml` (a TOML string), `shell` (one quoted
+word). Names are checked before rendering (`check_identifier`), paths
+before writing (`safe_relpath`), and a package is written to a temporary
+folder next to its target and swapped in, so a rebuild never leaves a
+half-written package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import keyword
+import os
+import re
+import shlex
+import shutil
+import sys
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+
+from autogenesis.artefacts import Blueprint, Package, PackageFile, PromptSet, package_sha256
+from autogenesis.config import check_name
+from autogenesis.errors import ConfigError
+
+TEMPLATES = Path(__file__).parent / "templates"
+RESERVED = frozenset({"autogenesis", "tests", "test", "main", "setup", "site", "config"})
+PLACEHOLDER = re.compile(r"\{\{|\{%|\}\}|%\}|<placeholder>|\bTODO\b|\bFIXME\b|<[A-Z_]{3,}>")
+SYSTEM_CLASSES = {"pipeline": "Pipeline", "feedback_loop": "FeedbackLoop", "router": "Router",
+                  "hierarchy": "Hierarchy", "contract_net": "ContractNet",
+                  "consensus": "Consensus"}
+
+
+def check_identifier(name: str, what: str) -> str:
+    """A name safe as a Python identifier, module, address and folder name."""
+    check_name(name, what)
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise ConfigError(f"invalid {what} {name!r}: a Python keyword")
+    if what == "system slug" and (name in RESERVED or name in sys.stdlib_module_names):
+        raise ConfigError(f"invalid {what} {name!r}: it would shadow the module {name!r}")
+    return name
+
+
+def class_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_") if part)
+
+
+def safe_relpath(path: str) -> str:
+    """`path` if it is relative, normalised and stays inside its folder."""
+    pure = PurePosixPath(path)
+    if (not path or pure.is_absolute() or "\\" in path or ".." in pure.parts
+            or str(pure) != path or any(p.startswith(".") for p in pure.parts)):
+        raise ConfigError(f"unsafe file path in a package: {path!r}")
+    return path
+
+
+def _docstring(text: str) -> str:
+    text = " ".join(str(text).split()).replace("\\", "/").replace('"""', "'''")
+    return text.rstrip('"')
+
+
+def _sentence(text: str) -> str:
+    text = str(text).strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+        autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters.update(pyrepr=repr, docstring=_docstring, sentence=_sentence,
+                       shell=shlex.quote, toml=lambda s: json.dumps(str(s)))
+    return env
+
+
+def _file(path: str, content: str) -> PackageFile:
+    data = content.encode()
+    return PackageFile(path=safe_relpath(path), sha256=hashlib.sha256(data).hexdigest(),
+                       size=len(data), content=content)
+
+
+def package_config(blueprint: Blueprint, prompts: PromptSet) -> dict[str, Any]:
+    """The generated system's config.json: model, deadlines, and each agent's prompt."""
+    agents = {}
+    for agent in blueprint.agents:
+        prompt = prompts.prompt(agent.name)
+        if prompt is None:
+            raise ConfigError(f"the prompt set has no prompt for agent {agent.name!r}")
+        agents[agent.name] = {
+            "system": prompt.system, "output_format": prompt.output_format,
+            "examples": [shot.model_dump() for shot in prompt.examples],
+            "max_new_tokens": agent.model.max_new_tokens,
+            "temperature": agent.model.temperature,
+        }
+    return {
+        "name": blueprint.slug, "title": blueprint.title, "goal": blueprint.goal,
+        "topology": blueprint.topology, "model": None,
+        "deadline_s": round(blueprint.step_seconds * max(4, 2 * len(blueprint.agents)), 1),
+        "answer_words": blueprint.answer_words,
+        "approvals": [a.model_dump() for a in blueprint.approvals],
+        "agents": agents,
+    }
+
+
+def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -> Package:
+    """Every file of `generated/<slug>/`, rendered from the templates."""
+    slug = check_identifier(blueprint.slug, "system slug")
+    approver_of = {a.worker: a.approver for a in blueprint.approvals}
+    agents = []
+    for agent in blueprint.agents:
+        check_identifier(agent.name, "agent name")
+        agents.append({"name": agent.name, "class_name": class_name(agent.name),
+                       "kind": agent.kind, "duty": "; ".join(agent.duties),
+                       "approver": approver_of.get(agent.name)})
+    names = [a["class_name"] for a in agents]
+    if len(set(names)) != len(names) or "ModelAgent" in names:
+        raise ConfigError(f"agent names give clashing class names: {names}")
+    values = {
+        "slug": slug, "dist_name": slug.replace("_", "-"), "title": blueprint.title,
+        "goal": blueprint.goal, "description": description, "topology": blueprint.topology,
+        "system_class": SYSTEM_CLASSES[blueprint.topology], "agents": agents,
+        "entry": blueprint.entry, "exit": blueprint.exit, "order": blueprint.order,
+        "example_inputs": [e.input for e in blueprint.examples] or [blueprint.goal],
+        "diagram": blueprint.diagram,
+    }
+    env = _environment()
+
+    def render(template: str) -> str:
+        return env.get_template(template).render(values)
+
+    files = [
+        _file("pyproject.toml", render("pyproject.toml.j2")),
+        _file("README.md", render("README.md.j2")),
+        _file("Dockerfile", render("Dockerfile.j2")),
+        _file(f"{slug}/__init__.py", render("__init__.py.j2")),
+        _file(f"{slug}/__main__.py", render("__main__.py.j2")),
+        _file(f"{slug}/agents.py", render("agents.py.j2")),
+        _file(f"{slug}/system.py", render(f"topologies/{blueprint.topology}.py.j2")),
+        _file(f"{slug}/config.json",
+              json.dumps(package_config(blueprint, prompts), indent=2, ensure_ascii=False)
+              + "\n"),
+        _file(f"tests/test_{slug}.py", render("test_system.py.j2")),
+    ]
+    return Package(slug=slug, files=files, sha256=package_sha256(files))
+
+
+def materialise(package: Package, folder: Path) -> Path:
+    """Write the package's files under `folder` (which must not exist yet)."""
+    folder.mkdir(parents=True)
+    for file in package.files:
+        target = folder / safe_relpath(file.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(file.content, encoding="utf-8")
+    return folder
+
+
+def write_package(package: Package, out_dir: Path) -> Path:
+    """Write `package` to `out_dir/<slug>/`, replacing an existing one atomically."""
+    slug = check_identifier(package.slug, "system slug")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / slug
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise ConfigError(f"{target} exists and is not a folder; refusing to replace it")
+    token = uuid.uuid4().hex[:8]
+    staging = materialise(package, out_dir / f".{slug}.new-{token}")
+    old = out_dir / f".{slug}.old-{token}"
+    try:
+        if target.exists():
+            os.rename(target, old)
+        os.rename(staging, target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old.exists() and not target.exists():
+            os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return target

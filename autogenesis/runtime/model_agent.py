@@ -1,0 +1,146 @@
+"""An agent that does its work with the local model: what generated agents subclass.
+
+A `ModelAgent` has a prompt (system prompt, output format, few-shot
+examples) and decoding settings, and answers four kinds of request:
+
+- `task`: do your duty on `input`, given what earlier agents said
+  (`context`) and, on a rework, the approver's `feedback` -> `{"answer"}`;
+- `review`: judge another agent's `answer` -> `{"approved", "feedback"}`;
+  obvious failures (empty, over the word limit) are judged by rule first;
+- `choose`: pick one of `options` for `input` -> `{"choice"}` (routers);
+- `bid`: how well `input` fits your duties, 0-10 -> `{"score"}` (contract-net).
+
+Judgements, choices and bids are decoded under a JSON schema, so even a
+small model answers in the expected shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autogenesis.bus.message import Message
+from autogenesis.llm.base import Decoding, Model
+from autogenesis.runtime.agent import Agent
+
+JUDGEMENT_SCHEMA = {
+    "type": "object",
+    "properties": {"approved": {"type": "boolean"},
+                   "feedback": {"type": "string", "maxLength": 200}},
+    "required": ["approved", "feedback"],
+    "additionalProperties": False,
+}
+BID_SCHEMA = {
+    "type": "object",
+    "properties": {"score": {"type": "integer", "minimum": 0, "maximum": 10}},
+    "required": ["score"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class AgentPrompt:
+    system: str
+    output_format: str = ""
+    examples: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> AgentPrompt:
+        return cls(system=config["system"], output_format=config.get("output_format", ""),
+                   examples=tuple((s["input"], s["output"]) for s in config.get("examples", ())))
+
+
+class ModelAgent(Agent):
+    """Subclass with a docstring saying what the agent is for; the prompt does the rest."""
+
+    def __init__(self, name: str, *, model: Model, prompt: AgentPrompt,
+                 settings: Decoding | None = None, answer_words: int | None = None,
+                 concurrency: int = 1) -> None:
+        super().__init__(name, concurrency=concurrency)
+        self.model = model
+        self.prompt = prompt
+        self.settings = settings or Decoding(max_new_tokens=160)
+        self.answer_words = answer_words
+
+    # --- prompts ------------------------------------------------------------
+
+    def system_message(self) -> dict[str, str]:
+        text = self.prompt.system
+        if self.prompt.output_format:
+            text += "\n\nOutput format: " + self.prompt.output_format
+        return {"role": "system", "content": text}
+
+    def task_messages(self, task: str, context: Sequence[Mapping[str, str]] = (),
+                      feedback: str | None = None) -> list[dict[str, str]]:
+        messages = [self.system_message()]
+        for shot_input, shot_output in self.prompt.examples:
+            messages += [{"role": "user", "content": shot_input},
+                         {"role": "assistant", "content": shot_output}]
+        parts = [f"Task: {task}"]
+        for earlier in context:
+            parts.append(f"From {earlier['agent']}:\n{earlier['answer']}")
+        if feedback:
+            parts.append(f"Your previous answer was rejected. Feedback: {feedback}\n"
+                         "Answer again, fixing that.")
+        messages.append({"role": "user", "content": "\n\n".join(parts)})
+        return messages
+
+    # --- the four requests ----------------------------------------------------
+
+    async def handle(self, message: Message) -> Mapping[str, Any]:
+        body = message.body
+        if message.kind == "review":  # saying whom and which round it judged keeps two
+            # identical verdicts in one conversation from looking like a loop to the bus
+            verdict = await self.review(body["input"], body["worker"], body["answer"])
+            return {**verdict, "worker": body["worker"], "round": body.get("round", 1)}
+        if message.kind == "choose":
+            return {"choice": await self.choose(body["input"], body["options"])}
+        if message.kind == "bid":
+            return {"score": await self.bid(body["input"])}
+        answer = await self.answer(body["input"], body.get("context", ()), body.get("feedback"))
+        return {"answer": answer}
+
+    async def answer(self, task: str, context: Sequence[Mapping[str, str]] = (),
+                     feedback: str | None = None) -> str:
+        result = await self.model.generate(self.task_messages(task, context, feedback),
+                                           settings=self.settings)
+        return result.text.strip()
+
+    async def review(self, task: str, worker: str, answer: str) -> dict[str, Any]:
+        if not answer.strip():
+            return {"approved": False, "feedback": "the answer is empty", "by": "rule"}
+        words = len(answer.split())
+        if self.answer_words is not None and words > self.answer_words:
+            return {"approved": False, "by": "rule",
+                    "feedback": f"the answer has {words} words; keep it under "
+                                f"{self.answer_words}"}
+        messages = [self.system_message(), {"role": "user", "content": (
+            f"Task: {task}\n\nAnswer from {worker}:\n{answer}\n\n"
+            "Does this answer do the task well? Reply with approved true or false and one "
+            "sentence of feedback.")}]
+        result = await self.model.generate(messages, schema=JUDGEMENT_SCHEMA,
+                                           settings=Decoding(max_new_tokens=80))
+        if result.parsed is None:  # a judge that cannot answer does not block the work
+            return {"approved": True, "feedback": f"no judgement: {result.problem}",
+                    "by": "rule"}
+        return {**result.parsed, "by": "model"}
+
+    async def choose(self, task: str, options: Mapping[str, str]) -> str:
+        names = list(options)
+        listing = "\n".join(f"- {name}: {duty}" for name, duty in options.items())
+        messages = [self.system_message(), {"role": "user", "content": (
+            f"Task: {task}\n\nWho should handle it?\n{listing}")}]
+        schema = {"type": "object", "properties": {"choice": {"enum": names}},
+                  "required": ["choice"], "additionalProperties": False}
+        result = await self.model.generate(messages, schema=schema,
+                                           settings=Decoding(max_new_tokens=24))
+        return result.parsed["choice"] if result.parsed else names[0]
+
+    async def bid(self, task: str) -> int:
+        messages = [self.system_message(), {"role": "user", "content": (
+            f"Task: {task}\n\nHow well does this task fit your skills, from 0 (not at all) "
+            "to 10 (perfectly)?")}]
+        result = await self.model.generate(messages, schema=BID_SCHEMA,
+                                           settings=Decoding(max_new_tokens=16))
+        return int(result.parsed["score"]) if result.parsed else 0
