@@ -52,6 +52,7 @@ class AgentDuty(Artefact):
     name: str = Field(pattern=NAME_PATTERN)
     duties: list[str] = Field(default_factory=list)
     stated: bool = Field(True, description="named in the spec (False: implied, named by us)")
+    named_by: Literal["spec", "model", "rule"] = "spec"
 
 
 class Link(Artefact):

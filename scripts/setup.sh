@@ -23,11 +23,22 @@ extras="llamacpp"
 [ "${1:-}" = "--dev" ] && extras="dev,llamacpp"
 if [ "${AUTOGENESIS_SKIP_LLAMACPP:-0}" = "1" ]; then
     extras=${extras/llamacpp/}; extras=${extras%,}
-elif ! installed llama_cpp; then
-    # The tested version, so pip's wheel cache (~/.cache/pip) serves every later set-up.
-    echo "setup: installing llama-cpp-python 0.3.36: the first time it builds from source," \
-         "which takes 6-12 minutes on 2 cores (skip with AUTOGENESIS_SKIP_LLAMACPP=1)"
-    pip install -q "llama-cpp-python==0.3.36"
+elif [ ! -f .venv/.llama-cpp-portable ]; then
+    # A portable build (AVX2, no AVX-512/AMX): ggml's AMX kernels crash on Q4_0/Q4_1
+    # models (llama.cpp #16315), and a -march=native wheel could crash on another CPU.
+    # pip's wheel cache ignores CMAKE_ARGS, so the wheel lives in a folder of our own.
+    wheels="${XDG_CACHE_HOME:-$HOME/.cache}/autogenesis/wheels/llama-cpp-python-0.3.36-avx2"
+    if ! ls "$wheels"/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
+        echo "setup: building llama-cpp-python 0.3.36 (portable AVX2): the first time takes" \
+             "10-20 minutes on 2 cores (skip with AUTOGENESIS_SKIP_LLAMACPP=1)"
+        mkdir -p "$wheels"
+        CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+            pip wheel -q --no-deps --no-cache-dir -w "$wheels" "llama-cpp-python==0.3.36"
+    fi
+    pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-0.3.36-*.whl
+    pip install -q "llama-cpp-python==0.3.36"  # its small pure-Python dependencies
+    touch .venv/.llama-cpp-portable
 fi
 echo "setup: installing autogenesis${extras:+[$extras]} and its dependencies"
 pip install -q -e ".${extras:+[$extras]}"

@@ -36,10 +36,27 @@ AGENTS_SCHEMA = {
 }
 
 
-def _fallback_name(duty: str, taken: set[str]) -> str:
-    """A name from the duty's first word ("estimate the cost" -> "estimate_agent")."""
-    word = next((w for w in re.findall(r"[a-z]{3,}", duty.lower())), "helper")
-    return _unique(f"{word}_agent", taken)
+DUTY_SKIP = frozenset(("the", "a", "an", "each", "every", "all", "two", "three", "four",
+                       "some", "any", "its", "their", "down", "up", "out", "one", "and"))
+
+
+def fits(name: str, duty: str) -> bool:
+    """A name fits a duty when one of its words shares a stem (4 letters) with the duty's."""
+    stems = {w[:4] for w in re.findall(r"[a-z]{4,}", duty.lower())}
+    return any(part[:4] in stems for part in name.split("_") if len(part) >= 4)
+
+
+def duty_name(duty: str, taken: set[str]) -> str:
+    """A name made from the duty itself: its verb as a doer, after its object
+    ("write two quiz questions" -> "quiz_writer", "explain each idea" -> "idea_explainer")."""
+    words = re.findall(r"[a-z]+", duty.lower())
+    if not words:
+        return _unique("helper_agent", taken)
+    verb = words[0]
+    doer = verb + ("r" if verb.endswith("e") else "er")
+    thing = next((w for w in words[1:] if w not in DUTY_SKIP and len(w) > 2), None)
+    name = f"{thing.rstrip('s')}_{doer}" if thing else doer
+    return _unique(to_name(name) or "helper_agent", taken)
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -65,9 +82,10 @@ class Understanding(StageAgent):
             for a in parsed.agents]
         taken = {a.name for a in parsed.agents}
         for role in parsed.implied:
-            name = await self._name_role(title, role.duty, taken, work)
+            name, by = await self._name_role(title, role.duty, taken, work)
             taken.add(name)
-            placed.append((role.pos, AgentDuty(name=name, duties=[role.duty], stated=False)))
+            placed.append((role.pos, AgentDuty(name=name, duties=[role.duty], stated=False,
+                                               named_by=by)))
         if not placed:
             for agent in await self._list_agents(text, work):
                 taken.add(agent.name)
@@ -83,13 +101,16 @@ class Understanding(StageAgent):
             answer_words=parsed.answer_words, step_seconds=parsed.step_seconds,
         )
 
-    async def _name_role(self, title: str, duty: str, taken: set[str], work: Work) -> str:
+    async def _name_role(self, title: str, duty: str, taken: set[str],
+                         work: Work) -> tuple[str, str]:
+        """(name, "model") when the model's name is new and fits the duty, else one made
+        from the duty by rule."""
         result = await self.ask("understanding", work, schema=NAME_SCHEMA, max_new_tokens=24,
                                 title=title, duty=duty, taken=sorted(taken))
         name = to_name(result.parsed["name"]) if result.parsed else None
-        if name is None:
-            return _fallback_name(duty, taken)
-        return _unique(name, taken)
+        if name is None or name in taken or not fits(name, duty):
+            return duty_name(duty, taken), "rule"  # small models repeat themselves or drift
+        return name, "model"
 
     async def _list_agents(self, text: str, work: Work) -> list[AgentDuty]:
         result = await self.ask("understanding_agents", work, schema=AGENTS_SCHEMA,
@@ -102,8 +123,9 @@ class Understanding(StageAgent):
                 continue
             name = _unique(name, taken)
             taken.add(name)
-            agents.append(AgentDuty(name=name, duties=[item["duty"].strip()], stated=False))
+            agents.append(AgentDuty(name=name, duties=[item["duty"].strip()], stated=False,
+                                    named_by="model"))
         if not agents:  # the model gave nothing usable: one agent does the whole goal
             agents.append(AgentDuty(name="assistant_agent", duties=["does what the spec asks"],
-                                    stated=False))
+                                    stated=False, named_by="rule"))
         return agents
