@@ -108,6 +108,7 @@ def package_config(blueprint: Blueprint, prompts: PromptSet) -> dict[str, Any]:
         "deadline_s": round(blueprint.step_seconds * max(4, 2 * len(blueprint.agents)), 1),
         "answer_words": blueprint.answer_words,
         "approvals": [a.model_dump() for a in blueprint.approvals],
+        "examples": [e.model_dump() for e in blueprint.examples],
         "agents": agents,
     }
 
@@ -131,6 +132,7 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         "system_class": SYSTEM_CLASSES[blueprint.topology], "agents": agents,
         "entry": blueprint.entry, "exit": blueprint.exit, "order": blueprint.order,
         "example_inputs": [e.input for e in blueprint.examples] or [blueprint.goal],
+        "has_examples": bool(blueprint.examples),
         "diagram": blueprint.diagram,
     }
     env = _environment()

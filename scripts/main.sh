@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Set up .venv and run the main job with the embedded defaults (no configuration needed).
-# Until `autogenesis build` lands this shows what exists: the log's status, the local
-# model answering under a JSON schema, and a logged conversation of agents on the bus.
+# Set up .venv and run the main job with the embedded defaults (no configuration needed):
+# build the example trip planner from its spec (stages 1-4, each artefact approved by the
+# hierarchy approver, everything logged), run the generated package's own tests, run the
+# generated system once on the spec's first example with the local model, list the runs.
+# Another spec: bash scripts/main.sh examples/support_router.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/autogenesis db upgrade
-.venv/bin/autogenesis db status
-.venv/bin/autogenesis models
-.venv/bin/autogenesis generate "Plan a blog post about local language models." \
-    --schema examples/plan.schema.json --max-new-tokens 160
-.venv/bin/autogenesis demo "$@"
+python="$PWD/.venv/bin/python"
+out=$(.venv/bin/autogenesis build "${1:-examples/trip_planner.md}")
+echo "$out"
+package=$(echo "$out" | sed -n 's/^built \([^ ]*\) .*/\1/p')
+cd "$package"
+"$python" -m pytest -q -p no:cacheprovider
+"$python" -m "$(basename "$package")" --example 1
+cd - >/dev/null
 .venv/bin/autogenesis runs --limit 5

@@ -13,11 +13,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from test_cli import cli, model_env
 
 from autogenesis.store import Store
 
 
+@pytest.mark.timeout(900)
 def test_build_with_the_default_model(env: dict[str, str], service_url: str, tmp_path: Path):
     out = tmp_path / "generated"
     result = cli("build", "examples/lesson_pipeline.md", "--out", str(out),

@@ -53,8 +53,9 @@ DEFAULT_MAX_ROUNDS = 2
 
 
 def max_new_tokens(words: int | None) -> int:
-    """Room for an answer of `words` words (about 1.4 tokens per word), 48-320."""
-    return 160 if words is None else max(48, min(320, round(words * 1.4)))
+    """A token budget that keeps answers inside a limit of `words` words (a token is at
+    most a word, usually 0.75 of one), 48-256."""
+    return 160 if words is None else max(48, min(256, words))
 
 
 def _supervisor(agents: Sequence[AgentDuty], kind: str, back_sources: set[str],

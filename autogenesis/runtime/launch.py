@@ -67,7 +67,10 @@ def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
         prog=f"python -m {config['name']}",
         description=f"{config['title']}: {config['goal']} Runs the system on one input and "
                     "prints the answer of its exit agent.")
-    parser.add_argument("input", help="the input; '-' reads it from stdin")
+    parser.add_argument("input", nargs="?", help="the input; '-' reads it from stdin")
+    parser.add_argument("--example", type=int, metavar="N",
+                        help=f"use the spec's example N as the input (1-"
+                        f"{len(config.get('examples', ()))})")
     parser.add_argument("--model", help="a .gguf file, model directory or Hugging Face id "
                         "[default: config.json's, else AUTOGENESIS_MODEL, else the offline "
                         "default]")
@@ -78,7 +81,16 @@ def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
     parser.add_argument("--no-log", action="store_true",
                         help="do not log the run to PostgreSQL")
     args = parser.parse_args(argv)
-    text = sys.stdin.read() if args.input == "-" else args.input
+    examples = config.get("examples", [])
+    if args.example is not None:
+        if not 1 <= args.example <= len(examples):
+            parser.error(f"--example must be 1-{len(examples)}" if examples
+                         else "the spec gave no examples")
+        text = examples[args.example - 1]["input"]
+    elif args.input is None:
+        parser.error("give an input (or --example N)")
+    else:
+        text = sys.stdin.read() if args.input == "-" else args.input
     try:
         body = _run(build, config, text, args)
     except AutogenesisError as exc:

@@ -31,6 +31,7 @@ JUDGEMENT_SCHEMA = {
     "required": ["approved", "feedback"],
     "additionalProperties": False,
 }
+CONTEXT_WORDS = 120
 BID_SCHEMA = {
     "type": "object",
     "properties": {"score": {"type": "integer", "minimum": 0, "maximum": 10}},
@@ -78,8 +79,11 @@ class ModelAgent(Agent):
             messages += [{"role": "user", "content": shot_input},
                          {"role": "assistant", "content": shot_output}]
         parts = [f"Task: {task}"]
-        for earlier in context:
-            parts.append(f"From {earlier['agent']}:\n{earlier['answer']}")
+        for earlier in context:  # cut long answers: small models copy what they are shown
+            words = earlier["answer"].split()
+            text = " ".join(words[:CONTEXT_WORDS]) + (" ..." if len(words) > CONTEXT_WORDS
+                                                       else "")
+            parts.append(f"From {earlier['agent']}:\n{text}")
         if feedback:
             parts.append(f"Your previous answer was rejected. Feedback: {feedback}\n"
                          "Answer again, fixing that.")
