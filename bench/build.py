@@ -5,8 +5,9 @@
 For each spec, one build with the real default model and, as the baseline in
 the same process, one with a scripted model (no inference: what the bus, the
 log, the rules and the sandboxed import cost). Prints per stage the rounds
-to approval and seconds, the total, the model's share, how many agents the
-spec names and how many of them the blueprint kept. Logs to the configured
+to approval and seconds, the total beside the scripted baseline, how many
+agents the spec names and how many of them the blueprint kept, and how many
+agents it implies without naming them (named by the model / by rule). Logs to the configured
 database (the embedded one by default) and writes packages to a temporary
 folder.
 """
@@ -51,7 +52,8 @@ def main() -> None:
     model = load_model(backend=args.backend)
     print(f"model: {model.identity.backend} {Path(model.identity.model_id).name}")
     header = (f"{'spec':<24}{'result':<10}{'understand':>11}{'design':>9}{'prompts':>9}"
-              f"{'generate':>10}{'total s':>9}{'scripted s':>11}{'agents kept':>12}")
+              f"{'generate':>10}{'total s':>9}{'scripted s':>11}{'agents kept':>12}"
+              f"{'implied (model/rule)':>22}")
     print(header)
     with Store.open() as store, tempfile.TemporaryDirectory() as tmp:
         for spec in specs:
@@ -68,8 +70,11 @@ def main() -> None:
             kept = {a.name for a in result.stages[1].artefact.agents}
             cells = "".join(f"{f'r{s.rounds} {s.seconds:.1f}s':>{w}}"
                             for s, w in zip(result.stages, (11, 9, 9, 10), strict=True))
+            implied = [a for a in result.stages[0].artefact.agents if not a.stated]
+            by_model = sum(a.named_by == "model" for a in implied)
             print(f"{spec.name:<24}{'approved':<10}{cells}{total:>9.1f}{scripted:>11.1f}"
-                  f"{f'{len(kept & set(named))}/{len(named)}':>12}")
+                  f"{f'{len(kept & set(named))}/{len(named)}':>12}"
+                  f"{f'{len(implied)} ({by_model}/{len(implied) - by_model})':>22}")
 
 
 if __name__ == "__main__":

@@ -57,15 +57,13 @@ def build(
 
     options = BuildOptions(out_dir=out, max_rounds=max_rounds, stage_timeout=stage_timeout,
                            model_blocking=model_blocking)
-    with Store.open() as store:
-        pipeline = Build(store, loaded, options=options, progress=show)
-        with err.status("building...") as status:
-            def progress(event: Progress) -> None:
-                status.update(f"{event.stage}: round {event.round}, {event.status}")
-                show(event)
+    with Store.open() as store, err.status("building...") as status:
+        def progress(event: Progress) -> None:
+            status.update(f"{event.stage}: round {event.round}, {event.status}")
+            show(event)
 
-            pipeline.progress = progress
-            result = asyncio.run(pipeline.run(text, spec_path=str(spec), name=spec.stem))
+        pipeline = Build(store, loaded, options=options, progress=progress)
+        result = asyncio.run(pipeline.run(text, spec_path=str(spec), name=spec.stem))
     err.print()
     for stage in result.stages:
         err.print(f"  {stage.stage:<14} approved in round {stage.rounds}  "
