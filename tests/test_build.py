@@ -265,3 +265,40 @@ def test_write_package_refuses_a_file_in_the_way(service_store: Store, tmp_path:
     (blocked / result.package.slug).write_text("not a folder")
     with pytest.raises(ConfigError, match="not a folder"):
         write_package(result.package, blocked)
+
+
+def test_the_model_fills_in_what_a_spec_leaves_implicit(service_store: Store, tmp_path: Path):
+    """No agent named and no sign of a topology: the model lists the agents and picks one."""
+    answers = BuildAnswers()
+
+    def reply(messages, schema, settings):
+        fields = (schema or {}).get("properties", {})
+        if "agents" in fields:
+            return {"agents": [{"name": "summariser", "duty": "summarises the article"},
+                               {"name": "fact_checker", "duty": "checks the summary"}]}
+        if "topology" in fields:
+            return {"topology": "consensus"}
+        return answers(messages, schema, settings)
+
+    spec = "# Digest\n\nTurn long news articles into short digests for busy readers.\n"
+    model = FunctionModel(reply)
+    result = run_build(service_store, spec, tmp_path / "out", model=model)
+    requirements, blueprint = result.stages[0].artefact, result.stages[1].artefact
+    assert [(a.name, a.named_by) for a in requirements.agents] == [
+        ("summariser", "model"), ("fact_checker", "model")]
+    assert requirements.topology_hint is None and blueprint.topology == "consensus"
+    assert {a.name for a in blueprint.agents} == {"summariser", "fact_checker", "chair"}
+
+
+def test_an_implied_name_that_does_not_fit_its_duty_is_made_by_rule(
+        service_store: Store, tmp_path: Path):
+    def reply(messages, schema, settings):
+        if schema and "name" in schema["properties"]:
+            return {"name": "system_idle"}  # what the small model once answered
+        return BuildAnswers()(messages, schema, settings)
+
+    result = run_build(service_store, spec_text("lesson_pipeline.md"), tmp_path / "out",
+                       model=FunctionModel(reply))
+    implied = [(a.name, a.named_by) for a in result.stages[0].artefact.agents if not a.stated]
+    assert implied == [("topic_breaker", "rule"), ("idea_explainer", "rule"),
+                       ("quiz_writer", "rule")]
