@@ -19,7 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 from autogenesis.bus import Bus
-from autogenesis.errors import AutogenesisError
+from autogenesis.errors import AutogenesisError, UserError
 from autogenesis.llm.base import Decoding, Model
 from autogenesis.runtime.model_agent import AgentPrompt, ModelAgent
 from autogenesis.runtime.topologies import Approval, System
@@ -105,7 +105,6 @@ def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
 
 def _run(build: Build, config: Mapping[str, Any], text: str, args: argparse.Namespace,
          ) -> dict[str, Any]:
-    from autogenesis.errors import UserError
     from autogenesis.llm.loader import load_model
 
     if not text.strip():
