@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,8 +41,6 @@ class Artefact(BaseModel):
     def digest(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()
 
-
-A = TypeVar("A", bound=Artefact)
 
 
 # --- stage 1 ----------------------------------------------------------------------

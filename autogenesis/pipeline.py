@@ -78,7 +78,9 @@ class StageResult:
     artefact: Artefact
     verdict: Verdict
     rounds: int
-    seconds: float
+    artefact_id: UUID       # the approved version's row
+    message_id: UUID        # the reply that carried it
+    seconds: float = 0.0
 
 
 @dataclass
@@ -139,23 +141,24 @@ class Build:
                 await agent.attach(bus)
             for agent in agents:
                 stage_started = time.monotonic()
-                artefact, artefact_id, reply, verdict, rounds = await self._stage(
-                    bus, run.id, agent, {k: inputs[k] for k in STAGE_INPUTS[agent.stage]},
-                    started)
-                inputs[OUTPUT_KEY[agent.stage]] = artefact.model_dump(mode="json")
-                results.append(StageResult(agent.stage, artefact, verdict, rounds,
-                                           time.monotonic() - stage_started))
-        package = results[-1].artefact
+                result = await self._stage(bus, run.id, agent, {
+                    k: inputs[k] for k in STAGE_INPUTS[agent.stage]}, started)
+                result.seconds = time.monotonic() - stage_started
+                inputs[OUTPUT_KEY[agent.stage]] = result.artefact.model_dump(mode="json")
+                results.append(result)
+        last = results[-1]
+        package = last.artefact
         assert isinstance(package, Package)
         path = write_package(package, self.options.out_dir)
         for file in package.files:
             self.store.log(GeneratedFile(run_id=run.id, path=f"{package.slug}/{file.path}",
                                          sha256=file.sha256, size=file.size,
-                                         artefact_id=artefact_id, message_id=reply.id))
+                                         artefact_id=last.artefact_id,
+                                         message_id=last.message_id))
         return BuildResult(run.id, path, package, results)
 
     async def _stage(self, bus: Bus, run_id: UUID, agent: StageAgent, inputs: dict[str, Any],
-                     started: float) -> tuple[Artefact, UUID, Message, Verdict, int]:
+                     started: float) -> StageResult:
         stage = agent.stage
         deadline = time.monotonic() + self.options.stage_timeout
         root: Message | None = None
@@ -201,7 +204,7 @@ class Build:
             self.progress(Progress(stage, round_, status, time.monotonic() - started,
                                    "; ".join(verdict.reasons)))
             if verdict.approved:
-                return artefact, record.id, reply, verdict, round_
+                return StageResult(stage, artefact, verdict, round_, record.id, reply.id)
             feedback, previous = verdict.reasons, digest
         raise StageFailed(stage, f"still rejected after {self.options.max_rounds} round(s): "
                           + "; ".join(feedback), rounds=self.options.max_rounds)

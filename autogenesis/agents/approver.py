@@ -16,6 +16,7 @@ from typing import Any
 
 from autogenesis.agents import checks
 from autogenesis.artefacts import (
+    STAGE_ARTEFACTS,
     Blueprint,
     Check,
     Package,
@@ -101,8 +102,7 @@ class Approver(Agent):
 
     @staticmethod
     def _kind(stage: str) -> str:
-        return {"understanding": "Requirements", "design": "Blueprint",
-                "prompt_design": "PromptSet", "generator": "Package"}[stage]
+        return STAGE_ARTEFACTS[stage].__name__
 
     @staticmethod
     def _goal(stage: str, artefact: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:

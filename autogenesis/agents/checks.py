@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+from autogenesis.agents.prompt_design import coverage
 from autogenesis.artefacts import (
     SUPERVISOR_KINDS,
     Blueprint,
@@ -160,8 +161,6 @@ def blueprint_checks(bp: Blueprint, req: Requirements) -> list[Check]:
 
 
 def prompt_checks(ps: PromptSet, bp: Blueprint) -> list[Check]:
-    from autogenesis.agents.prompt_design import coverage
-
     prompted = {p.agent: p for p in ps.prompts}
     variants: dict[str, set[str]] = {}
     for score in ps.scored:
@@ -236,7 +235,7 @@ async def package_checks(pkg: Package, bp: Blueprint) -> list[Check]:
         check("compiles", syntax),
         check("agents_wired", config_problems),
     ]
-    if all(c.passed for c in checks) and not unsafe:
+    if all(c.passed for c in checks):  # only a sound package is worth importing
         checks.append(await asyncio.to_thread(_imports, pkg))
     return checks
 

@@ -67,7 +67,9 @@ def _supervisor(agents: Sequence[AgentDuty], kind: str, back_sources: set[str],
     else:
         found = [a for a in agents if pattern.search(a.name)
                  or any(pattern.search(d) for d in a.duties)]
-    return found[-1] if kind == "approver" and found else (found[0] if found else None)
+    if not found:
+        return None
+    return found[-1] if kind == "approver" else found[0]  # the last reviewer has the last word
 
 
 def worker_order(workers: Sequence[str], links: Sequence[tuple[str, str]]) -> list[str]:

@@ -21,7 +21,7 @@ from uuid import uuid4
 from autogenesis.bus import Bus
 from autogenesis.errors import AutogenesisError, UserError
 from autogenesis.llm.base import Decoding, Model
-from autogenesis.runtime.model_agent import AgentPrompt, ModelAgent
+from autogenesis.runtime.model_agent import ModelAgent, PromptConfig
 from autogenesis.runtime.topologies import Approval, System
 
 Build = Callable[[Model, Mapping[str, Any]], System]
@@ -36,7 +36,7 @@ def make_agent(cls: type[ModelAgent], name: str, model: Model,
                config: Mapping[str, Any]) -> ModelAgent:
     """An agent of class `cls` set up from the `agents.<name>` entry of `config`."""
     agent = config["agents"][name]
-    return cls(name, model=model, prompt=AgentPrompt.from_config(agent),
+    return cls(name, model=model, prompt=PromptConfig.from_config(agent),
                settings=Decoding(max_new_tokens=agent["max_new_tokens"],
                                  temperature=agent["temperature"],
                                  seed=agent.get("seed")),

@@ -41,13 +41,16 @@ BID_SCHEMA = {
 
 
 @dataclass(frozen=True)
-class AgentPrompt:
+class PromptConfig:
+    """An agent's prompt as a generated package's config.json gives it (the build's
+    `artefacts.AgentPrompt`, without the scoring)."""
+
     system: str
     output_format: str = ""
     examples: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> AgentPrompt:
+    def from_config(cls, config: Mapping[str, Any]) -> PromptConfig:
         return cls(system=config["system"], output_format=config.get("output_format", ""),
                    examples=tuple((s["input"], s["output"]) for s in config.get("examples", ())))
 
@@ -55,7 +58,7 @@ class AgentPrompt:
 class ModelAgent(Agent):
     """Subclass with a docstring saying what the agent is for; the prompt does the rest."""
 
-    def __init__(self, name: str, *, model: Model, prompt: AgentPrompt,
+    def __init__(self, name: str, *, model: Model, prompt: PromptConfig,
                  settings: Decoding | None = None, answer_words: int | None = None,
                  concurrency: int = 1) -> None:
         super().__init__(name, concurrency=concurrency)
