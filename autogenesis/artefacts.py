@@ -6,8 +6,11 @@ serialises the artefact for the bus and the log. An artefact's identity is
 the sha256 of its canonical JSON (`digest`): a worker answering a rejection
 with the same digest again is looping.
 
-Stage order: Requirements (1) -> Blueprint (2) -> PromptSet (3) -> Package (4);
-every one of them is judged by the approver, whose answer is a Verdict.
+Stage order: Requirements (1) -> Blueprint (2) -> PromptSet (3) -> Package (4)
+-> TestReport (5) -> TuningReport (6) -> Docs (8) -> Deployment (7) -> Feedback
+(9); every one of them is judged by the approver, whose answer is a Verdict.
+Documentation runs before deployment so that the wheel ships the documented
+package: what is installed is what lies in `generated/<slug>/`.
 """
 
 from __future__ import annotations
@@ -150,6 +153,7 @@ class AgentPrompt(Artefact):
 class VariantScore(Artefact):
     agent: str
     variant: str
+    system: str = Field("", description="the variant's system prompt")
     score: float
     coverage: float
     trial: float
@@ -165,6 +169,10 @@ class PromptSet(Artefact):
 
     def prompt(self, agent: str) -> AgentPrompt | None:
         return next((p for p in self.prompts if p.agent == agent), None)
+
+    def variant(self, agent: str, variant: str) -> VariantScore | None:
+        return next((v for v in self.scored if v.agent == agent and v.variant == variant),
+                    None)
 
 
 # --- stage 4 ----------------------------------------------------------------------
@@ -193,6 +201,169 @@ def package_sha256(files: list[PackageFile]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+# --- stage 5 ----------------------------------------------------------------------
+
+
+class PytestRun(Artefact):
+    """The generated package's own test suite, run in the sandbox."""
+
+    passed: int
+    failed: int
+    errors: int
+    returncode: int
+    seconds: float
+    timed_out: bool = False
+    output: str = Field("", description="the end of pytest's output")
+
+
+class Scenario(Artefact):
+    """One spec example run through the generated system with the real model."""
+
+    example: int = Field(ge=1)
+    input: str
+    expected: str = ""
+    answer: str = ""
+    exit_agent: str | None = Field(None, description="the agent whose answer came back")
+    reached_exit: bool
+    approved: bool = Field(False, description="every step approved by its approver")
+    steps: int = 0
+    steps_approved: int = 0
+    unapproved: list[str] = Field(default_factory=list,
+                                  description="agents whose last step was not approved")
+    path: list[str] = Field(default_factory=list, description="senders in message order")
+    latency_s: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    events: list[str] = Field(default_factory=list, description="loop/deadline/... events")
+    error: str = ""
+    run_id: str | None = Field(None, description="the logged run of the system")
+
+
+class TestReport(Artefact):
+    """Stage 5: the package's tests and one scenario per spec example."""
+
+    __test__ = False  # not a pytest class
+
+    package_sha256: str
+    tests: PytestRun
+    scenarios: list[Scenario] = Field(default_factory=list)
+    network: str = Field(description="none: own empty network namespace; shared: none made")
+    memory_mb: int
+    timeout_s: float
+
+    @property
+    def reached(self) -> int:
+        return sum(s.reached_exit for s in self.scenarios)
+
+
+# --- stage 6 ----------------------------------------------------------------------
+
+
+class Measure(Artefact):
+    """The system measured on the spec's examples."""
+
+    metric: float = Field(description="see TuningReport.metric_rule")
+    reached: int
+    examples: int
+    steps_approved: float = Field(description="fraction of steps approved")
+    tokens_out: int
+    seconds: float
+
+
+class Trial(Artefact):
+    change: str = Field(description="what was changed, e.g. 'max_new_tokens 160 -> 96'")
+    agent: str | None = None
+    setting: str
+    value: Any = None
+    measure: Measure | None = Field(None, description="None when the budget ran out first")
+    kept: bool
+    reason: str
+
+
+class TuningReport(Artefact):
+    """Stage 6: bounded changes, each kept only when measured better or as good for less."""
+
+    metric_rule: str
+    before: Measure
+    after: Measure
+    trials: list[Trial] = Field(default_factory=list)
+    config: dict[str, Any] = Field(description="the chosen config.json")
+    budget_s: float
+    spent_s: float
+
+
+# --- stage 7 ----------------------------------------------------------------------
+
+
+class Deployment(Artefact):
+    """Stage 7: a wheel built, installed in a fresh virtual environment and run once."""
+
+    wheel: str = Field(description="file name under the package's dist/")
+    wheel_sha256: str
+    wheel_size: int
+    package_sha256: str = Field(description="the package the wheel was built from")
+    dockerfile_sha256: str
+    compose_sha256: str
+    venv: str = Field(description="how the fresh environment was made")
+    installed: bool
+    install_output: str = ""
+    command: list[str] = Field(description="the entry point run, as run")
+    returncode: int
+    answer: str = ""
+    seconds: float
+    network: str
+
+
+# --- stage 8 ----------------------------------------------------------------------
+
+
+class Docs(Artefact):
+    """Stage 8: README, ARCHITECTURE and per-agent reference + operations guide."""
+
+    files: list[PackageFile] = Field(min_length=1)
+    agents: list[str] = Field(description="agents with a reference section")
+    commands: list[str] = Field(default_factory=list, description="every command shown")
+
+
+# --- stage 9 ----------------------------------------------------------------------
+
+
+FindingKind = Literal["rejection", "loop", "deadline", "failed_example", "unapproved_steps",
+                      "slow_stage", "failed_tests"]
+
+
+class Finding(Artefact):
+    kind: FindingKind
+    stage: str
+    detail: str
+    evidence: list[str] = Field(default_factory=list, description="ids of log rows")
+
+
+class ChangeRequest(Artefact):
+    stage: str = Field(description="the stage asked to change")
+    request: str
+    finding: int = Field(ge=0, description="index of the finding it answers")
+
+
+class PromptProposal(Artefact):
+    """A better prompt for a stage of autogenesis itself: logged, never applied silently."""
+
+    stage: str
+    template: str
+    rejections: int
+    proposal: str
+
+
+class Feedback(Artefact):
+    """Stage 9: findings from the run's own log and the changes they ask for."""
+
+    iteration: int = Field(ge=1)
+    findings: list[Finding] = Field(default_factory=list)
+    requests: list[ChangeRequest] = Field(default_factory=list)
+    proposals: list[PromptProposal] = Field(default_factory=list)
+    next_stage: str | None = Field(None, description="where another iteration would start")
+
+
 # --- the approver -----------------------------------------------------------------
 
 
@@ -210,6 +381,8 @@ class Verdict(Artefact):
     approved: bool
     reasons: list[str] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
+    rework: str | None = Field(None, description="the earlier stage that can fix a "
+                               "rejection (None: the stage itself)")
 
 
 STAGE_ARTEFACTS: dict[str, type[Artefact]] = {
@@ -217,4 +390,9 @@ STAGE_ARTEFACTS: dict[str, type[Artefact]] = {
     "design": Blueprint,
     "prompt_design": PromptSet,
     "generator": Package,
+    "testing": TestReport,
+    "tuning": TuningReport,
+    "documentation": Docs,
+    "deployment": Deployment,
+    "feedback": Feedback,
 }

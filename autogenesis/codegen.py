@@ -83,7 +83,11 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _file(path: str, content: str) -> PackageFile:
+def render_template(template: str, values: dict[str, Any]) -> str:
+    return _environment().get_template(template).render(values)
+
+
+def make_file(path: str, content: str) -> PackageFile:
     data = content.encode()
     return PackageFile(path=safe_relpath(path), sha256=hashlib.sha256(data).hexdigest(),
                        size=len(data), content=content)
@@ -141,19 +145,35 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         return env.get_template(template).render(values)
 
     files = [
-        _file("pyproject.toml", render("pyproject.toml.j2")),
-        _file("README.md", render("README.md.j2")),
-        _file("Dockerfile", render("Dockerfile.j2")),
-        _file(f"{slug}/__init__.py", render("__init__.py.j2")),
-        _file(f"{slug}/__main__.py", render("__main__.py.j2")),
-        _file(f"{slug}/agents.py", render("agents.py.j2")),
-        _file(f"{slug}/system.py", render(f"topologies/{blueprint.topology}.py.j2")),
-        _file(f"{slug}/config.json",
+        make_file("pyproject.toml", render("pyproject.toml.j2")),
+        make_file("README.md", render("README.md.j2")),
+        make_file("Dockerfile", render("Dockerfile.j2")),
+        make_file("docker-compose.yml", render("docker-compose.yml.j2")),
+        make_file(f"{slug}/__init__.py", render("__init__.py.j2")),
+        make_file(f"{slug}/__main__.py", render("__main__.py.j2")),
+        make_file(f"{slug}/agents.py", render("agents.py.j2")),
+        make_file(f"{slug}/system.py", render(f"topologies/{blueprint.topology}.py.j2")),
+        make_file(f"{slug}/config.json",
               json.dumps(package_config(blueprint, prompts), indent=2, ensure_ascii=False)
               + "\n"),
-        _file(f"tests/test_{slug}.py", render("test_system.py.j2")),
+        make_file(f"tests/test_{slug}.py", render("test_system.py.j2")),
     ]
     return Package(slug=slug, files=files, sha256=package_sha256(files))
+
+
+def with_files(package: Package, files: list[PackageFile]) -> Package:
+    """`package` with `files` added, or replacing those at the same paths."""
+    replaced = {f.path: f for f in files}
+    kept = [f for f in package.files if f.path not in replaced]
+    merged = sorted([*kept, *files], key=lambda f: f.path)
+    return Package(slug=package.slug, files=merged, sha256=package_sha256(merged))
+
+
+def with_config(package: Package, config: dict[str, Any]) -> Package:
+    """`package` with its config.json replaced."""
+    return with_files(package, [make_file(f"{package.slug}/config.json",
+                                          json.dumps(config, indent=2, ensure_ascii=False)
+                                          + "\n")])
 
 
 def materialise(package: Package, folder: Path) -> Path:
@@ -166,8 +186,12 @@ def materialise(package: Package, folder: Path) -> Path:
     return folder
 
 
-def write_package(package: Package, out_dir: Path) -> Path:
-    """Write `package` to `out_dir/<slug>/`, replacing an existing one atomically."""
+def write_package(package: Package, out_dir: Path,
+                  extra: dict[str, Path] | None = None) -> Path:
+    """Write `package` to `out_dir/<slug>/`, replacing an existing one atomically.
+
+    `extra` maps further relative paths to files copied in (the built wheel).
+    """
     slug = check_identifier(package.slug, "system slug")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / slug
@@ -175,6 +199,10 @@ def write_package(package: Package, out_dir: Path) -> Path:
         raise ConfigError(f"{target} exists and is not a folder; refusing to replace it")
     token = uuid.uuid4().hex[:8]
     staging = materialise(package, out_dir / f".{slug}.new-{token}")
+    for relpath, source in (extra or {}).items():
+        target_file = staging / safe_relpath(relpath)
+        target_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target_file)
     old = out_dir / f".{slug}.old-{token}"
     try:
         if target.exists():

@@ -1,64 +1,116 @@
-"""The build: stages run over the bus for one run, each artefact judged by the approver.
+"""The build: nine stages over the bus for one run, each artefact judged by the approver.
 
-`run_build` logs a run, attaches the stage agents and the approver to a bus,
-and for each stage in order (understanding, design, prompt design,
-generator):
+`Build.run` logs a run, attaches the stage agents and the approver to a bus,
+and goes through `STAGE_ORDER`:
 
-1. requests the artefact from the stage's agent, within the stage's deadline;
-2. logs it as version n of its kind, with the message that carried it;
-3. asks the approver for a verdict and logs it;
-4. on a reject, sends the reasons back for rework, at most `max_rounds` rounds.
-   A worker answering with the same artefact it gave last round is looping:
-   the request is repeated once with the prompt perturbed, then the stage
-   fails with `StageFailed`.
+1. each stage's agent is asked for its artefact, within the stage's deadline
+   (`stage_timeout`);
+2. the artefact is logged as version n of its kind, with the message that
+   carried it, and the approver's verdict is logged beside it;
+3. a rejection goes back for rework, at most `max_rounds` rounds per stage.
+   The verdict names the stage that can fix it: its own worker, or an earlier
+   stage (a failing example goes back to prompt design, a wheel that does
+   not build to the generator) which then runs again with the reasons, and
+   every stage after it with it. A worker answering with the same artefact
+   as before is looping: it is asked once more with the prompt perturbed,
+   then the stage fails with `StageFailed`;
+4. after the feedback stage, when it asks for changes, another iteration
+   starts at the stage it names, at most `max_iterations` in all and only
+   when the stages to redo took less time than the budget has left.
 
-The approved package is written to `<out>/<slug>/` (a temporary folder
-swapped in), and every file is logged with the artefact and message that
-produced it. Each stage is one conversation on the bus, so the bus's own
-loop detection and deadlines apply to it.
+`budget_s` is the time the build aims for. It governs the optional work:
+tuning trials and further iterations start only when they fit in what is
+left of it. The required stages go on past it (each within its deadline),
+so a slow machine gets a slower build rather than a failed one.
+
+Tuning and documentation change the package (config.json; README and docs),
+so the package the later stages see, and the one written, is the
+generator's with those changes; each version is logged. The approved
+package is written to `<out>/<slug>/` (a temporary folder swapped in) with
+the wheel in `dist/`, and every file is logged with the artefact and
+message that produced it. Each stage's work is one conversation on the bus,
+so the bus's own loop detection and deadlines apply to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from autogenesis.agents import STAGES, Approver, StageAgent, Work
-from autogenesis.artefacts import Artefact, Package, Verdict
+from autogenesis.agents import (
+    STAGES,
+    Approver,
+    DeploymentStage,
+    Documentation,
+    FeedbackStage,
+    StageAgent,
+    Testing,
+    Tuning,
+    Work,
+)
+from autogenesis.artefacts import (
+    Artefact,
+    Deployment,
+    Docs,
+    Feedback,
+    Package,
+    TuningReport,
+    Verdict,
+)
 from autogenesis.bus import Bus, Message
-from autogenesis.codegen import write_package
+from autogenesis.codegen import with_config, with_files, write_package
 from autogenesis.errors import DeadlineExceeded, RemoteError, StageFailed
 from autogenesis.llm.base import Model
 from autogenesis.llm.logged import LoggedModel
 from autogenesis.prompts import Prompts
+from autogenesis.scenarios import Runner, SandboxRunner
 from autogenesis.store import Store
 from autogenesis.store.records import Artefact as ArtefactRecord
 from autogenesis.store.records import Event, GeneratedFile, Run
 from autogenesis.store.records import Verdict as VerdictRecord
 
 COORDINATOR = "pipeline"
-# Which earlier artefacts each stage reads (keys of `inputs`).
+STAGE_ORDER = ("understanding", "design", "prompt_design", "generator", "testing", "tuning",
+               "documentation", "deployment", "feedback")
+# Which earlier artefacts (and settings) each stage reads: the keys of `inputs`.
 STAGE_INPUTS = {
     "understanding": ("spec",),
     "design": ("requirements",),
     "prompt_design": ("blueprint",),
     "generator": ("blueprint", "prompt_set"),
+    "testing": ("blueprint", "package"),
+    "tuning": ("blueprint", "prompt_set", "package", "test_report", "budget_s"),
+    "documentation": ("blueprint", "prompt_set", "package", "test_report", "tuning_report"),
+    "deployment": ("blueprint", "package"),
+    "feedback": ("test_report", "tuning_report", "iteration"),
 }
 OUTPUT_KEY = {"understanding": "requirements", "design": "blueprint",
-              "prompt_design": "prompt_set", "generator": "package"}
+              "prompt_design": "prompt_set", "generator": "package", "testing": "test_report",
+              "tuning": "tuning_report", "documentation": "docs", "deployment": "deployment",
+              "feedback": "feedback"}
+TUNING_SHARE = 0.25
+"""Tuning may spend this share of what is left of the budget, at most `TUNING_MAX_S`."""
+TUNING_MAX_S = 75.0
 
 
 @dataclass(frozen=True)
 class BuildOptions:
     out_dir: Path = Path("generated")
     max_rounds: int = 3
+    max_iterations: int = 2
+    budget_s: float = 300.0
     stage_timeout: float = 600.0
     model_blocking: bool = False
+    model: str | None = None       # what sandboxed runs of the system load (None: default)
+    backend: str | None = None
+    stop_after: str | None = None  # a stage: write the package as it stands after it
 
 
 @dataclass(frozen=True)
@@ -67,9 +119,10 @@ class Progress:
 
     stage: str
     round: int
-    status: str          # working, judging, approved, rejected, loop, failed
+    status: str          # working, judging, approved, rejected, loop, failed, iteration
     elapsed: float
     detail: str = ""
+    iteration: int = 1
 
 
 @dataclass
@@ -78,9 +131,14 @@ class StageResult:
     artefact: Artefact
     verdict: Verdict
     rounds: int
-    artefact_id: UUID       # the approved version's row
+    artefact_id: UUID       # the last version's row
     message_id: UUID        # the reply that carried it
     seconds: float = 0.0
+    iteration: int = 1
+
+    @property
+    def approved(self) -> bool:
+        return self.verdict.approved
 
 
 @dataclass
@@ -90,6 +148,23 @@ class BuildResult:
     package: Package
     stages: list[StageResult] = field(default_factory=list)
     seconds: float = 0.0
+    iterations: int = 1
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    abandoned: list[StageResult] = field(default_factory=list)
+    """Stages of a later iteration that failed (the package is the iteration before's)."""
+
+    def artefact(self, kind: type[Artefact]) -> Any:
+        """The last approved artefact of `kind` (e.g. `TestReport`)."""
+        return next(s.artefact for s in reversed(self.stages)
+                    if s.approved and isinstance(s.artefact, kind))
+
+    def seconds_by_stage(self) -> dict[str, float]:
+        split: Counter[str] = Counter()
+        for s in self.stages:
+            split[s.stage] += s.seconds
+        return {stage: round(split[stage], 1) for stage in STAGE_ORDER if stage in split}
 
 
 def _no_progress(_: Progress) -> None:
@@ -98,13 +173,15 @@ def _no_progress(_: Progress) -> None:
 
 class Build:
     def __init__(self, store: Store, model: Model, *, options: BuildOptions | None = None,
-                 prompts: Prompts | None = None,
+                 prompts: Prompts | None = None, runner: Runner | None = None,
                  progress: Callable[[Progress], None] = _no_progress) -> None:
         self.store = store
         self.model = LoggedModel(model, store)
         self.options = options or BuildOptions()
         self.prompts = prompts or Prompts()
+        self.runner = runner or SandboxRunner(self.options.model, self.options.backend)
         self.progress = progress
+        self._versions: Counter[str] = Counter()
 
     async def run(self, spec: str, *, spec_path: str | None = None,
                   name: str = "build") -> BuildResult:
@@ -114,84 +191,245 @@ class Build:
             model=self.model.identity.model_id,
             config={"backend": self.model.identity.backend,
                     "max_rounds": self.options.max_rounds,
+                    "max_iterations": self.options.max_iterations,
+                    "budget_s": self.options.budget_s,
                     "stage_timeout": self.options.stage_timeout,
                     "model_blocking": self.options.model_blocking,
                     "out_dir": str(self.options.out_dir)}))
         started = time.monotonic()
+        dist_dir = self.options.out_dir / f".autogenesis-dist-{run.id.hex[:12]}"
         try:
-            result = await self._stages(run, spec, started)
+            result = await self._stages(run, spec, started, dist_dir)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             self.store.finish_run(run, status, error=str(exc) or type(exc).__name__)
             self.store.flush()
             raise
+        finally:
+            shutil.rmtree(dist_dir, ignore_errors=True)
         result.seconds = time.monotonic() - started
+        result.calls = self.model.calls
+        result.tokens_in, result.tokens_out = self.model.tokens_in, self.model.tokens_out
         self.store.finish_run(run, "succeeded", package_path=str(result.package_path))
         self.store.flush()
         return result
 
-    async def _stages(self, run: Run, spec: str, started: float) -> BuildResult:
-        inputs: dict[str, Any] = {"spec": spec}
+    def _agents(self, dist_dir: Path) -> list[StageAgent]:
+        model, prompts, store = self.model, self.prompts, self.store
+        runner: Callable[[], Runner] = lambda: self.runner  # noqa: E731
+        return [*(cls(model, prompts) for cls in STAGES),
+                Testing(model, prompts, store=store, runner_factory=runner),
+                Tuning(model, prompts, store=store, runner_factory=runner),
+                Documentation(model, prompts),
+                DeploymentStage(model, prompts, store=store, runner_factory=runner,
+                                dist_dir=dist_dir),
+                FeedbackStage(model, prompts, store=store)]
+
+    async def _stages(self, run: Run, spec: str, started: float,
+                      dist_dir: Path) -> BuildResult:
+        inputs: dict[str, Any] = {"spec": spec, "iteration": 1}
         results: list[StageResult] = []
-        agents: list[StageAgent] = [cls(self.model, self.prompts) for cls in STAGES]
+        agents = {agent.stage: agent for agent in self._agents(dist_dir)}
         approver = Approver(self.model, self.prompts,
                             model_blocking=self.options.model_blocking)
+        origin: dict[str, tuple[UUID, UUID]] = {}    # file path -> (artefact row, message)
+        pending: dict[str, list[str]] = {}           # feedback waiting for a stage's next run
+        previous: dict[str, str] = {}                # digest of each stage's last artefact
+        attempts: Counter[str] = Counter()           # rejections that sent work elsewhere
+        iteration, index = 1, 0
+        abandoned: list[StageResult] = []
+        kept: tuple[dict[str, Any], dict[str, tuple[UUID, UUID]], int] | None = None
         async with Bus(self.store, default_timeout=self.options.stage_timeout) as bus:
-            for agent in [*agents, approver]:
+            for agent in [*agents.values(), approver]:
                 await agent.attach(bus)
-            for agent in agents:
-                stage_started = time.monotonic()
-                result = await self._stage(bus, run.id, agent, {
-                    k: inputs[k] for k in STAGE_INPUTS[agent.stage]}, started)
-                result.seconds = time.monotonic() - stage_started
-                inputs[OUTPUT_KEY[agent.stage]] = result.artefact.model_dump(mode="json")
-                results.append(result)
-        last = results[-1]
-        package = last.artefact
-        assert isinstance(package, Package)
-        path = write_package(package, self.options.out_dir)
+            while index < len(STAGE_ORDER):
+                stage = STAGE_ORDER[index]
+                try:
+                    index = await self._step(bus, run.id, agents[stage], inputs, results,
+                                             origin, pending, previous, attempts, iteration,
+                                             started)
+                except StageFailed as exc:
+                    if kept is None:
+                        raise
+                    # A later iteration failed: the last complete one stands, nothing lost.
+                    self.store.log(Event("error", run.id, agent=stage, detail={
+                        "iteration": iteration, "failed": str(exc),
+                        "kept_iteration": iteration - 1}))
+                    self.progress(Progress(stage, exc.rounds, "abandoned",
+                                           time.monotonic() - started,
+                                           f"iteration {iteration} failed ({exc}); keeping "
+                                           f"iteration {iteration - 1}", iteration))
+                    inputs, origin, count = kept
+                    abandoned = results[count:]
+                    del results[count:]
+                    iteration -= 1
+                    break
+                if stage == "feedback" and index == len(STAGE_ORDER):
+                    restart = self._next_iteration(results[-1], results, iteration, started)
+                    if restart is not None:
+                        kept = (dict(inputs), dict(origin), len(results))
+                        attempts.clear()
+                        iteration += 1
+                        inputs["iteration"] = iteration
+                        pending[restart] = [r.request for r in results[-1].artefact.requests
+                                            if r.stage == restart]
+                        index = STAGE_ORDER.index(restart)
+        package = Package.model_validate(inputs["package"])
+        deployment = Deployment.model_validate(inputs["deployment"]) \
+            if "deployment" in inputs else None
+        extra = {}
+        if deployment is not None and deployment.wheel:
+            wheel = dist_dir / deployment.package_sha256[:16] / deployment.wheel
+            if wheel.is_file():
+                extra[f"dist/{deployment.wheel}"] = wheel
+        path = write_package(package, self.options.out_dir, extra)
         for file in package.files:
+            artefact_id, message_id = origin[file.path]
             self.store.log(GeneratedFile(run_id=run.id, path=f"{package.slug}/{file.path}",
                                          sha256=file.sha256, size=file.size,
-                                         artefact_id=last.artefact_id,
-                                         message_id=last.message_id))
-        return BuildResult(run.id, path, package, results)
+                                         artefact_id=artefact_id, message_id=message_id))
+        if deployment is not None and extra:
+            deployed = next(r for r in reversed(results) if r.stage == "deployment")
+            self.store.log(GeneratedFile(
+                run_id=run.id, path=f"{package.slug}/dist/{deployment.wheel}",
+                sha256=deployment.wheel_sha256, size=deployment.wheel_size,
+                artefact_id=deployed.artefact_id, message_id=deployed.message_id))
+        return BuildResult(run.id, path, package, results, iterations=iteration,
+                           abandoned=abandoned)
+
+    async def _step(self, bus: Bus, run_id: UUID, agent: StageAgent, inputs: dict[str, Any],
+                    results: list[StageResult], origin: dict[str, tuple[UUID, UUID]],
+                    pending: dict[str, list[str]], previous: dict[str, str],
+                    attempts: Counter[str], iteration: int, started: float) -> int:
+        """Run one stage; the index of the stage to run next."""
+        stage = agent.stage
+        if stage == "tuning":
+            inputs["budget_s"] = round(min(TUNING_MAX_S, TUNING_SHARE * self._left(started)), 1)
+        stage_started = time.monotonic()
+        result = await self._stage(
+            bus, run_id, agent, {k: inputs[k] for k in STAGE_INPUTS[stage]}, started,
+            feedback=pending.pop(stage, []), previous=previous.get(stage), iteration=iteration)
+        result.seconds = time.monotonic() - stage_started
+        results.append(result)
+        previous[stage] = result.artefact.digest()
+        if not result.approved:  # the verdict sends the work to an earlier stage
+            attempts[stage] += 1
+            target = result.verdict.rework
+            assert target is not None
+            if attempts[stage] >= self.options.max_rounds:
+                raise StageFailed(stage, f"still rejected after {attempts[stage]} round(s): "
+                                  + "; ".join(result.verdict.reasons), rounds=attempts[stage])
+            pending[target] = [f"the {stage} stage rejected the result: {reason}"
+                               for reason in result.verdict.reasons]
+            self.progress(Progress(stage, attempts[stage], "rework", time.monotonic() - started,
+                                   f"back to {target}", iteration))
+            return STAGE_ORDER.index(target)
+        inputs[OUTPUT_KEY[stage]] = result.artefact.model_dump(mode="json")
+        self._apply(stage, result, inputs, origin, run_id)
+        if stage == self.options.stop_after:
+            return len(STAGE_ORDER)
+        return STAGE_ORDER.index(stage) + 1
+
+    def _apply(self, stage: str, result: StageResult, inputs: dict[str, Any],
+               origin: dict[str, tuple[UUID, UUID]], run_id: UUID) -> None:
+        """What an approved artefact changes in the package the later stages see."""
+        ids = (result.artefact_id, result.message_id)
+        if stage == "generator":
+            package = result.artefact
+            assert isinstance(package, Package)
+            origin.clear()
+            origin.update({f.path: ids for f in package.files})
+            return
+        if not isinstance(result.artefact, TuningReport | Docs):
+            return
+        package = Package.model_validate(inputs["package"])
+        if isinstance(result.artefact, TuningReport):
+            changed = with_config(package, result.artefact.config)
+        elif isinstance(result.artefact, Docs):
+            changed = with_files(package, list(result.artefact.files))
+        else:
+            return
+        if changed.sha256 == package.sha256:
+            return
+        record = self._log_artefact(run_id, stage, changed, result.message_id)
+        before = {f.path: f.sha256 for f in package.files}
+        for f in changed.files:
+            if before.get(f.path) != f.sha256:
+                origin[f.path] = (record.id, result.message_id)
+        inputs["package"] = changed.model_dump(mode="json")
+
+    def _next_iteration(self, result: StageResult, results: list[StageResult],
+                        iteration: int, started: float) -> str | None:
+        feedback = result.artefact
+        assert isinstance(feedback, Feedback)
+        target = feedback.next_stage
+        if target is None:
+            return None
+        elapsed = time.monotonic() - started
+        if iteration >= self.options.max_iterations:
+            self.progress(Progress("feedback", 1, "done", elapsed, f"changes requested at "
+                                   f"{target}, but {iteration} of {self.options.max_iterations}"
+                                   " iteration(s) are done", iteration))
+            return None
+        redo = STAGE_ORDER[STAGE_ORDER.index(target):]
+        needed = sum(r.seconds for r in results if r.iteration == iteration and r.stage in redo)
+        if needed > self._left(started):
+            self.progress(Progress("feedback", 1, "done", elapsed, f"changes requested at "
+                                   f"{target}, but redoing it took {needed:.0f}s and "
+                                   f"{self._left(started):.0f}s of the budget are left",
+                                   iteration))
+            return None
+        self.progress(Progress(target, 1, "iteration", elapsed,
+                               f"iteration {iteration + 1} starts at {target}", iteration + 1))
+        return target
+
+    def _left(self, started: float) -> float:
+        return self.options.budget_s - (time.monotonic() - started)
+
+    def _log_artefact(self, run_id: UUID, stage: str, artefact: Artefact,
+                      message_id: UUID) -> ArtefactRecord:
+        kind = type(artefact).__name__
+        self._versions[kind] += 1
+        record = ArtefactRecord(run_id=run_id, stage=stage, kind=kind,
+                                version=self._versions[kind],
+                                body=artefact.model_dump(mode="json"),
+                                sha256=artefact.digest(), message_id=message_id)
+        self.store.log(record)
+        return record
 
     async def _stage(self, bus: Bus, run_id: UUID, agent: StageAgent, inputs: dict[str, Any],
-                     started: float) -> StageResult:
+                     started: float, *, feedback: list[str], previous: str | None,
+                     iteration: int) -> StageResult:
         stage = agent.stage
         deadline = time.monotonic() + self.options.stage_timeout
         root: Message | None = None
-        feedback: list[str] = []
-        previous: str | None = None
         perturb = False
         for round_ in range(1, self.options.max_rounds + 2):
             if round_ > self.options.max_rounds and not perturb:
                 break  # the extra round is only for a perturbed retry
-            self.progress(Progress(stage, round_, "working", time.monotonic() - started))
+            self.progress(Progress(stage, round_, "working", time.monotonic() - started,
+                                   iteration=iteration))
             body = Work(inputs, round_, feedback, perturb).body()
             reply = await self._request(bus, run_id, stage, stage, "produce", body, root,
                                         deadline, round_)
             root = root or reply
             artefact = agent.produces.model_validate(reply.body["artefact"])
             digest = artefact.digest()
-            record = ArtefactRecord(run_id=run_id, stage=stage, kind=type(artefact).__name__,
-                                    version=round_, body=artefact.model_dump(mode="json"),
-                                    sha256=digest, message_id=reply.id)
-            self.store.log(record)
-            if digest == previous:
+            record = self._log_artefact(run_id, stage, artefact, reply.id)
+            if feedback and digest == previous:
                 self.store.log(Event("loop", run_id, agent=stage, message_id=reply.id,
                                      detail={"kind": "same_artefact", "round": round_,
                                              "perturbed": perturb, "sha256": digest}))
                 self.progress(Progress(stage, round_, "loop", time.monotonic() - started,
-                                       "same artefact as the rejected one"))
+                                       "same artefact as the rejected one", iteration))
                 if perturb:
                     raise StageFailed(stage, "the worker answered the rejection with the same "
                                       "artefact again, even with a perturbed prompt; last "
                                       "reasons: " + "; ".join(feedback), rounds=round_)
                 perturb = True
                 continue
-            self.progress(Progress(stage, round_, "judging", time.monotonic() - started))
+            self.progress(Progress(stage, round_, "judging", time.monotonic() - started,
+                                   iteration=iteration))
             judged = await self._request(bus, run_id, stage, "approver", "judge", {
                 "stage": stage, "artefact": artefact.model_dump(mode="json"), "inputs": inputs,
             }, root, deadline, round_)
@@ -202,9 +440,11 @@ class Build:
                 message_id=judged.id))
             status = "approved" if verdict.approved else "rejected"
             self.progress(Progress(stage, round_, status, time.monotonic() - started,
-                                   "; ".join(verdict.reasons)))
-            if verdict.approved:
-                return StageResult(stage, artefact, verdict, round_, record.id, reply.id)
+                                   "; ".join(verdict.reasons), iteration))
+            result = StageResult(stage, artefact, verdict, round_, record.id, reply.id,
+                                 iteration=iteration)
+            if verdict.approved or verdict.rework not in (None, stage):
+                return result
             feedback, previous = verdict.reasons, digest
         raise StageFailed(stage, f"still rejected after {self.options.max_rounds} round(s): "
                           + "; ".join(feedback), rounds=self.options.max_rounds)
@@ -214,8 +454,8 @@ class Build:
                        round_: int) -> Message:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise StageFailed(stage, f"its deadline of {self.options.stage_timeout:.0f}s "
-                              "passed", rounds=round_)
+            raise StageFailed(stage, "its deadline passed (--stage-timeout)",
+                              rounds=round_)
         if root is None:
             message = Message.new(run_id=run_id, sender=COORDINATOR, recipient=to, kind=kind,
                                   body=body, expects_reply=True)
@@ -230,3 +470,4 @@ class Build:
         except RemoteError as exc:
             raise StageFailed(stage, f"{exc.agent} failed: {exc.error_type}: {exc.detail}",
                               rounds=round_) from exc
+

@@ -14,6 +14,7 @@ Templates are compiled when loaded, so a syntax error shows at start-up.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,13 @@ class Prompts:
 
     def names(self) -> list[str]:
         return sorted(self.templates)
+
+    def source(self, name: str) -> str:
+        """The text of template `name`'s system block, as written (unrendered)."""
+        check_name(name, "prompt name")
+        text = (self.directory / f"{name}{SUFFIX}").read_text(encoding="utf-8")
+        found = re.search(r"{%-?\s*block system\s*-?%}(.*?){%-?\s*endblock", text, re.S)
+        return found.group(1).strip() if found else text
 
     def messages(self, name: str, /, **variables: Any) -> list[dict[str, str]]:
         """The system and user messages of template `name`, rendered with `variables`."""

@@ -5,11 +5,22 @@ Stage logic is tested with it; the real default model runs in test_build_real.py
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import itertools
+import sys
+import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+from autogenesis.artefacts import PytestRun
+from autogenesis.llm.logged import LoggedModel
 from autogenesis.llm.testing import FunctionModel
+from autogenesis.runtime.launch import ask, load_config
+from autogenesis.runtime.trace import TraceLog, read_trace
+from autogenesis.scenarios import Outcome, SandboxRunner
 
 NAMES = ("planner", "explainer", "quiz_writer", "estimator", "checker_two")
 
@@ -44,3 +55,61 @@ class BuildAnswers:
 
 def build_model(*, judge: bool = True) -> FunctionModel:
     return FunctionModel(BuildAnswers(judge=judge))
+
+
+def system_answers(messages: list[dict[str, str]], schema: Mapping[str, Any] | None,
+                   settings: Any) -> Any:
+    """A generated system's scripted model: short answers, approvals, first choice."""
+    if schema is None:
+        return "A short scripted answer about " + messages[-1]["content"].split("\n")[0][6:50]
+    fields = schema["properties"]
+    if "approved" in fields:
+        return {"approved": True, "feedback": "fine"}
+    if "choice" in fields:
+        return {"choice": fields["choice"]["enum"][0]}
+    return {"score": 5}
+
+
+class InProcessRunner:
+    """Runs a generated package's examples in this process with a scripted model.
+
+    For tests of the build's logic: the package's own tests still run for real in
+    the sandbox (`SandboxRunner.pytest`), and the system's log still travels
+    through a trace file, as from the sandbox. `answers` is the scripted model's
+    function; `fail` makes every example fail as a crashed run would.
+    """
+
+    def __init__(self, answers=system_answers, *, fail: bool = False) -> None:
+        self.answers = answers
+        self.fail = fail
+        self.examples: list[tuple[str, Any]] = []   # (slug, which) per run, for assertions
+        self.commands: list[list[str] | None] = []
+
+    def pytest(self, folder: Path) -> PytestRun:
+        return SandboxRunner().pytest(folder)
+
+    def example(self, folder: Path, slug: str, which: int | str, run_id: UUID, *,
+                timeout: float, command: list[str] | None = None) -> Outcome:
+        self.examples.append((slug, which))
+        self.commands.append(command)
+        if self.fail:
+            return Outcome(None, [], 0.1, False, "exit code 1: scripted crash")
+        source = folder / slug if (folder / slug).is_dir() else folder / "src" / slug
+        config = load_config(source / "config.json")
+        text = config["examples"][which - 1]["input"] if isinstance(which, int) else which
+        for name in [m for m in sys.modules if m == slug or m.startswith(slug + ".")]:
+            del sys.modules[name]
+        sys.path.insert(0, str(source.parent))
+        try:
+            system = importlib.import_module(f"{slug}.system")
+            trace_path = folder / "trace.jsonl"
+            started = time.monotonic()
+            with TraceLog(trace_path) as trace:
+                model = LoggedModel(FunctionModel(self.answers), trace)
+                body = asyncio.run(ask(system.build(model, config), text, store=trace,
+                                       run_id=run_id, timeout=timeout))
+            rows = read_trace(trace_path, run_id)
+            trace_path.unlink()
+        finally:
+            sys.path.remove(str(source.parent))
+        return Outcome(body, rows, time.monotonic() - started)

@@ -1,5 +1,7 @@
 """Stages 1-4 and the approver, with scripted models, against real PostgreSQL.
 
+Stages 5-9 are in test_build_stages.py.
+
 The real default model runs the same pipeline in test_build_real.py.
 """
 
@@ -35,6 +37,8 @@ def service_store(service_url: str, tmp_path: Path):
 
 
 def run_build(store: Store, spec: str, out: Path, model=None, **options) -> BuildResult:
+    """Stages 1-4 (test_build_stages.py runs the rest)."""
+    options.setdefault("stop_after", "generator")
     build = Build(store, model or build_model(), options=BuildOptions(out_dir=out, **options))
     return asyncio.run(build.run(spec, spec_path="spec.md"))
 

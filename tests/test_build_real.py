@@ -1,9 +1,10 @@
-"""`autogenesis build` end to end (stages 1-4) with the real default model.
+"""`autogenesis build` end to end (all nine stages) with the real default model.
 
 The spec is the free-prose one, so the model has real work: naming the three
 agents the spec describes without naming them, writing prompt variants that
-are scored by trial runs, the package description and the approver's
-judgements.
+are scored by trial runs, the package description, the approver's
+judgements, the docs' prose, and the generated system itself answering the
+spec's example in the sandbox (tests, tuning trials, the installed wheel).
 """
 
 from __future__ import annotations
@@ -28,20 +29,36 @@ def test_build_with_the_default_model(env: dict[str, str], service_url: str, tmp
     assert "approved" in result.stderr
     package = out / "lesson_builder"
     assert f"built {package}" in result.stdout
-    run_id = uuid.UUID(result.stdout.strip().rsplit("run ", 1)[1])
+    summary = result.stdout.strip().splitlines()
+    run_id = uuid.UUID(summary[0].rsplit("run ", 1)[1])
+    assert "examples reaching the exit agent (reviewer): 1/1" in result.stdout
+    assert "installed in a fresh venv and run" in result.stdout
+    assert "time by stage: understanding" in result.stdout
 
     with Store(service_url, spool_dir=tmp_path / "spool") as store:
         run = store.run(run_id)
         assert run["status"] == "succeeded" and run["kind"] == "build"
-        assert store.count("verdicts", run_id) >= 4
+        verdicts = store.verdicts(run_id)
+        approved = {v["stage"] for v in verdicts if v["approved"]}
+        assert approved == {"understanding", "design", "prompt_design", "generator",
+                            "testing", "tuning", "documentation", "deployment", "feedback"}
         completions = store.completions(run_id)
         agents = {c["agent"] for c in completions}
-        assert {"understanding", "prompt_design", "generator", "approver"} <= agents
+        assert {"understanding", "prompt_design", "generator", "approver",
+                "documentation"} <= agents
         assert all(c["backend"] in ("llamacpp", "transformers") for c in completions)
-        assert store.count("files", run_id) == 9
+        files = store._fetch("SELECT path FROM files WHERE run_id = %s", (run_id,))
+        assert {f["path"] for f in files} >= {
+            "lesson_builder/ARCHITECTURE.md", "lesson_builder/docs/agents.md",
+            "lesson_builder/dist/lesson_builder-0.1.0-py3-none-any.whl"}
+        systems = [r for r in store.runs(limit=50) if r.kind == "system"]
+        mine = [r for r in systems if store.run(r.id)["config"].get("parent_run") ==
+                str(run_id)]
+        assert mine and all(store.count("completions", r.id) > 0 for r in mine)
 
     config = (package / "lesson_builder" / "config.json").read_text()
     assert '"reviewer"' in config
+    assert (package / "dist" / "lesson_builder-0.1.0-py3-none-any.whl").is_file()
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                            cwd=package, capture_output=True, text=True, timeout=300)
     assert tests.returncode == 0, tests.stdout[-2000:]
@@ -61,5 +78,6 @@ def test_build_errors_are_one_line(env: dict[str, str], tmp_path: Path):
 def test_build_help_explains_the_options(env: dict[str, str]):
     result = cli("build", "--help", env=env)
     assert result.returncode == 0
-    for option in ("--out", "--max-rounds", "--stage-timeout", "--model", "--backend"):
+    for option in ("--out", "--max-rounds", "--max-iterations", "--budget", "--stage-timeout",
+                   "--model", "--backend"):
         assert option in result.stdout

@@ -1,18 +1,26 @@
 """The agents of autogenesis: each turns its input artefacts into one output artefact.
 
-Stages 1-4 (understanding, design, prompt design, generator) and the hierarchy
+The nine stage workers (understanding, design, prompt design, generator,
+testing, tuning, documentation, deployment, feedback) and the hierarchy
 approver that judges every artefact. Each is an `Agent` on the bus; the
 pipeline (`autogenesis.pipeline`) sends them requests and logs what they answer.
 """
 
 from autogenesis.agents.approver import Approver
 from autogenesis.agents.base import StageAgent, Work
+from autogenesis.agents.deployment import DeploymentStage
 from autogenesis.agents.design import Design
+from autogenesis.agents.documentation import Documentation
+from autogenesis.agents.feedback import FeedbackStage
 from autogenesis.agents.generator import Generator
 from autogenesis.agents.prompt_design import PromptDesign
+from autogenesis.agents.testing import Testing
+from autogenesis.agents.tuning import Tuning
 from autogenesis.agents.understanding import Understanding
 
 STAGES: tuple[type[StageAgent], ...] = (Understanding, Design, PromptDesign, Generator)
+"""The stages that only need the model (the others also run the generated package)."""
 
-__all__ = ["STAGES", "Approver", "Design", "Generator", "PromptDesign", "StageAgent",
+__all__ = ["STAGES", "Approver", "DeploymentStage", "Design", "Documentation",
+           "FeedbackStage", "Generator", "PromptDesign", "StageAgent", "Testing", "Tuning",
            "Understanding", "Work"]

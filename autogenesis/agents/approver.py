@@ -19,9 +19,14 @@ from autogenesis.artefacts import (
     STAGE_ARTEFACTS,
     Blueprint,
     Check,
+    Deployment,
+    Docs,
+    Feedback,
     Package,
     PromptSet,
     Requirements,
+    TestReport,
+    TuningReport,
     Verdict,
 )
 from autogenesis.bus.message import Message
@@ -29,6 +34,28 @@ from autogenesis.llm.base import Decoding, Model, canonical
 from autogenesis.prompts import Prompts
 from autogenesis.runtime.agent import Agent
 from autogenesis.runtime.model_agent import JUDGEMENT_SCHEMA
+
+JUDGED_BY_MODEL = ("understanding", "design", "prompt_design", "generator", "testing",
+                   "documentation")
+"""Stages whose content the model also judges; the others are measurements, which rules
+judge completely (a 135M model's opinion of a wheel's sha256 is noise)."""
+
+REWORK = {
+    # stage: [(failed check, the earlier stage that can fix it), ...] in order of precedence
+    "testing": [("examples_reach_exit", "prompt_design"), ("every_example_run", "generator"),
+                ("tests_pass", "generator"), ("report_matches_package", "testing")],
+    "deployment": [("wheel_built", "generator"), ("installed_in_fresh_venv", "generator"),
+                   ("entry_point_runs", "generator")],
+}
+
+
+def rework_stage(stage: str, found: list[Check]) -> str | None:
+    """Which stage should redo its work after `stage` was rejected (None: `stage` itself)."""
+    failed = {c.name for c in found if not c.passed and c.blocking}
+    for name, target in REWORK.get(stage, ()):
+        if name in failed and target != stage:
+            return target
+    return None
 
 
 def summary(stage: str, artefact: Mapping[str, Any]) -> str:
@@ -43,6 +70,12 @@ def summary(stage: str, artefact: Mapping[str, Any]) -> str:
                 f"Entry: {artefact['entry']}, exit: {artefact['exit']}")
     if stage == "prompt_design":
         return "\n".join(f"{p['agent']}: {p['system'][:160]}" for p in artefact["prompts"])
+    if stage == "testing":
+        return "\n".join(f"Example {s['example']}: {s['input'][:80]} -> {s['answer'][:160]}"
+                         for s in artefact["scenarios"])
+    if stage == "documentation":
+        readme = next((f["content"] for f in artefact["files"] if f["path"] == "README.md"), "")
+        return readme[:600]
     return "Files: " + ", ".join(f["path"] for f in artefact["files"])
 
 
@@ -65,11 +98,12 @@ class Approver(Agent):
                     inputs: Mapping[str, Any]) -> Verdict:
         found = await self.rule_checks(stage, artefact, inputs)
         goal = self._goal(stage, artefact, inputs)
-        if all(c.passed for c in found):
+        if all(c.passed for c in found) and stage in JUDGED_BY_MODEL:
             found.append(await self.model_check(stage, artefact, goal))
         reasons = [f"{c.name}: {c.detail}" for c in found if not c.passed and c.blocking]
         return Verdict(stage=stage, kind=self._kind(stage), approved=not reasons,
-                       reasons=reasons, checks=found)
+                       reasons=reasons, checks=found,
+                       rework=rework_stage(stage, found) if reasons else None)
 
     async def rule_checks(self, stage: str, artefact: Mapping[str, Any],
                           inputs: Mapping[str, Any]) -> list[Check]:
@@ -85,6 +119,22 @@ class Approver(Agent):
         if stage == "generator":
             return await checks.package_checks(Package.model_validate(artefact),
                                                Blueprint.model_validate(inputs["blueprint"]))
+        if stage == "testing":
+            return checks.testing_checks(TestReport.model_validate(artefact),
+                                         Package.model_validate(inputs["package"]),
+                                         Blueprint.model_validate(inputs["blueprint"]))
+        if stage == "tuning":
+            return checks.tuning_checks(TuningReport.model_validate(artefact),
+                                        Blueprint.model_validate(inputs["blueprint"]))
+        if stage == "documentation":
+            return checks.docs_checks(Docs.model_validate(artefact),
+                                      Blueprint.model_validate(inputs["blueprint"]),
+                                      Package.model_validate(inputs["package"]))
+        if stage == "deployment":
+            return checks.deployment_checks(Deployment.model_validate(artefact),
+                                            Package.model_validate(inputs["package"]))
+        if stage == "feedback":
+            return checks.feedback_checks(Feedback.model_validate(artefact), STAGE_ARTEFACTS)
         raise ValueError(f"the approver has no checks for stage {stage!r}")
 
     async def model_check(self, stage: str, artefact: Mapping[str, Any], goal: str) -> Check:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from uuid import UUID
 
 from autogenesis.artefacts import Artefact
 from autogenesis.bus.message import Message
@@ -33,11 +34,13 @@ class Work:
     round: int = 1
     feedback: list[str] = field(default_factory=list)
     perturb: bool = False
+    run_id: UUID | None = None   # the build's run (stages that start runs of their own)
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> Work:
+    def from_body(cls, body: Mapping[str, Any], run_id: UUID | None = None) -> Work:
         return cls(inputs=body["inputs"], round=body.get("round", 1),
-                   feedback=list(body.get("feedback", ())), perturb=body.get("perturb", False))
+                   feedback=list(body.get("feedback", ())), perturb=body.get("perturb", False),
+                   run_id=run_id)
 
     def body(self) -> dict[str, Any]:
         return {"inputs": dict(self.inputs), "round": self.round, "feedback": self.feedback,
@@ -56,7 +59,7 @@ class StageAgent(Agent):
         self.prompts = prompts
 
     async def handle(self, message: Message) -> Mapping[str, Any]:
-        work = Work.from_body(message.body)
+        work = Work.from_body(message.body, message.run_id)
         artefact = await self.produce(work)
         return {"artefact": artefact.model_dump(mode="json"), "round": work.round}
 

@@ -9,22 +9,32 @@ Blueprint, ...), so a worker cannot approve its own mistakes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import io
 import json
+import re
+import shlex
 import sys
 import tempfile
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from autogenesis.agents.prompt_design import coverage
 from autogenesis.artefacts import (
     SUPERVISOR_KINDS,
     Blueprint,
     Check,
+    Deployment,
+    Docs,
+    Feedback,
     Package,
     PromptSet,
     Requirements,
+    TestReport,
+    TuningReport,
     package_sha256,
 )
 from autogenesis.codegen import PLACEHOLDER, check_identifier, materialise, safe_relpath
@@ -202,7 +212,8 @@ async def package_checks(pkg: Package, bp: Blueprint) -> list[Check]:
             safe_relpath(path)
         except ConfigError as exc:
             unsafe.append(str(exc))
-    expected = ["pyproject.toml", "README.md", "Dockerfile", f"{bp.slug}/__init__.py",
+    expected = ["pyproject.toml", "README.md", "Dockerfile", "docker-compose.yml",
+                f"{bp.slug}/__init__.py",
                 f"{bp.slug}/__main__.py", f"{bp.slug}/agents.py", f"{bp.slug}/system.py",
                 f"{bp.slug}/config.json", f"tests/test_{bp.slug}.py"]
     hashes = [f"{f.path}: sha256 does not match its content" for f in pkg.files
@@ -251,3 +262,209 @@ def _imports(pkg: Package) -> Check:
                      detail=f"imported in {result.seconds:.1f}s (network: {result.network})")
     why = "timed out" if result.timed_out else f"exit code {result.returncode}"
     return Check(name="imports", passed=False, detail=f"import {why}: {result.tail(600)}")
+
+
+# --- stage 5 ----------------------------------------------------------------------
+
+
+def testing_checks(report: TestReport, pkg: Package, bp: Blueprint) -> list[Check]:
+    tests = report.tests
+    expected = max(1, len(bp.examples))
+    return [
+        check("report_matches_package", [] if report.package_sha256 == pkg.sha256 else
+              ["the report is about another package"]),
+        check("tests_pass",
+              [f"the package's tests: {tests.passed} passed, {tests.failed} failed, "
+               f"{tests.errors} error(s){', timed out' if tests.timed_out else ''}: "
+               f"{tests.output[-400:]}"] if tests.failed or tests.errors or tests.returncode
+              else [], f"{tests.passed} passed in {tests.seconds:.1f}s"),
+        check("every_example_run", [] if len(report.scenarios) == expected else
+              [f"{len(report.scenarios)} scenario(s) for {expected} example(s)"]),
+        check("examples_reach_exit",
+              (f"example {s.example} never reached the exit agent {bp.exit!r}: "
+               f"{s.error or 'its answer was empty or came from ' + repr(s.exit_agent)}"
+               for s in report.scenarios if not s.reached_exit),
+              f"{report.reached}/{len(report.scenarios)} reached {bp.exit!r}"),
+        Check(name="network_isolated", passed=report.network == "none", blocking=False,
+              detail="own empty network namespace" if report.network == "none" else
+              "no network namespace could be made here: the runs had the host's network"),
+    ]
+
+
+# --- stage 6 ----------------------------------------------------------------------
+
+
+def tuning_checks(report: TuningReport, bp: Blueprint) -> list[Check]:
+    config = report.config
+    agents = config.get("agents", {})
+    problems = [f"config.json and the blueprint disagree on {sorted(missing)}"
+                for missing in [{a.name for a in bp.agents} ^ set(agents)] if missing]
+    for name, agent in agents.items():
+        if not 8 <= agent.get("max_new_tokens", 0) <= 2048:
+            problems.append(f"{name}: max_new_tokens {agent.get('max_new_tokens')} out of range")
+        if not 0 <= agent.get("temperature", -1) <= 2:
+            problems.append(f"{name}: temperature {agent.get('temperature')} out of range")
+    if not config.get("deadline_s", 0) > 0:
+        problems.append("deadline_s must be positive")
+    unmeasured = [t.change for t in report.trials if t.kept and t.measure is None]
+    return [
+        check("no_regression", [] if report.after.metric >= report.before.metric else
+              [f"the metric fell from {report.before.metric} to {report.after.metric}"],
+              f"metric {report.before.metric} -> {report.after.metric}"),
+        check("kept_changes_measured", (f"{c!r} was kept without a measurement"
+                                        for c in unmeasured)),
+        check("config_valid", problems),
+        Check(name="within_budget", passed=report.spent_s <= report.budget_s * 1.5,
+              blocking=False, detail=f"{report.spent_s:.0f}s of {report.budget_s:.0f}s"),
+    ]
+
+
+# --- stage 8 ----------------------------------------------------------------------
+
+
+def _autogenesis_command_problem(args: list[str]) -> str | None:
+    """Parse `autogenesis ARGS` with the real command line (typer vendors its click, so
+    groups and errors are recognised by what they have, not by class)."""
+    import typer
+
+    from autogenesis.cli import app
+
+    command: Any = typer.main.get_command(app)
+    path = ["autogenesis"]
+    while isinstance(getattr(command, "commands", None), dict):  # a group
+        if not args or args[0].startswith("-"):
+            return f"`{' '.join(path)}` needs a command"
+        if args[0] not in command.commands:
+            return f"`{' '.join(path)}` has no command {args[0]!r}"
+        path.append(args[0])
+        command, args = command.commands[args[0]], args[1:]
+    try:
+        command.make_context(" ".join(path), list(args))
+    except Exception as exc:  # click's UsageError, or Exit for --help
+        if type(exc).__name__ == "Exit":
+            return None
+        return exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return None
+
+
+def _system_command_problem(args: list[str], config: dict[str, object]) -> str | None:
+    from autogenesis.runtime.launch import make_parser
+
+    parser = make_parser(config)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            parser.parse_args(args)
+    except SystemExit:
+        return err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else "bad"
+    return None
+
+
+def command_problem(line: str, slug: str, config: dict[str, object],
+                    services: set[str]) -> str | None:
+    """Why a command shown in the docs would not work as shown (None: it is real)."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        return f"cannot be parsed: {exc}"
+    dist = slug.replace("_", "-")
+    if words[:3] == ["python", "-m", slug]:
+        return _system_command_problem(words[3:], config)
+    if words[:1] == [dist]:
+        return _system_command_problem(words[1:], config)
+    if words[:3] == ["python", "-m", "pytest"]:
+        return None
+    if words[:1] == ["autogenesis"]:
+        return _autogenesis_command_problem(words[1:])
+    if words[:2] == ["pip", "install"] and words[2:] and all(
+            w.startswith("dist/") and w.endswith(".whl") for w in words[2:]):
+        return None
+    if words[:2] == ["docker", "compose"] and len(words) > 2:
+        named = {w for w in words[3:] if not w.startswith("-")} & services if \
+            words[2] == "up" else {next((w for w in words[3:] if not w.startswith("-")), "")}
+        if words[2] in ("up", "run", "down", "build", "config", "logs") and \
+                named <= services | ({""} if words[2] != "run" else set()):
+            return None
+        return f"names a service docker-compose.yml does not have ({sorted(services)})"
+    return "not a command of this package, autogenesis, pip or docker compose"
+
+
+def docs_checks(docs: Docs, bp: Blueprint, pkg: Package) -> list[Check]:
+    from autogenesis.agents.documentation import DOC_FILES
+
+    by_path = {f.path: f.content for f in docs.files}
+    config_file = next((f for f in pkg.files if f.path == f"{bp.slug}/config.json"), None)
+    config = json.loads(config_file.content) if config_file else {"name": bp.slug}
+    compose = next((f.content for f in pkg.files if f.path == "docker-compose.yml"), "")
+    services = set(re.findall(r"^  ([a-z][a-z0-9_-]*):\s*$", compose, re.M))
+    agents_md, architecture = by_path.get("docs/agents.md", ""), by_path.get("ARCHITECTURE.md", "")
+    return [
+        check("files_present", (f"{p} is missing" for p in DOC_FILES if p not in by_path)),
+        check("every_agent_documented",
+              [*(f"docs/agents.md has no section for {a.name!r}" for a in bp.agents
+                 if f"\n## {a.name}\n" not in agents_md),
+               *(f"ARCHITECTURE.md does not show {a.name!r}" for a in bp.agents
+                 if a.name not in architecture)], f"{len(bp.agents)} agent(s)"),
+        check("diagram_present", [] if "```mermaid" in architecture else
+              ["ARCHITECTURE.md has no Mermaid diagram"]),
+        check("commands_real",
+              (f"`{line}`: {why}" for line in docs.commands
+               if (why := command_problem(line, bp.slug, config, services))),
+              f"{len(docs.commands)} command(s) checked"),
+        check("no_placeholder", (f"{f.path} has an unfilled placeholder" for f in docs.files
+                                 if PLACEHOLDER.search(f.content))),
+        check("paths_safe", _unsafe_paths(by_path)),
+    ]
+
+
+def _unsafe_paths(paths: Iterable[str]) -> list[str]:
+    problems = []
+    for path in paths:
+        try:
+            safe_relpath(path)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+# --- stage 7 ----------------------------------------------------------------------
+
+
+def deployment_checks(dep: Deployment, pkg: Package) -> list[Check]:
+    files = {f.path: f for f in pkg.files}
+    container = []
+    if "Dockerfile" not in files or files["Dockerfile"].sha256 != dep.dockerfile_sha256:
+        container.append("the Dockerfile is not the package's")
+    if "docker-compose.yml" not in files or \
+            files["docker-compose.yml"].sha256 != dep.compose_sha256:
+        container.append("docker-compose.yml is not the package's")
+    return [
+        check("wheel_built",
+              [] if dep.wheel.endswith(".whl") and re.fullmatch(r"[0-9a-f]{64}", dep.wheel_sha256)
+              else [f"no wheel was built: {dep.install_output[-400:]}"],
+              f"{dep.wheel} ({dep.wheel_size} bytes)"),
+        check("built_from_package", [] if dep.package_sha256 == pkg.sha256 else
+              ["the wheel was built from another version of the package"]),
+        check("installed_in_fresh_venv", [] if dep.installed else
+              [f"the wheel did not install in a fresh venv: {dep.install_output[-400:]}"]),
+        check("entry_point_runs", [] if dep.returncode == 0 and dep.answer.strip() else
+              [f"`{' '.join(dep.command)}` gave no answer (exit code {dep.returncode})"]),
+        check("container_files", container),
+    ]
+
+
+# --- stage 9 ----------------------------------------------------------------------
+
+
+def feedback_checks(fb: Feedback, stages: Iterable[str]) -> list[Check]:
+    known = set(stages)
+    return [
+        check("requests_target_stages",
+              (f"request to unknown stage {r.stage!r}" for r in fb.requests
+               if r.stage not in known)),
+        check("requests_answer_findings",
+              (f"request {i} cites finding {r.finding}, which does not exist"
+               for i, r in enumerate(fb.requests) if r.finding >= len(fb.findings))),
+        check("next_stage_requested",
+              [] if fb.next_stage is None or fb.next_stage in {r.stage for r in fb.requests}
+              else [f"next stage {fb.next_stage!r} was not requested"]),
+    ]

@@ -52,10 +52,16 @@ TOPOLOGY_SCHEMA = {"type": "object", "properties": {"topology": {"enum": list(TO
 DEFAULT_MAX_ROUNDS = 2
 
 
+ANSWER_TOKENS = 128
+"""The most any step decodes by default: later agents see at most 120 words of an earlier
+answer (`runtime.model_agent.CONTEXT_WORDS`), and a small model fills the rest with
+repetition. Tuning measures whether fewer serve as well."""
+
+
 def max_new_tokens(words: int | None) -> int:
     """A token budget that keeps answers inside a limit of `words` words (a token is at
-    most a word, usually 0.75 of one), 48-256."""
-    return 160 if words is None else max(48, min(256, words))
+    most a word, usually 0.75 of one), 48-128."""
+    return ANSWER_TOKENS if words is None else max(48, min(ANSWER_TOKENS, words))
 
 
 def _supervisor(agents: Sequence[AgentDuty], kind: str, back_sources: set[str],

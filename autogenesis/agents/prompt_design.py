@@ -18,10 +18,12 @@ trial score is at least 0.7 (a bootstrapped demonstration).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import AgentDesign, AgentPrompt, Blueprint, PromptSet, Shot, VariantScore
+from autogenesis.bus.message import Message
 from autogenesis.codegen import PLACEHOLDER
 from autogenesis.llm.base import Decoding
 
@@ -103,6 +105,20 @@ class PromptDesign(StageAgent):
     stage = "prompt_design"
     produces = PromptSet
 
+    async def handle(self, message: Message) -> Mapping[str, Any]:
+        if message.kind == "improve_prompt":  # the feedback stage asks for one of ours
+            return {"proposal": await self.improve(message.body["stage"],
+                                                   message.body["reasons"])}
+        return await super().handle(message)
+
+    async def improve(self, stage: str, reasons: list[str]) -> str:
+        """A better system prompt for stage `stage` of autogenesis (proposed, not applied)."""
+        current = self.prompts.source(stage) if stage in self.prompts.names() else ""
+        messages = self.prompts.messages("prompt_improvement", stage=stage,
+                                         current=current[:1200], reasons=reasons)
+        result = await self.model.generate(messages, settings=Decoding(max_new_tokens=120))
+        return clean_model_prompt(result.text)
+
     async def produce(self, work: Work) -> PromptSet:
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
         task = blueprint.examples[0].input if blueprint.examples else blueprint.goal
@@ -137,5 +153,6 @@ class PromptDesign(StageAgent):
         answer = result.text.strip()
         cov = coverage(text, agent.duties)
         trial = trial_score(answer, agent.duties, task, limit)
-        return VariantScore(agent=agent.name, variant=variant, coverage=cov, trial=trial,
+        return VariantScore(agent=agent.name, variant=variant, system=text, coverage=cov,
+                            trial=trial,
                             score=round(0.5 * cov + 0.5 * trial, 3), trial_answer=answer)

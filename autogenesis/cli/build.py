@@ -8,14 +8,17 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport
 from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
 from autogenesis.llm.loader import load_model
-from autogenesis.pipeline import Build, BuildOptions, Progress
+from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.spec import read_spec
 from autogenesis.store import Store
 
-STATUS_STYLE = {"approved": "green", "rejected": "yellow", "loop": "red", "failed": "red"}
+STATUS_STYLE = {"approved": "green", "rejected": "yellow", "loop": "red", "failed": "red",
+                "rework": "yellow", "iteration": "cyan", "done": "white", "abandoned": "yellow"}
 
 
 def build(
@@ -27,17 +30,30 @@ def build(
                              "replacing an earlier build of the same name atomically."),
     max_rounds: int = typer.Option(3, "--max-rounds", min=1, max=10,
                                    help="Rework rounds per stage before the build fails."),
+    max_iterations: int = typer.Option(2, "--max-iterations", min=1, max=10,
+                                       help="Passes through the stages in all: the feedback "
+                                       "stage starts another when it finds changes to make "
+                                       "and the budget has time for it."),
+    budget: float = typer.Option(5.0, "--budget", min=0.5,
+                                 help="Minutes the build aims for: tuning trials and further "
+                                 "iterations only start when they fit in what is left; the "
+                                 "required stages go on past it (see --stage-timeout)."),
     stage_timeout: float = typer.Option(600.0, "--stage-timeout", min=1.0,
                                         help="Deadline of each stage, in seconds."),
     model_blocking: bool = typer.Option(False, "--model-blocking",
                                         help="Let the model's judgement reject artefacts "
                                         "(default: advisory; rules decide)."),
 ) -> None:
-    """Build a multi-agent system from SPEC: understanding, design, prompt design and
-    generator, each artefact approved by the hierarchy approver, everything logged.
+    """Build a multi-agent system from SPEC with the hierarchy of local agents:
+    understanding, design, prompt design, generator, testing, tuning, documentation,
+    deployment and feedback, each artefact approved by the hierarchy approver,
+    everything logged to PostgreSQL.
 
-    Writes OUT/<name>/ (pyproject, package, config, tests, Dockerfile) and prints the
-    run id; `autogenesis runs` lists the logged runs.
+    Writes OUT/<name>/: the package (code, config.json, tests), README, ARCHITECTURE
+    and docs/, Dockerfile and docker-compose.yml, and dist/ with its wheel, which was
+    installed in a fresh virtual environment and run once. Generated code only ever
+    runs in a sandbox (own folder, time and memory limits, no network). Prints a
+    summary and the run id; `autogenesis runs` lists the logged runs.
     """
     text = read_spec(spec)
     err = Console(stderr=True, soft_wrap=True)
@@ -51,12 +67,13 @@ def build(
         if event.status in ("working", "judging"):
             return
         style = STATUS_STYLE.get(event.status, "white")
-        detail = f"  {event.detail[:160]}" if event.detail else ""
+        detail = f"  {escape(event.detail[:160])}" if event.detail else ""
         err.print(f"{event.elapsed:6.1f}s  {event.stage:<14} round {event.round}  "
-                  f"[{style}]{event.status}[/]{detail}")
+                  f"[{style}]{event.status}[/]{detail}", markup=True, highlight=False)
 
-    options = BuildOptions(out_dir=out, max_rounds=max_rounds, stage_timeout=stage_timeout,
-                           model_blocking=model_blocking)
+    options = BuildOptions(out_dir=out, max_rounds=max_rounds, max_iterations=max_iterations,
+                           budget_s=budget * 60, stage_timeout=stage_timeout,
+                           model_blocking=model_blocking, model=model, backend=backend)
     with Store.open() as store, err.status("building...") as status:
         def progress(event: Progress) -> None:
             status.update(f"{event.stage}: round {event.round}, {event.status}")
@@ -64,9 +81,34 @@ def build(
 
         pipeline = Build(store, loaded, options=options, progress=progress)
         result = asyncio.run(pipeline.run(text, spec_path=str(spec), name=spec.stem))
-    err.print()
-    for stage in result.stages:
-        err.print(f"  {stage.stage:<14} approved in round {stage.rounds}  "
-                  f"{stage.seconds:6.1f}s")
-    typer.echo(f"built {result.package_path} ({len(result.package.files)} files, sha256 "
-               f"{result.package.sha256[:12]}) in {result.seconds:.1f}s; run {result.run_id}")
+    for line in summary(result):
+        typer.echo(line)
+
+
+def summary(result: BuildResult) -> list[str]:
+    """The build's final summary: where, how well tested, how it got there, at what cost."""
+    report: TestReport = result.artefact(TestReport)
+    tuning: TuningReport = result.artefact(TuningReport)
+    deployment: Deployment = result.artefact(Deployment)
+    blueprint: Blueprint = result.artefact(Blueprint)
+    tried = [t for t in tuning.trials if t.measure is not None]
+    reworks = sum(1 for s in result.stages if not s.approved) + sum(
+        s.rounds - 1 for s in result.stages)
+    system_tokens = sum(s.tokens_out for s in report.scenarios) + sum(
+        t.measure.tokens_out for t in tried if t.measure)
+    split = ", ".join(f"{stage} {seconds:.1f}s"
+                      for stage, seconds in result.seconds_by_stage().items())
+    return [
+        f"built {result.package_path} in {result.seconds:.1f}s; run {result.run_id}",
+        f"  tests: {report.tests.passed} passed, {report.tests.failed} failed; examples "
+        f"reaching the exit agent ({blueprint.exit}): {report.reached}/{len(report.scenarios)}",
+        f"  tuning: metric {tuning.before.metric:.2f} -> {tuning.after.metric:.2f}, "
+        f"{sum(t.kept for t in tried)} of {len(tried)} measured change(s) kept",
+        f"  deployment: dist/{deployment.wheel} (sha256 {deployment.wheel_sha256[:12]}) "
+        f"installed in a fresh venv and run",
+        f"  rounds: {len({s.stage for s in result.stages})} stages approved, {reworks} "
+        f"rework(s); iterations: {result.iterations}",
+        f"  tokens: {result.tokens_in} in / {result.tokens_out} out over {result.calls} "
+        f"calls by the build's agents; {system_tokens} out by the system in its test runs",
+        f"  time by stage: {split}",
+    ]

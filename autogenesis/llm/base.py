@@ -35,6 +35,8 @@ class Decoding:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
+    repetition_penalty: float = 1.0
+    """> 1 makes tokens already in the text less likely (a small model's greedy loops)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_new_tokens <= 32768:
@@ -43,6 +45,9 @@ class Decoding:
             raise ConfigError(f"temperature must be 0..5, got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
             raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 1.0 <= self.repetition_penalty <= 2.0:
+            raise ConfigError("repetition_penalty must be 1..2, got "
+                              f"{self.repetition_penalty}")
         if self.seed is not None and not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be 0..2**63-1, got {self.seed}")
 
@@ -51,7 +56,10 @@ class Decoding:
         return self.temperature == 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "stop": list(self.stop)}
+        settings = {**asdict(self), "stop": list(self.stop)}
+        if self.repetition_penalty == 1.0:  # logged (and hashed) as before it existed
+            del settings["repetition_penalty"]
+        return settings
 
 
 @dataclass(frozen=True, slots=True)

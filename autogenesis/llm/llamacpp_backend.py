@@ -123,7 +123,7 @@ class LlamaCppModel:
         return self.llm.create_chat_completion(
             messages=messages, logits_processor=processors, max_tokens=settings.max_new_tokens,
             temperature=settings.temperature, top_p=1.0 if greedy else settings.top_p,
-            top_k=1 if greedy else 0, min_p=0.0, repeat_penalty=1.0,
+            top_k=1 if greedy else 0, min_p=0.0, repeat_penalty=settings.repetition_penalty,
             seed=seed if seed is not None else 0, stop=list(settings.stop) or None,
         )
 

@@ -46,6 +46,9 @@ class LoggedModel:
         self.agent = agent
         self._lock = threading.Lock()
         self._next: dict[tuple[UUID, str], int] = defaultdict(int)
+        self.calls = 0
+        self.tokens_in = 0
+        self.tokens_out = 0
 
     @property
     def identity(self) -> ModelIdentity:
@@ -72,6 +75,10 @@ class LoggedModel:
             index = self._next[(run_id, agent)]
             self._next[(run_id, agent)] += 1
         result = await self.model.generate(checked, schema=schema, settings=settings)
+        with self._lock:
+            self.calls += 1
+            self.tokens_in += result.tokens_in
+            self.tokens_out += result.tokens_out
         identity = self.model.identity
         self.store.log(Completion(
             run_id=run_id, agent=agent, call_index=index, backend=identity.backend,

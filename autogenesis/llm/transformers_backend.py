@@ -340,6 +340,13 @@ class TransformersModel:
                 rows[i].matcher.fill_next_token_bitmask(bitmask, i)
             xgr.apply_token_bitmask_inplace(logits, bitmask[: len(rows)].to(logits.device),
                                             vocab_size=self._vocab_size, indices=constrained)
+        for i, request in enumerate(rows):
+            penalty = request.settings.repetition_penalty
+            if penalty != 1.0 and request.out:  # over the generated tokens (llama.cpp:
+                # its last 64 tokens, prompt included)
+                seen = self._torch.tensor(sorted(set(request.out)), dtype=self._torch.long)
+                row = logits[i, seen]
+                logits[i, seen] = self._torch.where(row > 0, row / penalty, row * penalty)
         chosen = logits.argmax(dim=-1).tolist()
         for i, request in enumerate(rows):
             if not request.settings.greedy:

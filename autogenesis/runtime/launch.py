@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from autogenesis.bus import Bus
 from autogenesis.errors import AutogenesisError, UserError
@@ -39,7 +39,8 @@ def make_agent(cls: type[ModelAgent], name: str, model: Model,
     return cls(name, model=model, prompt=PromptConfig.from_config(agent),
                settings=Decoding(max_new_tokens=agent["max_new_tokens"],
                                  temperature=agent["temperature"],
-                                 seed=agent.get("seed")),
+                                 seed=agent.get("seed"),
+                                 repetition_penalty=agent.get("repetition_penalty", 1.0)),
                answer_words=config.get("answer_words"))
 
 
@@ -61,8 +62,8 @@ async def ask(system: System, text: str, *, store: Any = None, run_id: Any = Non
     return reply.body
 
 
-def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
-    config = load_config(config_path)
+def make_parser(config: Mapping[str, Any]) -> argparse.ArgumentParser:
+    """The command line of `python -m <slug>` (the docs check quotes it)."""
     parser = argparse.ArgumentParser(
         prog=f"python -m {config['name']}",
         description=f"{config['title']}: {config['goal']} Runs the system on one input and "
@@ -80,7 +81,19 @@ def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the whole reply as JSON")
     parser.add_argument("--no-log", action="store_true",
                         help="do not log the run to PostgreSQL")
+    parser.add_argument("--trace", type=Path, metavar="FILE",
+                        help="log to FILE (JSON lines) instead of PostgreSQL, as run id "
+                        "--run-id: how the build runs the system in its sandbox")
+    parser.add_argument("--run-id", type=UUID, help="the run id for --trace")
+    return parser
+
+
+def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
+    config = load_config(config_path)
+    parser = make_parser(config)
     args = parser.parse_args(argv)
+    if args.trace is not None and args.run_id is None:
+        parser.error("--trace needs --run-id")
     examples = config.get("examples", [])
     if args.example is not None:
         if not 1 <= args.example <= len(examples):
@@ -98,6 +111,7 @@ def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
         return 1
     if args.json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
+        sys.stdout.flush()
     else:
         print(body["answer"])
     return 0
@@ -112,6 +126,13 @@ def _run(build: Build, config: Mapping[str, Any], text: str, args: argparse.Name
     model = load_model(args.model or config.get("model"), backend=args.backend)
     if args.no_log:
         return asyncio.run(ask(build(model, config), text, timeout=args.timeout))
+    if args.trace is not None:
+        from autogenesis.llm.logged import LoggedModel
+        from autogenesis.runtime.trace import TraceLog
+
+        with TraceLog(args.trace) as trace:
+            return asyncio.run(ask(build(LoggedModel(model, trace), config), text,
+                                   store=trace, run_id=args.run_id, timeout=args.timeout))
 
     from autogenesis.llm.logged import LoggedModel
     from autogenesis.store import Store

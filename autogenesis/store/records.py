@@ -177,3 +177,14 @@ class GeneratedFile:
             self.id, self.run_id, self.path, self.sha256, self.size, self.artefact_id,
             self.message_id, self.created_at,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """A row already in text form (read from a trace file), for `Store.ingest`."""
+
+    table: str
+    values: tuple[str | None, ...]
+
+    def row(self) -> tuple[Any, ...]:
+        return self.values

@@ -146,3 +146,8 @@ def count_sql(table: str) -> str:
 SERVER_VERSION_SQL = "SHOW server_version"
 CREATE_DATABASE_SQL = "CREATE DATABASE {name}"
 DATABASE_EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = %s"
+
+SELECT_VERDICTS_SQL = """
+SELECT id, run_id, artefact_id, stage, approved, reasons, checks, message_id, created_at
+FROM verdicts WHERE run_id = %s ORDER BY seq
+"""

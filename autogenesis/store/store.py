@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool
 from autogenesis.config import Settings, redact_url
 from autogenesis.errors import StoreUnavailable
 from autogenesis.store import embedded, migrations, sql
-from autogenesis.store.records import Record, Run, RunStatus, now
+from autogenesis.store.records import RawRow, Record, Run, RunStatus, now
 from autogenesis.store.spool import Spool
 from autogenesis.store.writer import LogWriter, Sink
 
@@ -152,6 +152,14 @@ class Store:
         """Wait until every record logged so far is durable (database or spool)."""
         return self._writer.flush(timeout) if self._writer is not None else True
 
+    def ingest(self, rows: list[tuple[str, list[str | None]]]) -> int:
+        """Log rows in text form (a sandboxed run's trace, see `runtime.trace`)."""
+        for table, values in rows:
+            if table not in sql.TABLES_WITH_RUN:
+                raise ValueError(f"unknown log table {table!r}")
+            self.log(RawRow(table, tuple(values)))
+        return len(rows)
+
     def start_run(self, run: Run) -> Run:
         self.log(run)
         return run
@@ -182,6 +190,9 @@ class Store:
     def completions(self, run_id: UUID) -> list[dict[str, Any]]:
         """The run's model calls, grouped by agent, each agent's in call order."""
         return self._fetch(sql.SELECT_COMPLETIONS_SQL, (run_id,))
+
+    def verdicts(self, run_id: UUID) -> list[dict[str, Any]]:
+        return self._fetch(sql.SELECT_VERDICTS_SQL, (run_id,))
 
     def events(self, run_id: UUID | None, kind: str | None = None) -> list[dict[str, Any]]:
         return self._fetch(sql.SELECT_EVENTS_SQL, {"run_id": run_id, "kind": kind})

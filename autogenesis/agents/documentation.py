@@ -1,0 +1,125 @@
+"""Stage 8, documentation & training: the package's README, ARCHITECTURE and reference.
+
+Structure and facts come from the artefacts (blueprint, prompt set, tuned
+config, test and tuning reports) through the templates in
+`autogenesis/templates/docs/`; the model writes the prose: a two-sentence
+overview and one sentence per agent. Prose reaches the templates cleaned
+to one line without markup, and falls back to the facts (goal, duties)
+when the model's text is too short to be worth keeping.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from autogenesis.agents.base import StageAgent, Work
+from autogenesis.artefacts import (
+    Blueprint,
+    Docs,
+    PackageFile,
+    PromptSet,
+    TestReport,
+    TuningReport,
+)
+from autogenesis.codegen import PLACEHOLDER, SYSTEM_CLASSES, make_file, render_template
+from autogenesis.runtime import topologies
+
+DOC_FILES = ("README.md", "ARCHITECTURE.md", "docs/agents.md", "docs/operations.md")
+EDGE_VERBS = {"sends": "sends its work to", "approves": "is approved by",
+              "broadcasts": "broadcasts to"}
+_FENCE = re.compile(r"```(?:bash|sh|console)?\n(.*?)```", re.S)
+
+
+def topology_summary(topology: str) -> str:
+    """The runtime's own one-line description of a topology (its module docstring)."""
+    name = SYSTEM_CLASSES[topology]
+    for line in (topologies.__doc__ or "").splitlines():
+        if line.startswith(f"- `{name}`:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def clean_prose(text: str, fallback: str, *, min_words: int = 5, max_chars: int = 400) -> str:
+    line = " ".join(text.split())
+    line = PLACEHOLDER.sub("", line)
+    line = re.sub(r"[`#|*<>{}\[\]]", "", line).strip("\"' ")
+    if len(line) > max_chars:
+        cut = line[:max_chars]
+        line = cut[: cut.rfind(".") + 1] if "." in cut else cut
+    return line if len(line.split()) >= min_words else fallback
+
+
+def commands(files: list[PackageFile]) -> list[str]:
+    """Every command line shown in a shell block of the docs."""
+    found = []
+    for file in files:
+        for block in _FENCE.findall(file.content):
+            for line in block.splitlines():
+                line = line.split("  #")[0].strip()
+                if line and not line.startswith("#"):
+                    found.append(line)
+    return found
+
+
+class Documentation(StageAgent):
+    stage = "documentation"
+    produces = Docs
+
+    async def produce(self, work: Work) -> Docs:
+        blueprint = Blueprint.model_validate(work.inputs["blueprint"])
+        prompt_set = PromptSet.model_validate(work.inputs["prompt_set"])
+        report = TestReport.model_validate(work.inputs["test_report"])
+        tuning = TuningReport.model_validate(work.inputs["tuning_report"])
+        config = tuning.config
+        common = {"title": blueprint.title, "goal": blueprint.goal}
+        overview = await self.ask(
+            "documentation", work, max_new_tokens=72, agent=None, kind=None, duties=[],
+            agents=[a.name for a in blueprint.agents],
+            topology=topology_summary(blueprint.topology), **common)
+        approver_of = {a.worker: a.approver for a in blueprint.approvals}
+        agents = []
+        for agent in blueprint.agents:
+            said = await self.ask("documentation", work, max_new_tokens=48, agent=agent.name,
+                                  kind=agent.kind, duties=agent.duties, agents=[],
+                                  topology="", **common)
+            settings = config["agents"][agent.name]
+            prompt = prompt_set.prompt(agent.name)
+            agents.append({
+                "name": agent.name, "kind": agent.kind, "duties": agent.duties,
+                "inputs": agent.inputs, "outputs": agent.outputs,
+                "approver": approver_of.get(agent.name),
+                "summary": clean_prose(said.text, "; ".join(agent.duties).capitalize() + "."),
+                "system": settings["system"], "output_format": settings["output_format"],
+                "max_new_tokens": settings["max_new_tokens"],
+                "temperature": settings["temperature"],
+                "variant": prompt.variant if prompt else "template",
+                "score": prompt.score if prompt else 0.0,
+            })
+        values: dict[str, Any] = {
+            **common, "slug": blueprint.slug, "dist_name": blueprint.slug.replace("_", "-"),
+            "overview": clean_prose(overview.text, blueprint.goal),
+            "topology": blueprint.topology,
+            "topology_summary": topology_summary(blueprint.topology),
+            "agents": agents, "entry": blueprint.entry, "exit": blueprint.exit,
+            "diagram": blueprint.diagram,
+            "edges": [{"source": e.source, "target": e.target, "verb": EDGE_VERBS[e.kind]}
+                      for e in blueprint.edges],
+            "approvals": [a.model_dump() for a in blueprint.approvals],
+            "deadline_s": config["deadline_s"],
+            "first_input": blueprint.examples[0].input if blueprint.examples
+            else blueprint.goal,
+            "has_examples": bool(blueprint.examples),
+            "tests": report.tests, "scenarios": report.scenarios, "reached": report.reached,
+            "tuning": {"trials": sum(t.measure is not None for t in tuning.trials),
+                       "kept": sum(t.kept for t in tuning.trials),
+                       "before": f"{tuning.before.metric:.2f}",
+                       "after": f"{tuning.after.metric:.2f}"},
+        }
+        files = [make_file(path, render_template(f"docs/{path.split('/')[-1]}.j2", values))
+                 for path in DOC_FILES]
+        return Docs(files=files, agents=[a.name for a in blueprint.agents],
+                    commands=commands(files))
+
+
+

@@ -1,0 +1,102 @@
+"""Stage 5, integration & testing: `Blueprint` + `Package` -> `TestReport`.
+
+The package is written to a temporary folder and run there in the sandbox
+(`autogenesis.scenarios`): first its own pytest suite, then the system on
+every spec example with the real model (the spec's goal when it gave
+none). Each system run is a logged run of kind `system` whose parent is the
+build; its messages, model calls and events come back from the sandbox in a
+trace file. No model call is made here: this agent only runs and records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from autogenesis.agents.base import StageAgent, Work
+from autogenesis.artefacts import Blueprint, Package, Scenario, TestReport
+from autogenesis.codegen import materialise
+from autogenesis.llm.base import Model
+from autogenesis.prompts import Prompts
+from autogenesis.sandbox import network_isolation
+from autogenesis.scenarios import PYTEST_TIMEOUT_S, SCENARIO_MEMORY_MB, Runner, scenario
+from autogenesis.store.records import Run
+
+MAX_SCENARIO_S = 180.0
+"""A scenario's deadline, at most: the spec's step limits can be far more generous."""
+
+
+class RunLog:
+    """Starts, fills from a trace, and finishes the `system` runs of one stage."""
+
+    def __init__(self, store: Any, model: Model) -> None:
+        self.store = store
+        self.model = model
+
+    def run(self, runner: Runner, folder: Path, slug: str, which: int | str, *,
+            parent: UUID | None, stage: str, timeout: float, exit_agent: str,
+            example: dict[str, Any], number: int, command: list[str] | None = None,
+            config: dict[str, Any] | None = None) -> Scenario:
+        run = self.store.start_run(Run(
+            kind="system", name=slug, model=self.model.identity.model_id,
+            config={"parent_run": str(parent) if parent else None, "stage": stage,
+                    "example": number, "input": example["input"], **(config or {})}))
+        outcome = runner.example(folder, slug, which, run.id, timeout=timeout, command=command)
+        self.store.ingest(outcome.rows)
+        result = scenario(number, example, exit_agent, outcome, run.id)
+        self.store.finish_run(run, "succeeded" if result.reached_exit else "failed",
+                              error=result.error or None)
+        return result
+
+
+def examples_of(blueprint: Blueprint) -> list[tuple[int | str, dict[str, Any]]]:
+    """(what to pass the system, the example) per spec example; the goal if none."""
+    if blueprint.examples:
+        return [(i, e.model_dump()) for i, e in enumerate(blueprint.examples, start=1)]
+    return [(blueprint.goal, {"input": blueprint.goal, "expected": ""})]
+
+
+def scenario_timeout(config: dict[str, Any]) -> float:
+    return min(float(config.get("deadline_s", MAX_SCENARIO_S)), MAX_SCENARIO_S)
+
+
+class Testing(StageAgent):
+    stage = "testing"
+    produces = TestReport
+
+    def __init__(self, model: Model, prompts: Prompts, *, store: Any,
+                 runner_factory: Callable[[], Runner]) -> None:
+        super().__init__(model, prompts)
+        self.runs = RunLog(store, model)
+        self.runner_factory = runner_factory
+
+    async def produce(self, work: Work) -> TestReport:
+        return await asyncio.to_thread(self._test, work)
+
+    def _test(self, work: Work) -> TestReport:
+        blueprint = Blueprint.model_validate(work.inputs["blueprint"])
+        package = Package.model_validate(work.inputs["package"])
+        runner = self.runner_factory()
+        config = _config_of(package)
+        timeout = scenario_timeout(config)
+        with tempfile.TemporaryDirectory(prefix="autogenesis-test-") as tmp:
+            folder = materialise(package, Path(tmp) / package.slug)
+            tests = runner.pytest(folder)
+            scenarios = [
+                self.runs.run(runner, folder, package.slug, which, parent=work.run_id,
+                              stage=self.stage, timeout=timeout, exit_agent=blueprint.exit,
+                              example=example, number=n)
+                for n, (which, example) in enumerate(examples_of(blueprint), start=1)]
+        return TestReport(package_sha256=package.sha256, tests=tests, scenarios=scenarios,
+                          network="none" if network_isolation() else "shared",
+                          memory_mb=SCENARIO_MEMORY_MB, timeout_s=max(timeout, PYTEST_TIMEOUT_S))
+
+
+def _config_of(package: Package) -> dict[str, Any]:
+    file = next(f for f in package.files if f.path == f"{package.slug}/config.json")
+    return json.loads(file.content)

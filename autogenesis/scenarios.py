@@ -1,0 +1,164 @@
+"""Running a generated package where it cannot hurt: its tests and its examples.
+
+Generated code is untrusted, so every run here goes through
+`sandbox.run_sandboxed` (own working directory, wall-clock and memory
+limits, no network). The system cannot reach PostgreSQL from there; it logs
+to a trace file (`runtime.trace`) that is read back and written to the log
+under a run of kind `system` started by the caller.
+
+`SandboxRunner` is what builds use. Tests of the build's logic pass their
+own runner with the same two methods (`pytest`, `example`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from autogenesis.artefacts import PytestRun, Scenario
+from autogenesis.config import Settings
+from autogenesis.runtime.trace import read_trace
+from autogenesis.sandbox import run_sandboxed
+from autogenesis.store.spool import SpoolRow
+from autogenesis.store.sql import COLUMNS
+
+PYTEST_TIMEOUT_S = 120.0
+SCENARIO_MEMORY_MB = 6144   # the model, llama.cpp or torch, and the runtime
+PYTEST_MEMORY_MB = 2048
+TRACE_FILE = ".autogenesis-trace.jsonl"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run of the system on one input gave."""
+
+    reply: dict[str, Any] | None      # the system's answer body, None when it gave none
+    rows: list[SpoolRow] = field(default_factory=list)   # its log, from the trace
+    seconds: float = 0.0
+    timed_out: bool = False
+    error: str = ""
+    network: str = "none"
+
+
+class Runner(Protocol):
+    def pytest(self, folder: Path) -> PytestRun: ...
+
+    def example(self, folder: Path, slug: str, which: int | str, run_id: UUID, *,
+                timeout: float, command: list[str] | None = None) -> Outcome:
+        """Run the system on spec example `which` (a number) or on the text `which`."""
+
+
+def _passthrough_env() -> dict[str, str]:
+    """What a sandboxed system needs to find the model offline (never network access)."""
+    settings = Settings.from_env()
+    env = {"AUTOGENESIS_MODEL_CACHE": str(settings.models_dir), "HF_HUB_OFFLINE": "1",
+           "HF_HOME": os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface"),
+           "TOKENIZERS_PARALLELISM": "false"}
+    for name in ("AUTOGENESIS_MODEL", "AUTOGENESIS_BACKEND", "OMP_NUM_THREADS"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+_SUMMARY = re.compile(r"(\d+) (passed|failed|errors?)")
+
+
+def parse_pytest(output: str) -> tuple[int, int, int]:
+    """(passed, failed, errors) from pytest's last summary line."""
+    counts = {"passed": 0, "failed": 0, "error": 0}
+    lines = [line for line in output.splitlines() if " in " in line and
+             any(k in line for k in ("passed", "failed", "error"))]
+    for number, what in _SUMMARY.findall(lines[-1] if lines else ""):
+        counts[what.rstrip("s") if what.startswith("error") else what] += int(number)
+    return counts["passed"], counts["failed"], counts["error"]
+
+
+@dataclass(frozen=True)
+class SandboxRunner:
+    """Runs the package with this Python, the build's model, in the sandbox."""
+
+    model: str | None = None
+    backend: str | None = None
+
+    def pytest(self, folder: Path) -> PytestRun:
+        result = run_sandboxed([sys.executable, "-m", "pytest", "-q", "tests"], cwd=folder,
+                               timeout=PYTEST_TIMEOUT_S, memory_mb=PYTEST_MEMORY_MB)
+        passed, failed, errors = parse_pytest(result.stdout)
+        if not result.ok and failed + errors == 0:
+            errors = 1  # it failed before it could count (collection, a crash, the timeout)
+        return PytestRun(passed=passed, failed=failed, errors=errors,
+                         returncode=result.returncode, seconds=result.seconds,
+                         timed_out=result.timed_out, output=result.tail(1500))
+
+    def example(self, folder: Path, slug: str, which: int | str, run_id: UUID, *,
+                timeout: float, command: list[str] | None = None) -> Outcome:
+        trace = folder / TRACE_FILE
+        trace.unlink(missing_ok=True)
+        argv = [*(command or [sys.executable, "-m", slug]), "--json", "--trace", str(trace),
+                "--run-id", str(run_id), "--timeout", f"{timeout:.0f}"]
+        if self.model:
+            argv += ["--model", self.model]
+        if self.backend:
+            argv += ["--backend", self.backend]
+        argv += ["--example", str(which)] if isinstance(which, int) else ["--", which]
+        # The system's own deadline comes first; the sandbox's kill is the backstop
+        # (plus the model's load).
+        result = run_sandboxed(argv, cwd=folder, timeout=timeout + 60,
+                               memory_mb=SCENARIO_MEMORY_MB, env=_passthrough_env())
+        rows = read_trace(trace, run_id)
+        trace.unlink(missing_ok=True)
+        reply = _reply(result.stdout) if result.ok else None
+        error = "" if reply is not None else (
+            "timed out" if result.timed_out else f"exit code {result.returncode}: "
+            + result.tail(400))
+        return Outcome(reply, rows, result.seconds, result.timed_out, error, result.network)
+
+
+def _reply(stdout: str) -> dict[str, Any] | None:
+    start = stdout.find("{")
+    if start < 0:
+        return None
+    try:
+        body = json.loads(stdout[start:])
+    except json.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) and isinstance(body.get("answer"), str) else None
+
+
+def _column(table: str, row: list[str | None], name: str) -> str | None:
+    return row[COLUMNS[table].index(name)]
+
+
+def scenario(number: int, example: dict[str, Any], exit_agent: str, outcome: Outcome,
+             run_id: UUID) -> Scenario:
+    """The TestReport's view of one run: what came back, by which path, at what cost."""
+    messages = [r for t, r in outcome.rows if t == "messages"]
+    completions = [r for t, r in outcome.rows if t == "completions"]
+    events = [_column("events", r, "kind") or "" for t, r in outcome.rows if t == "events"]
+    times = [datetime.fromisoformat(c) for r in messages
+             if (c := _column("messages", r, "created_at"))]
+    latency = (max(times) - min(times)).total_seconds() if len(times) > 1 else outcome.seconds
+    reply = outcome.reply or {}
+    steps = reply.get("steps") or []
+    answer = str(reply.get("answer", ""))
+    answered_by = reply.get("exit")
+    return Scenario(
+        example=number, input=example["input"], expected=example.get("expected", ""),
+        answer=answer[:2000], exit_agent=answered_by,
+        reached_exit=bool(answer.strip()) and answered_by == exit_agent and not outcome.timed_out,
+        approved=bool(reply.get("approved")), steps=len(steps),
+        steps_approved=sum(bool(s.get("approved")) for s in steps if isinstance(s, dict)),
+        unapproved=[str(s.get("agent")) for s in steps
+                    if isinstance(s, dict) and not s.get("approved")],
+        path=[_column("messages", r, "sender") or "" for r in messages],
+        latency_s=round(latency, 3),
+        tokens_in=sum(int(_column("completions", r, "tokens_in") or 0) for r in completions),
+        tokens_out=sum(int(_column("completions", r, "tokens_out") or 0) for r in completions),
+        events=events, error=outcome.error[:600], run_id=str(run_id))
