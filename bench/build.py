@@ -1,15 +1,17 @@
-"""Stages 1-4 on every example spec: rounds, time per stage, agents kept.
+"""`autogenesis build` on every example spec: result, tests, examples, time per stage.
 
     .venv/bin/python bench/build.py [--backend auto|llamacpp|transformers] [specs ...]
 
-For each spec, one build with the real default model and, as the baseline in
-the same process, one with a scripted model (no inference: what the bus, the
-log, the rules and the sandboxed import cost). Prints per stage the rounds
-to approval and seconds, the total beside the scripted baseline, how many
-agents the spec names and how many of them the blueprint kept, and how many
-agents it implies without naming them (named by the model / by rule). Logs to the configured
-database (the embedded one by default) and writes packages to a temporary
-folder.
+For each spec, one build with the real default model (all nine stages, the
+generated system running in the sandbox) and, as the baseline in the same
+process, one with scripted models (the build's agents scripted, the
+system's examples run in-process with a scripted model; the package's tests,
+wheel build and venv install still real). Prints per spec the result (or
+the stage that failed), agents in the blueprint, the package's tests,
+examples reaching the exit agent, reworks and iterations, seconds per stage
+(in run order, iterations summed), and the total beside the scripted
+baseline. Logs to the configured database (the embedded one by default) and
+writes packages to a temporary folder.
 """
 
 from __future__ import annotations
@@ -21,21 +23,27 @@ import tempfile
 import time
 from pathlib import Path
 
+from autogenesis.artefacts import Blueprint, TestReport
 from autogenesis.errors import AutogenesisError
 from autogenesis.llm.base import Model
 from autogenesis.llm.loader import load_model
-from autogenesis.pipeline import Build, BuildOptions, BuildResult
-from autogenesis.spec import parse_spec
+from autogenesis.pipeline import STAGE_ORDER, Build, BuildOptions, BuildResult
+from autogenesis.scenarios import Runner
 from autogenesis.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from scripted_build import build_model  # noqa: E402  (the tests' scripted model)
+from scripted_build import InProcessRunner, build_model  # noqa: E402  (the tests' doubles)
+
+SHORT = {"understanding": "und", "design": "des", "prompt_design": "prm", "generator": "gen",
+         "testing": "tst", "tuning": "tun", "documentation": "doc", "deployment": "dep",
+         "feedback": "fbk"}
 
 
-def build(store: Store, model: Model, spec: Path, out: Path) -> tuple[BuildResult | None, str]:
-    pipeline = Build(store, model, options=BuildOptions(out_dir=out))
+def build(store: Store, model: Model, spec: Path, out: Path,
+          runner: Runner | None = None) -> tuple[BuildResult | None, str]:
+    pipeline = Build(store, model, options=BuildOptions(out_dir=out), runner=runner)
     try:
         return asyncio.run(pipeline.run(spec.read_text(), spec_path=str(spec))), ""
     except AutogenesisError as exc:
@@ -51,30 +59,32 @@ def main() -> None:
                                  if p.name != "README.md")
     model = load_model(backend=args.backend)
     print(f"model: {model.identity.backend} {Path(model.identity.model_id).name}")
-    header = (f"{'spec':<24}{'result':<10}{'understand':>11}{'design':>9}{'prompts':>9}"
-              f"{'generate':>10}{'total s':>9}{'scripted s':>11}{'agents kept':>12}"
-              f"{'implied (model/rule)':>22}")
-    print(header)
+    order = list(STAGE_ORDER)
+    print(f"{'spec':<24}{'result':<9}{'agents':>7}{'tests':>7}{'exit':>6}{'rework':>7}"
+          f"{'iter':>5}" + "".join(f"{SHORT[s]:>6}" for s in order)
+          + f"{'total s':>9}{'scripted s':>11}")
     with Store.open() as store, tempfile.TemporaryDirectory() as tmp:
         for spec in specs:
             started = time.perf_counter()
-            result, error = build(store, model, spec, Path(tmp) / "real")
+            result, error = build(store, model, spec, Path(tmp) / "real",
+                                  runner=None)
             total = time.perf_counter() - started
             started = time.perf_counter()
-            build(store, build_model(), spec, Path(tmp) / "scripted")
+            build(store, build_model(), spec, Path(tmp) / "scripted", InProcessRunner())
             scripted = time.perf_counter() - started
-            named = [a.name for a in parse_spec(spec.read_text()).agents]
             if result is None:
-                print(f"{spec.name:<24}{'FAILED':<10}{total:>50.1f}{scripted:>11.1f}  {error}")
+                print(f"{spec.name:<24}{'FAILED':<9}{total:>107.1f}{scripted:>11.1f}  {error}")
                 continue
-            kept = {a.name for a in result.stages[1].artefact.agents}
-            cells = "".join(f"{f'r{s.rounds} {s.seconds:.1f}s':>{w}}"
-                            for s, w in zip(result.stages, (11, 9, 9, 10), strict=True))
-            implied = [a for a in result.stages[0].artefact.agents if not a.stated]
-            by_model = sum(a.named_by == "model" for a in implied)
-            print(f"{spec.name:<24}{'approved':<10}{cells}{total:>9.1f}{scripted:>11.1f}"
-                  f"{f'{len(kept & set(named))}/{len(named)}':>12}"
-                  f"{f'{len(implied)} ({by_model}/{len(implied) - by_model})':>22}")
+            report: TestReport = result.artefact(TestReport)
+            agents = len(result.artefact(Blueprint).agents)
+            reworks = sum(not s.approved for s in result.stages) + sum(
+                s.rounds - 1 for s in result.stages)
+            split = result.seconds_by_stage()
+            print(f"{spec.name:<24}{'approved':<9}{agents:>7}"
+                  f"{f'{report.tests.passed}/{report.tests.passed + report.tests.failed}':>7}"
+                  f"{f'{report.reached}/{len(report.scenarios)}':>6}{reworks:>7}"
+                  f"{result.iterations:>5}" + "".join(f"{split.get(s, 0):>6.0f}" for s in order)
+                  + f"{total:>9.1f}{scripted:>11.1f}")
 
 
 if __name__ == "__main__":
