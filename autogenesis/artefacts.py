@@ -308,7 +308,7 @@ class Deployment(Artefact):
     installed: bool
     install_output: str = ""
     command: list[str] = Field(description="the entry point run, as run")
-    returncode: int
+    returncode: int = Field(description="0 when the entry point answered from the exit agent")
     answer: str = ""
     seconds: float
     network: str
