@@ -195,6 +195,14 @@ class Package(Artefact):
     def manifest(self) -> list[dict[str, Any]]:
         return [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files]
 
+    def file(self, path: str) -> PackageFile | None:
+        return next((f for f in self.files if f.path == path), None)
+
+    def config(self) -> dict[str, Any] | None:
+        """The generated system's config.json, parsed (None when the package has none)."""
+        file = self.file(f"{self.slug}/config.json")
+        return json.loads(file.content) if file is not None else None
+
 
 def package_sha256(files: list[PackageFile]) -> str:
     lines = "".join(f"{f.sha256}  {f.path}\n" for f in sorted(files, key=lambda f: f.path))

@@ -325,7 +325,7 @@ def test_tuning_stops_at_its_budget(store: Store, tmp_path: Path):
     from autogenesis.prompts import Prompts
 
     tuner = Tuning(build_model(), Prompts(), store=store, runner_factory=InProcessRunner)
-    result = tuner._tune(Work({"blueprint": built.artefact(Blueprint).model_dump(mode="json"),
+    result = tuner.run_stage(Work({"blueprint": built.artefact(Blueprint).model_dump(mode="json"),
                                "prompt_set": built.artefact(PromptSet).model_dump(mode="json"),
                                "package": built.package.model_dump(mode="json"),
                                "test_report": slow.model_dump(mode="json"), "budget_s": 30},

@@ -206,12 +206,7 @@ def _import_probe(slug: str) -> str:
 
 async def package_checks(pkg: Package, bp: Blueprint) -> list[Check]:
     paths = [f.path for f in pkg.files]
-    unsafe = []
-    for path in paths:
-        try:
-            safe_relpath(path)
-        except ConfigError as exc:
-            unsafe.append(str(exc))
+    unsafe = _unsafe_paths(paths)
     expected = ["pyproject.toml", "README.md", "Dockerfile", "docker-compose.yml",
                 f"{bp.slug}/__init__.py",
                 f"{bp.slug}/__main__.py", f"{bp.slug}/agents.py", f"{bp.slug}/system.py",
@@ -392,8 +387,7 @@ def docs_checks(docs: Docs, bp: Blueprint, pkg: Package) -> list[Check]:
     from autogenesis.agents.documentation import DOC_FILES
 
     by_path = {f.path: f.content for f in docs.files}
-    config_file = next((f for f in pkg.files if f.path == f"{bp.slug}/config.json"), None)
-    config = json.loads(config_file.content) if config_file else {"name": bp.slug}
+    config = pkg.config() or {"name": bp.slug}
     compose = next((f.content for f in pkg.files if f.path == "docker-compose.yml"), "")
     services = set(re.findall(r"^  ([a-z][a-z0-9_-]*):\s*$", compose, re.M))
     agents_md, architecture = by_path.get("docs/agents.md", ""), by_path.get("ARCHITECTURE.md", "")

@@ -21,7 +21,6 @@ generator's, and their hashes are recorded.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import shutil
 import sys
@@ -31,8 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autogenesis.agents.base import StageAgent, Work
-from autogenesis.agents.testing import RunLog, examples_of
+from autogenesis.agents.base import Work
+from autogenesis.agents.testing import SystemStage, examples_of
 from autogenesis.artefacts import Blueprint, Deployment, Package
 from autogenesis.codegen import materialise
 from autogenesis.llm.base import Model
@@ -82,21 +81,16 @@ def make_venv(target: Path) -> Path:
     return python
 
 
-class DeploymentStage(StageAgent):
+class DeploymentStage(SystemStage):
     stage = "deployment"
     produces = Deployment
 
     def __init__(self, model: Model, prompts: Prompts, *, store: Any,
                  runner_factory: Callable[[], Runner], dist_dir: Path) -> None:
-        super().__init__(model, prompts)
-        self.runs = RunLog(store, model)
-        self.runner_factory = runner_factory
+        super().__init__(model, prompts, store=store, runner_factory=runner_factory)
         self.dist_dir = dist_dir
 
-    async def produce(self, work: Work) -> Deployment:
-        return await asyncio.to_thread(self._deploy, work)
-
-    def _deploy(self, work: Work) -> Deployment:
+    def run_stage(self, work: Work) -> Deployment:
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
         package = Package.model_validate(work.inputs["package"])
         slug, dist = package.slug, package.slug.replace("_", "-")

@@ -11,7 +11,6 @@ trace file. No model call is made here: this agent only runs and records.
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from autogenesis.agents.base import StageAgent, Work
-from autogenesis.artefacts import Blueprint, Package, Scenario, TestReport
+from autogenesis.artefacts import Artefact, Blueprint, Package, Scenario, TestReport
 from autogenesis.codegen import materialise
 from autogenesis.llm.base import Model
 from autogenesis.prompts import Prompts
@@ -65,9 +64,9 @@ def scenario_timeout(config: dict[str, Any]) -> float:
     return min(float(config.get("deadline_s", MAX_SCENARIO_S)), MAX_SCENARIO_S)
 
 
-class Testing(StageAgent):
-    stage = "testing"
-    produces = TestReport
+class SystemStage(StageAgent):
+    """A stage that runs the generated system (testing, tuning, deployment): blocking
+    subprocess work, done on a thread, each run logged through `runs`."""
 
     def __init__(self, model: Model, prompts: Prompts, *, store: Any,
                  runner_factory: Callable[[], Runner]) -> None:
@@ -75,15 +74,22 @@ class Testing(StageAgent):
         self.runs = RunLog(store, model)
         self.runner_factory = runner_factory
 
-    async def produce(self, work: Work) -> TestReport:
-        return await asyncio.to_thread(self._test, work)
+    async def produce(self, work: Work) -> Artefact:
+        return await asyncio.to_thread(self.run_stage, work)
 
-    def _test(self, work: Work) -> TestReport:
+    def run_stage(self, work: Work) -> Artefact:
+        raise NotImplementedError
+
+
+class Testing(SystemStage):
+    stage = "testing"
+    produces = TestReport
+
+    def run_stage(self, work: Work) -> TestReport:
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
         package = Package.model_validate(work.inputs["package"])
         runner = self.runner_factory()
-        config = _config_of(package)
-        timeout = scenario_timeout(config)
+        timeout = scenario_timeout(package.config() or {})
         with tempfile.TemporaryDirectory(prefix="autogenesis-test-") as tmp:
             folder = materialise(package, Path(tmp) / package.slug)
             tests = runner.pytest(folder)
@@ -95,8 +101,3 @@ class Testing(StageAgent):
         return TestReport(package_sha256=package.sha256, tests=tests, scenarios=scenarios,
                           network="none" if network_isolation() else "shared",
                           memory_mb=SCENARIO_MEMORY_MB, timeout_s=max(timeout, PYTEST_TIMEOUT_S))
-
-
-def _config_of(package: Package) -> dict[str, Any]:
-    file = next(f for f in package.files if f.path == f"{package.slug}/config.json")
-    return json.loads(file.content)

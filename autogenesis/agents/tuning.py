@@ -22,7 +22,6 @@ artefact's `config` and goes into the package's config.json.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import tempfile
@@ -31,8 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autogenesis.agents.base import StageAgent, Work
-from autogenesis.agents.testing import RunLog, examples_of, scenario_timeout
+from autogenesis.agents.base import Work
+from autogenesis.agents.testing import SystemStage, examples_of, scenario_timeout
 from autogenesis.artefacts import (
     Blueprint,
     Measure,
@@ -44,9 +43,6 @@ from autogenesis.artefacts import (
     TuningReport,
 )
 from autogenesis.codegen import materialise
-from autogenesis.llm.base import Model
-from autogenesis.prompts import Prompts
-from autogenesis.scenarios import Runner
 
 METRIC_RULE = ("per example: 0 if the exit agent gave no answer, else 0.5 + 0.5 x the "
                "fraction of steps their approvers approved; the metric is the mean over the "
@@ -156,20 +152,11 @@ def apply_variant(config: dict[str, Any], prompts: PromptSet) -> dict[str, Any]:
     return config
 
 
-class Tuning(StageAgent):
+class Tuning(SystemStage):
     stage = "tuning"
     produces = TuningReport
 
-    def __init__(self, model: Model, prompts: Prompts, *, store: Any,
-                 runner_factory: Callable[[], Runner]) -> None:
-        super().__init__(model, prompts)
-        self.runs = RunLog(store, model)
-        self.runner_factory = runner_factory
-
-    async def produce(self, work: Work) -> TuningReport:
-        return await asyncio.to_thread(self._tune, work)
-
-    def _tune(self, work: Work) -> TuningReport:
+    def run_stage(self, work: Work) -> TuningReport:
         started = time.monotonic()
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
         prompt_set = PromptSet.model_validate(work.inputs["prompt_set"])
@@ -177,7 +164,7 @@ class Tuning(StageAgent):
         report = TestReport.model_validate(work.inputs["test_report"])
         budget = float(work.inputs.get("budget_s", 120.0))
         config_file = f"{package.slug}/config.json"
-        config = json.loads(next(f.content for f in package.files if f.path == config_file))
+        config = package.config() or {}
         measured = examples_of(blueprint)[:MEASURED_EXAMPLES]
         before = measure(report.scenarios[:len(measured)])
         best, chosen = before, config
