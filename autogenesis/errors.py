@@ -91,18 +91,25 @@ class PromptError(AutogenesisError):
 
 
 class ReplayMismatch(RuntimeFailure):
-    """A replayed model call does not match the logged one (or was never logged).
+    """A re-executed run does not match its log: the first divergence.
 
-    `what` is "prompt", "schema", "settings" or "extra_call"; `detail` shows
-    the first difference.
+    `what` says what differs: "prompt", "schema", "settings" or "extra_call"
+    for a model call; "observation" for a sandbox result or clock reading;
+    "message", "artefact", "verdict", "event", "file" or "run" for a logged
+    record; "missing" for something the original logged that the re-execution
+    never produced. `call_index` is the agent's call (or the record's place
+    among its kind); `detail` shows the first difference as a diff.
     """
 
-    def __init__(self, agent: str, call_index: int, what: str, detail: str) -> None:
+    def __init__(self, agent: str, call_index: int, what: str, detail: str, *,
+                 stage: str | None = None) -> None:
         self.agent = agent
         self.call_index = call_index
         self.what = what
         self.detail = detail
-        super().__init__(f"replay diverged at {agent} call {call_index} ({what}): {detail}")
+        self.stage = stage
+        where = f"stage {stage}, " if stage else ""
+        super().__init__(f"replay diverged at {where}{agent} call {call_index} ({what}): {detail}")
 
 
 class SpecError(UserError):

@@ -69,6 +69,7 @@ from autogenesis.codegen import with_config, with_files, write_package
 from autogenesis.errors import DeadlineExceeded, RemoteError, StageFailed
 from autogenesis.llm.base import Model
 from autogenesis.llm.logged import LoggedModel
+from autogenesis.observe import ObservedRunner, Observer
 from autogenesis.prompts import Prompts
 from autogenesis.scenarios import Runner, SandboxRunner
 from autogenesis.store import Store
@@ -172,16 +173,28 @@ def _no_progress(_: Progress) -> None:
 
 
 class Build:
+    """One build run. `observer` answers what the build observes outside its code (the
+    sandbox's results, the clock); the default logs live observations, a replay passes
+    one that answers from a logged run (`autogenesis.replay`)."""
+
     def __init__(self, store: Store, model: Model, *, options: BuildOptions | None = None,
                  prompts: Prompts | None = None, runner: Runner | None = None,
-                 progress: Callable[[Progress], None] = _no_progress) -> None:
+                 progress: Callable[[Progress], None] = _no_progress,
+                 observer: Observer | None = None) -> None:
+        # prompts=None: the default folder; runner=None: the sandbox
         self.store = store
         self.model = LoggedModel(model, store)
         self.options = options or BuildOptions()
-        self.prompts = prompts or Prompts()
-        self.runner = runner or SandboxRunner(self.options.model, self.options.backend)
+        self.prompts = prompts if prompts is not None else Prompts()
+        self.observer = observer or Observer(store)
+        self.runner = ObservedRunner(
+            runner or SandboxRunner(self.options.model, self.options.backend), self.observer)
         self.progress = progress
         self._versions: Counter[str] = Counter()
+        self._wall = time.monotonic()   # for progress lines only; decisions use the observer
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._wall
 
     async def run(self, spec: str, *, spec_path: str | None = None,
                   name: str = "build") -> BuildResult:
@@ -195,11 +208,16 @@ class Build:
                     "budget_s": self.options.budget_s,
                     "stage_timeout": self.options.stage_timeout,
                     "model_blocking": self.options.model_blocking,
-                    "out_dir": str(self.options.out_dir)}))
-        started = time.monotonic()
+                    "out_dir": str(self.options.out_dir),
+                    "sandbox_model": self.options.model,
+                    "sandbox_backend": self.options.backend}))
+        self.observer.run_id = run.id
+        self._wall = time.monotonic()
+        started = self.observer.now()
         dist_dir = self.options.out_dir / f".autogenesis-dist-{run.id.hex[:12]}"
         try:
-            result = await self._stages(run, spec, started, dist_dir)
+            with self.store.run_lock(run.id):   # tells `resume` this run is live
+                result = await self._stages(run, spec, started, dist_dir)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             self.store.finish_run(run, status, error=str(exc) or type(exc).__name__)
@@ -207,7 +225,7 @@ class Build:
             raise
         finally:
             shutil.rmtree(dist_dir, ignore_errors=True)
-        result.seconds = time.monotonic() - started
+        result.seconds = self._elapsed()
         result.calls = self.model.calls
         result.tokens_in, result.tokens_out = self.model.tokens_in, self.model.tokens_out
         self.store.finish_run(run, "succeeded", package_path=str(result.package_path))
@@ -219,7 +237,8 @@ class Build:
         runner: Callable[[], Runner] = lambda: self.runner  # noqa: E731
         return [*(cls(model, prompts) for cls in STAGES),
                 Testing(model, prompts, store=store, runner_factory=runner),
-                Tuning(model, prompts, store=store, runner_factory=runner),
+                Tuning(model, prompts, store=store, runner_factory=runner,
+                       clock=self.observer.now),
                 Documentation(model, prompts),
                 DeploymentStage(model, prompts, store=store, runner_factory=runner,
                                 dist_dir=dist_dir),
@@ -255,8 +274,7 @@ class Build:
                     self.store.log(Event("error", run.id, agent=stage, detail={
                         "iteration": iteration, "failed": str(exc),
                         "kept_iteration": iteration - 1}))
-                    self.progress(Progress(stage, exc.rounds, "abandoned",
-                                           time.monotonic() - started,
+                    self.progress(Progress(stage, exc.rounds, "abandoned", self._elapsed(),
                                            f"iteration {iteration} failed ({exc}); keeping "
                                            f"iteration {iteration - 1}", iteration))
                     inputs, origin, count = kept
@@ -305,11 +323,11 @@ class Build:
         stage = agent.stage
         if stage == "tuning":
             inputs["budget_s"] = round(min(TUNING_MAX_S, TUNING_SHARE * self._left(started)), 1)
-        stage_started = time.monotonic()
+        stage_started = self.observer.now()
         result = await self._stage(
-            bus, run_id, agent, {k: inputs[k] for k in STAGE_INPUTS[stage]}, started,
+            bus, run_id, agent, {k: inputs[k] for k in STAGE_INPUTS[stage]},
             feedback=pending.pop(stage, []), previous=previous.get(stage), iteration=iteration)
-        result.seconds = time.monotonic() - stage_started
+        result.seconds = self.observer.now() - stage_started
         results.append(result)
         previous[stage] = result.artefact.digest()
         if not result.approved:  # the verdict sends the work to an earlier stage
@@ -321,7 +339,7 @@ class Build:
                                   + "; ".join(result.verdict.reasons), rounds=attempts[stage])
             pending[target] = [f"the {stage} stage rejected the result: {reason}"
                                for reason in result.verdict.reasons]
-            self.progress(Progress(stage, attempts[stage], "rework", time.monotonic() - started,
+            self.progress(Progress(stage, attempts[stage], "rework", self._elapsed(),
                                    f"back to {target}", iteration))
             return STAGE_ORDER.index(target)
         inputs[OUTPUT_KEY[stage]] = result.artefact.model_dump(mode="json")
@@ -365,7 +383,7 @@ class Build:
         target = feedback.next_stage
         if target is None:
             return None
-        elapsed = time.monotonic() - started
+        elapsed = self._elapsed()
         if iteration >= self.options.max_iterations:
             self.progress(Progress("feedback", 1, "done", elapsed, f"changes requested at "
                                    f"{target}, but {iteration} of {self.options.max_iterations}"
@@ -373,18 +391,18 @@ class Build:
             return None
         redo = STAGE_ORDER[STAGE_ORDER.index(target):]
         needed = sum(r.seconds for r in results if r.iteration == iteration and r.stage in redo)
-        if needed > self._left(started):
+        left = self._left(started)
+        if needed > left:
             self.progress(Progress("feedback", 1, "done", elapsed, f"changes requested at "
                                    f"{target}, but redoing it took {needed:.0f}s and "
-                                   f"{self._left(started):.0f}s of the budget are left",
-                                   iteration))
+                                   f"{left:.0f}s of the budget are left", iteration))
             return None
         self.progress(Progress(target, 1, "iteration", elapsed,
                                f"iteration {iteration + 1} starts at {target}", iteration + 1))
         return target
 
     def _left(self, started: float) -> float:
-        return self.options.budget_s - (time.monotonic() - started)
+        return self.options.budget_s - (self.observer.now() - started)
 
     def _log_artefact(self, run_id: UUID, stage: str, artefact: Artefact,
                       message_id: UUID) -> ArtefactRecord:
@@ -398,7 +416,7 @@ class Build:
         return record
 
     async def _stage(self, bus: Bus, run_id: UUID, agent: StageAgent, inputs: dict[str, Any],
-                     started: float, *, feedback: list[str], previous: str | None,
+                     *, feedback: list[str], previous: str | None,
                      iteration: int) -> StageResult:
         stage = agent.stage
         deadline = time.monotonic() + self.options.stage_timeout
@@ -407,7 +425,7 @@ class Build:
         for round_ in range(1, self.options.max_rounds + 2):
             if round_ > self.options.max_rounds and not perturb:
                 break  # the extra round is only for a perturbed retry
-            self.progress(Progress(stage, round_, "working", time.monotonic() - started,
+            self.progress(Progress(stage, round_, "working", self._elapsed(),
                                    iteration=iteration))
             body = Work(inputs, round_, feedback, perturb).body()
             reply = await self._request(bus, run_id, stage, stage, "produce", body, root,
@@ -420,7 +438,7 @@ class Build:
                 self.store.log(Event("loop", run_id, agent=stage, message_id=reply.id,
                                      detail={"kind": "same_artefact", "round": round_,
                                              "perturbed": perturb, "sha256": digest}))
-                self.progress(Progress(stage, round_, "loop", time.monotonic() - started,
+                self.progress(Progress(stage, round_, "loop", self._elapsed(),
                                        "same artefact as the rejected one", iteration))
                 if perturb:
                     raise StageFailed(stage, "the worker answered the rejection with the same "
@@ -428,7 +446,7 @@ class Build:
                                       "reasons: " + "; ".join(feedback), rounds=round_)
                 perturb = True
                 continue
-            self.progress(Progress(stage, round_, "judging", time.monotonic() - started,
+            self.progress(Progress(stage, round_, "judging", self._elapsed(),
                                    iteration=iteration))
             judged = await self._request(bus, run_id, stage, "approver", "judge", {
                 "stage": stage, "artefact": artefact.model_dump(mode="json"), "inputs": inputs,
@@ -439,7 +457,7 @@ class Build:
                 reasons=verdict.reasons, checks=[c.model_dump() for c in verdict.checks],
                 message_id=judged.id))
             status = "approved" if verdict.approved else "rejected"
-            self.progress(Progress(stage, round_, status, time.monotonic() - started,
+            self.progress(Progress(stage, round_, status, self._elapsed(),
                                    "; ".join(verdict.reasons), iteration))
             result = StageResult(stage, artefact, verdict, round_, record.id, reply.id,
                                  iteration=iteration)

@@ -7,7 +7,9 @@ to a trace file (`runtime.trace`) that is read back and written to the log
 under a run of kind `system` started by the caller.
 
 `SandboxRunner` is what builds use. Tests of the build's logic pass their
-own runner with the same two methods (`pytest`, `example`).
+own runner with the same three methods (`pytest`, `example`, `install`).
+Builds wrap it in `observe.ObservedRunner`, which logs every result so that a
+replay can answer it without running anything.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +33,7 @@ from autogenesis.store.spool import SpoolRow
 from autogenesis.store.sql import COLUMNS
 
 PYTEST_TIMEOUT_S = 120.0
+BUILD_TIMEOUT_S = 120.0
 SCENARIO_MEMORY_MB = 6144   # the model, llama.cpp or torch, and the runtime
 PYTEST_MEMORY_MB = 2048
 TRACE_FILE = ".autogenesis-trace.jsonl"
@@ -47,8 +51,52 @@ class Outcome:
     network: str = "none"
 
 
+@dataclass(frozen=True)
+class Installed:
+    """A package's wheel, built and installed in a fresh venv (see `SandboxRunner.install`)."""
+
+    wheel: Path | None                # None when it did not build
+    installed: bool                   # installed, requirements met, imported from the venv
+    output: str                       # why not, or the install and probe output
+    command: list[str] | None         # the console script in the venv
+    seconds: float = 0.0
+    network: str = "none"
+
+
+_REQUIREMENTS_PROBE = """
+import sys
+from importlib.metadata import requires, version
+from packaging.requirements import Requirement
+import {slug}
+assert {slug}.__file__.startswith(sys.prefix), f"imported from {{{slug}.__file__}}"
+for line in requires({dist!r}) or []:
+    req = Requirement(line)
+    assert req.specifier.contains(version(req.name), prereleases=True), f"{{req}} not met"
+print("installed", version({dist!r}), {slug}.__file__)
+"""
+
+
+def make_venv(target: Path) -> Path:
+    """A fresh venv reusing this environment's packages; its python."""
+    result = run_sandboxed([sys.executable, "-m", "venv", "--without-pip", str(target)],
+                           cwd=target.parent, timeout=60)
+    if not result.ok:
+        raise RuntimeError(f"venv failed: {result.tail(400)}")
+    python = target / "bin" / "python"
+    purelib = Path(run_sandboxed([str(python), "-c", "import sysconfig; print(sysconfig."
+                                  "get_paths()['purelib'])"], cwd=target.parent,
+                                 timeout=30).stdout.strip())
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in sorted(ours))
+    (purelib / "_autogenesis_runtime.pth").write_text(lines, encoding="utf-8")
+    return python
+
+
 class Runner(Protocol):
     def pytest(self, folder: Path) -> PytestRun: ...
+
+    def install(self, source: Path, work: Path, slug: str) -> Installed:
+        """Build `source`'s wheel into `work/dist/`, install it in a venv `work/venv/`."""
 
     def example(self, folder: Path, slug: str, which: int | str, run_id: UUID, *,
                 timeout: float, command: list[str] | None = None) -> Outcome:
@@ -96,6 +144,35 @@ class SandboxRunner:
         return PytestRun(passed=passed, failed=failed, errors=errors,
                          returncode=result.returncode, seconds=result.seconds,
                          timed_out=result.timed_out, output=result.tail(1500))
+
+    def install(self, source: Path, work: Path, slug: str) -> Installed:
+        """The wheel built offline with hatchling from this environment (`pip wheel
+        --no-deps --no-build-isolation --no-index`), then a venv made with `--without-pip`
+        whose `.pth` adds this environment's site-packages (the runtime, torch and llama.cpp
+        are not reinstalled), the wheel installed into it with pip `--no-deps --no-index`,
+        its requirements checked with importlib.metadata and its module imported from the
+        venv, not from the source folder. All in the sandbox."""
+        dist = slug.replace("_", "-")
+        built = run_sandboxed(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+             "--no-index", "--disable-pip-version-check", "-w", str(work / "dist"),
+             str(source)], cwd=work, timeout=BUILD_TIMEOUT_S, memory_mb=2048,
+            env={"PIP_NO_CACHE_DIR": "1"})
+        wheels = sorted((work / "dist").glob("*.whl"))
+        if not built.ok or not wheels:
+            return Installed(None, False, f"the wheel did not build: {built.tail(600)}", None,
+                             built.seconds, built.network)
+        python = make_venv(work / "venv")
+        install = run_sandboxed(
+            [str(python), "-m", "pip", "install", "--no-deps", "--no-index",
+             "--disable-pip-version-check", str(wheels[0])], cwd=work, timeout=BUILD_TIMEOUT_S,
+            memory_mb=2048, env={"PIP_NO_CACHE_DIR": "1"})
+        probe = run_sandboxed([str(python), "-c", _REQUIREMENTS_PROBE.format(
+            slug=slug, dist=dist)], cwd=work, timeout=60, memory_mb=2048)
+        return Installed(wheels[0], install.ok and probe.ok,
+                         (install.tail(300) + "\n" + probe.tail(300)).strip(),
+                         [str(work / "venv" / "bin" / dist)],
+                         built.seconds + install.seconds + probe.seconds, built.network)
 
     def example(self, folder: Path, slug: str, which: int | str, run_id: UUID, *,
                 timeout: float, command: list[str] | None = None) -> Outcome:

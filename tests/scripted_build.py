@@ -20,7 +20,7 @@ from autogenesis.llm.logged import LoggedModel
 from autogenesis.llm.testing import FunctionModel
 from autogenesis.runtime.launch import ask, load_config
 from autogenesis.runtime.trace import TraceLog, read_trace
-from autogenesis.scenarios import Outcome, SandboxRunner
+from autogenesis.scenarios import Installed, Outcome, SandboxRunner
 
 NAMES = ("planner", "explainer", "quiz_writer", "estimator", "checker_two")
 
@@ -87,6 +87,9 @@ class InProcessRunner:
 
     def pytest(self, folder: Path) -> PytestRun:
         return SandboxRunner().pytest(folder)
+
+    def install(self, source: Path, work: Path, slug: str) -> Installed:
+        return SandboxRunner().install(source, work, slug)
 
     def example(self, folder: Path, slug: str, which: int | str, run_id: UUID, *,
                 timeout: float, command: list[str] | None = None) -> Outcome:

@@ -355,7 +355,7 @@ def test_docs_checks_catch_missing_agents_and_commands_that_do_not_exist(
         f"## {first}\n", "")})
     assert failed(docs.model_copy(update={"files": [
         cut if f.path == cut.path else f for f in docs.files]})) == {"every_agent_documented"}
-    for bad in ("python -m support_router --fast", "autogenesis replay 1",
+    for bad in ("python -m support_router --fast", "autogenesis teleport 1",
                 "curl http://x | sh", "docker compose run --rm web"):
         assert failed(docs.model_copy(update={"commands": [*docs.commands, bad]})) == {
             "commands_real"}, bad

@@ -15,7 +15,8 @@ from autogenesis.store.migrations import default_migrations_dir, load_migrations
 
 from conftest import PYTHON, REPO
 
-LOG_TABLES = {"runs", "messages", "completions", "artefacts", "verdicts", "events", "files"}
+LOG_TABLES = {"runs", "messages", "completions", "artefacts", "verdicts", "events", "files",
+              "observations"}
 
 
 def tables(url: str) -> set[str]:

@@ -1,8 +1,9 @@
 """Stage 7, deployment: the finished package built, installed in a fresh venv, and run.
 
 1. The package (tuned config and docs included) is written to a temporary
-   folder and `pip wheel --no-deps --no-build-isolation --no-index` builds its
-   wheel with hatchling from this environment, in the sandbox, offline.
+   folder and the runner (`scenarios.SandboxRunner.install`) builds its wheel
+   with `pip wheel --no-deps --no-build-isolation --no-index` (hatchling from
+   this environment), in the sandbox, offline.
 2. A fresh virtual environment is made with `python -m venv --without-pip`.
    The runtime and its heavy dependencies (torch, llama.cpp, psycopg) are not
    reinstalled: a `.pth` file in the new environment adds this environment's
@@ -23,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import sys
-import sysconfig
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -36,25 +35,11 @@ from autogenesis.artefacts import Blueprint, Deployment, Package
 from autogenesis.codegen import materialise
 from autogenesis.llm.base import Model
 from autogenesis.prompts import Prompts
-from autogenesis.sandbox import run_sandboxed
 from autogenesis.scenarios import Runner
 
-BUILD_TIMEOUT_S = 120.0
 RUN_TIMEOUT_S = 180.0
 VENV_NOTE = ("python -m venv --without-pip; this environment's site-packages (the runtime, "
              "torch, llama.cpp) added by a .pth file, the wheel installed with pip --no-deps")
-
-_REQUIREMENTS_PROBE = """
-import sys
-from importlib.metadata import requires, version
-from packaging.requirements import Requirement
-import {slug}
-assert {slug}.__file__.startswith(sys.prefix), f"imported from {{{slug}.__file__}}"
-for line in requires({dist!r}) or []:
-    req = Requirement(line)
-    assert req.specifier.contains(version(req.name), prereleases=True), f"{{req}} not met"
-print("installed", version({dist!r}), {slug}.__file__)
-"""
 
 
 def sha256_file(path: Path) -> str:
@@ -63,22 +48,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def make_venv(target: Path) -> Path:
-    """A fresh venv reusing this environment's packages; its python."""
-    result = run_sandboxed([sys.executable, "-m", "venv", "--without-pip", str(target)],
-                           cwd=target.parent, timeout=60)
-    if not result.ok:
-        raise RuntimeError(f"venv failed: {result.tail(400)}")
-    python = target / "bin" / "python"
-    purelib = Path(run_sandboxed([str(python), "-c", "import sysconfig; print(sysconfig."
-                                  "get_paths()['purelib'])"], cwd=target.parent,
-                                 timeout=30).stdout.strip())
-    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in sorted(ours))
-    (purelib / "_autogenesis_runtime.pth").write_text(lines, encoding="utf-8")
-    return python
 
 
 class DeploymentStage(SystemStage):
@@ -95,50 +64,34 @@ class DeploymentStage(SystemStage):
         package = Package.model_validate(work.inputs["package"])
         slug, dist = package.slug, package.slug.replace("_", "-")
         files = {f.path: f for f in package.files}
+        runner = self.runner_factory()
         with tempfile.TemporaryDirectory(prefix="autogenesis-deploy-") as tmp:
             root = Path(tmp)
             source = materialise(package, root / "src")
-            built = run_sandboxed(
-                [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                 "--no-index", "--disable-pip-version-check", "-w", str(root / "dist"),
-                 str(source)], cwd=root, timeout=BUILD_TIMEOUT_S, memory_mb=2048,
-                env={"PIP_NO_CACHE_DIR": "1"})
-            wheels = sorted((root / "dist").glob("*.whl"))
-            if not built.ok or not wheels:
-                return self._failed(package, files, f"the wheel did not build: {built.tail(600)}",
-                                    built.network)
-            wheel = wheels[0]
-            python = make_venv(root / "venv")
-            install = run_sandboxed(
-                [str(python), "-m", "pip", "install", "--no-deps", "--no-index",
-                 "--disable-pip-version-check", str(wheel)], cwd=root, timeout=BUILD_TIMEOUT_S,
-                memory_mb=2048, env={"PIP_NO_CACHE_DIR": "1"})
-            probe = run_sandboxed([str(python), "-c", _REQUIREMENTS_PROBE.format(
-                slug=slug, dist=dist)], cwd=root, timeout=60, memory_mb=2048)
-            installed = install.ok and probe.ok
+            done = runner.install(source, root, slug)
+            if done.wheel is None:
+                return self._failed(package, files, done.output, done.network)
+            wheel = done.wheel
             keep = self.dist_dir / package.sha256[:16]  # one folder per package version
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy2(wheel, keep / wheel.name)
-            command = [str(root / "venv" / "bin" / dist)]
             which, example = examples_of(blueprint)[0]
-            ran = self.runs.run(self.runner_factory(), root, slug, which, parent=work.run_id,
+            ran = self.runs.run(runner, root, slug, which, parent=work.run_id,
                                 stage=self.stage, timeout=RUN_TIMEOUT_S,
                                 exit_agent=blueprint.exit, example=example, number=1,
-                                command=command, config={"installed": str(wheel.name)}) \
-                if installed else None
+                                command=done.command, config={"installed": str(wheel.name)}) \
+                if done.installed else None
             return Deployment(
                 wheel=wheel.name, wheel_sha256=sha256_file(wheel),
                 wheel_size=wheel.stat().st_size, package_sha256=package.sha256,
                 dockerfile_sha256=files["Dockerfile"].sha256,
                 compose_sha256=files["docker-compose.yml"].sha256, venv=VENV_NOTE,
-                installed=installed,
-                install_output=(install.tail(300) + "\n" + probe.tail(300)).strip(),
+                installed=done.installed, install_output=done.output,
                 command=[f"venv/bin/{dist}", *([] if ran is None else ["--example", "1"])],
                 returncode=0 if ran is not None and ran.reached_exit else 1,
                 answer=ran.answer if ran is not None else "",
-                seconds=round(built.seconds + install.seconds + probe.seconds
-                              + (ran.latency_s if ran else 0.0), 2),
-                network=built.network)
+                seconds=round(done.seconds + (ran.latency_s if ran else 0.0), 2),
+                network=done.network)
 
     @staticmethod
     def _failed(package: Package, files: dict[str, Any], why: str, network: str) -> Deployment:

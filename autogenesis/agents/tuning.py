@@ -43,6 +43,9 @@ from autogenesis.artefacts import (
     TuningReport,
 )
 from autogenesis.codegen import materialise
+from autogenesis.llm.base import Model
+from autogenesis.prompts import Prompts
+from autogenesis.scenarios import Runner
 
 METRIC_RULE = ("per example: 0 if the exit agent gave no answer, else 0.5 + 0.5 x the "
                "fraction of steps their approvers approved; the metric is the mean over the "
@@ -153,11 +156,20 @@ def apply_variant(config: dict[str, Any], prompts: PromptSet) -> dict[str, Any]:
 
 
 class Tuning(SystemStage):
+    """`clock` reads the build's clock (the pipeline passes its observer's, so that a replay
+    takes the same budget decisions)."""
+
     stage = "tuning"
     produces = TuningReport
 
+    def __init__(self, model: Model, prompts: Prompts, *, store: Any,
+                 runner_factory: Callable[[], Runner],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(model, prompts, store=store, runner_factory=runner_factory)
+        self.clock = clock
+
     def run_stage(self, work: Work) -> TuningReport:
-        started = time.monotonic()
+        started = self.clock()
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
         prompt_set = PromptSet.model_validate(work.inputs["prompt_set"])
         package = Package.model_validate(work.inputs["package"])
@@ -176,7 +188,7 @@ class Tuning(SystemStage):
             folder = materialise(package, Path(tmp) / package.slug)
             for description, agent, setting, value, change in candidates(
                     config, blueprint, prompt_set, report):
-                if time.monotonic() - started + estimate > budget:
+                if self.clock() - started + estimate > budget:
                     trials.append(Trial(change=description, agent=agent, setting=setting,
                                         value=value, kept=False,
                                         reason=f"not tried: the next trial (~{estimate:.0f}s) "
@@ -202,4 +214,4 @@ class Tuning(SystemStage):
                     best, chosen = result, candidate
         return TuningReport(metric_rule=METRIC_RULE, before=before, after=best, trials=trials,
                             config=chosen, budget_s=round(budget, 1),
-                            spent_s=round(time.monotonic() - started, 1))
+                            spent_s=round(self.clock() - started, 1))

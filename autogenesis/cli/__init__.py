@@ -1,6 +1,7 @@
 """The `autogenesis` command.
 
-Commands are split by concern (`build.py`, `db.py`, `runs.py`, `demo.py`, `models.py`). Expected
+Commands are split by concern (`build.py`, `db.py`, `runs.py`, `replay.py`, `demo.py`,
+`models.py`). Expected
 failures (`AutogenesisError`) become one line on stderr and exit code 1;
 anything else is a bug and keeps its traceback. Nothing here imports torch.
 """
@@ -13,7 +14,7 @@ import sys
 import typer
 
 from autogenesis import __version__
-from autogenesis.cli import build, db, demo, models, runs
+from autogenesis.cli import build, db, demo, models, replay, runs
 from autogenesis.errors import AutogenesisError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.command("build")(build.build)
 app.add_typer(db.app, name="db")
 app.command("runs")(runs.list_runs)
+app.command("replay")(replay.replay)
 app.command("demo")(demo.demo)
 app.command("models")(models.models)
 app.command("generate")(models.generate)

@@ -5,7 +5,8 @@ original run: the n-th call of `design` gets the n-th logged completion of
 `design`. Before answering, the call is compared with the logged one (a
 hash of messages, schema and settings); a call that differs, or one the
 log does not have, raises `ReplayMismatch` naming the agent, the call index
-and the first difference.
+and the first difference; with a `fallback` model, calls past the log go to
+it instead (resuming a run).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from autogenesis.llm.base import (
     ChatMessage,
     Decoding,
     Generation,
+    Model,
     ModelIdentity,
     check_messages,
     prompt_sha256,
@@ -35,8 +37,9 @@ class ReplayModel:
     """Answers each agent's calls from the completions of one logged run."""
 
     def __init__(self, completions: Iterable[Mapping[str, Any]], *, run_id: UUID | str = "",
-                 agent: str = "user") -> None:
+                 agent: str = "user", fallback: Model | None = None) -> None:
         self.agent = agent  # for calls made outside any bus handler
+        self.fallback = fallback  # answers an agent's calls past the log (resume)
         self._logged: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         for row in completions:
             self._logged[row["agent"]].append(row)
@@ -44,8 +47,8 @@ class ReplayModel:
             rows.sort(key=lambda r: r["call_index"])
         self._next: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
-        self.identity = ModelIdentity(backend="replay", backend_version=__version__,
-                                      model_id=f"replay:{run_id}")
+        self.identity = fallback.identity if fallback is not None else ModelIdentity(
+            backend="replay", backend_version=__version__, model_id=f"replay:{run_id}")
 
     @classmethod
     def from_store(cls, store: Any, run_id: UUID) -> ReplayModel:
@@ -67,6 +70,8 @@ class ReplayModel:
             index = self._next[agent]
             self._next[agent] += 1
         logged = self._logged.get(agent, [])
+        if index >= len(logged) and self.fallback is not None:
+            return await self.fallback.generate(checked, schema=schema, settings=settings)
         if index >= len(logged):
             raise ReplayMismatch(agent, index, "extra_call",
                                  f"the log has {len(logged)} call(s) for {agent}, this is call "
@@ -91,17 +96,21 @@ def _difference(row: Mapping[str, Any], messages: list[dict[str, str]],
                 schema: Mapping[str, Any] | None, settings: Decoding) -> tuple[str, str]:
     """Which part of a call differs from the logged one, and a short diff of it."""
     if row["prompt"] != messages:
-        return "prompt", _diff(row["prompt"], messages)
+        return "prompt", diff_json(row["prompt"], messages)
     if row["json_schema"] != (dict(schema) if schema is not None else None):
-        return "schema", _diff(row["json_schema"], schema)
+        return "schema", diff_json(row["json_schema"], schema)
     if row["settings"] != settings.as_dict():
-        return "settings", _diff(row["settings"], settings.as_dict())
+        return "settings", diff_json(row["settings"], settings.as_dict())
     return "prompt", "the logged call has no prompt hash (logged by an older version)"
 
 
-def _diff(logged: Any, now: Any, limit: int = 20) -> str:
-    before = json.dumps(logged, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
-    after = json.dumps(now, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
+def diff_json(logged: Any, now: Any, limit: int = 20) -> str:
+    """A short unified diff of two JSON values (logged first)."""
+    def lines_of(value: Any) -> list[str]:
+        return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False,
+                          default=str).splitlines()
+
+    before, after = lines_of(logged), lines_of(now)
     lines = list(difflib.unified_diff(before, after, "logged", "replayed", n=1, lineterm=""))
     shown = lines[:limit] + ([f"... {len(lines) - limit} more diff lines"]
                              if len(lines) > limit else [])

@@ -180,6 +180,28 @@ class GeneratedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class Observation:
+    """Something a build observed outside its own code (see `autogenesis.observe`)."""
+
+    run_id: UUID
+    agent: str
+    call_index: int
+    kind: str
+    request: dict[str, Any]
+    result: dict[str, Any]
+    message_id: UUID | None = None
+    id: UUID = field(default_factory=uuid4)
+    created_at: datetime = field(default_factory=now)
+    table: ClassVar[str] = "observations"
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.id, self.run_id, self.agent, self.call_index, self.kind,
+            to_json(self.request), to_json(self.result), self.message_id, self.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RawRow:
     """A row already in text form (read from a trace file), for `Store.ingest`."""
 

@@ -33,11 +33,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "files": (
         "id", "run_id", "path", "sha256", "size", "artefact_id", "message_id", "created_at",
     ),
+    "observations": (
+        "id", "run_id", "agent", "call_index", "kind", "request", "result", "message_id",
+        "created_at",
+    ),
 }
 
 # Tables in the order a batch writes them: runs first, because the others refer to them.
 WRITE_ORDER: tuple[str, ...] = (
     "runs", "messages", "completions", "artefacts", "verdicts", "events", "files",
+    "observations",
 )
 
 TABLES_WITH_RUN: tuple[str, ...] = WRITE_ORDER[1:]
@@ -151,3 +156,32 @@ SELECT_VERDICTS_SQL = """
 SELECT id, run_id, artefact_id, stage, approved, reasons, checks, message_id, created_at
 FROM verdicts WHERE run_id = %s ORDER BY seq
 """
+
+SELECT_ARTEFACTS_SQL = f"""
+SELECT {", ".join(COLUMNS["artefacts"])} FROM artefacts WHERE run_id = %s ORDER BY seq
+"""
+
+SELECT_FILES_SQL = f"""
+SELECT {", ".join(COLUMNS["files"])} FROM files WHERE run_id = %s ORDER BY seq
+"""
+
+SELECT_OBSERVATIONS_SQL = f"""
+SELECT {", ".join(COLUMNS["observations"])} FROM observations WHERE run_id = %s
+ORDER BY agent, call_index
+"""
+
+# The runs a build started (its generated system's runs), in the order it started them.
+SELECT_CHILD_RUNS_SQL = f"""
+SELECT {", ".join(COLUMNS["runs"])} FROM runs WHERE config->>'parent_run' = %s
+ORDER BY started_at, id
+"""
+
+# A live build holds this lock for its run (per session: a killed process drops it).
+RUN_LOCK_SQL = "SELECT pg_try_advisory_lock(%s, hashtext(%s))"
+RUN_LOCK_CLASS = 0x6167  # "ag": the first key of every run's advisory lock
+
+
+def existing_ids_sql(table: str) -> str:
+    return f"SELECT id FROM {table} WHERE id = ANY(%s)"
+
+SELECT_RUNS_STARTING_SQL = "SELECT id FROM runs WHERE id::text LIKE %s ORDER BY started_at LIMIT 5"

@@ -184,6 +184,11 @@ class Store:
         rows = self._fetch(sql.SELECT_RUN_SQL, (run_id,))
         return rows[0] if rows else None
 
+    def runs_starting(self, prefix: str) -> list[UUID]:
+        """Ids of runs whose id starts with `prefix` (at most 5)."""
+        rows = self._fetch(sql.SELECT_RUNS_STARTING_SQL, (prefix.lower() + "%",))
+        return [row["id"] for row in rows]
+
     def messages(self, run_id: UUID) -> list[dict[str, Any]]:
         return self._fetch(sql.SELECT_MESSAGES_SQL, (run_id,))
 
@@ -196,6 +201,36 @@ class Store:
 
     def events(self, run_id: UUID | None, kind: str | None = None) -> list[dict[str, Any]]:
         return self._fetch(sql.SELECT_EVENTS_SQL, {"run_id": run_id, "kind": kind})
+
+    def artefacts(self, run_id: UUID) -> list[dict[str, Any]]:
+        return self._fetch(sql.SELECT_ARTEFACTS_SQL, (run_id,))
+
+    def files(self, run_id: UUID) -> list[dict[str, Any]]:
+        return self._fetch(sql.SELECT_FILES_SQL, (run_id,))
+
+    def observations(self, run_id: UUID) -> list[dict[str, Any]]:
+        """The run's observations (`autogenesis.observe`), per agent in call order."""
+        return self._fetch(sql.SELECT_OBSERVATIONS_SQL, (run_id,))
+
+    def children(self, run_id: UUID) -> list[dict[str, Any]]:
+        """Runs that `run_id` started (its generated system's runs), in start order."""
+        return self._fetch(sql.SELECT_CHILD_RUNS_SQL, (str(run_id),))
+
+    def existing(self, table: str, ids: list[UUID]) -> set[UUID]:
+        """Which of `ids` are in `table` already."""
+        if table not in sql.TABLES_WITH_RUN:
+            raise ValueError(f"unknown log table {table!r}")
+        if not ids:
+            return set()
+        return {row["id"] for row in self._fetch(sql.existing_ids_sql(table), (ids,))}
+
+    @contextmanager
+    def run_lock(self, run_id: UUID) -> Iterator[bool]:
+        """Hold run `run_id`'s lock while the block runs: yields False when another
+        process holds it (the run is live there). A killed process lets go at once."""
+        with self._direct(autocommit=True) as conn:
+            got = conn.execute(sql.RUN_LOCK_SQL, (sql.RUN_LOCK_CLASS, str(run_id))).fetchone()
+            yield bool(got and got[0])
 
     def count(self, table: str, run_id: UUID) -> int:
         if table not in sql.TABLES_WITH_RUN:

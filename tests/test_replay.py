@@ -1,0 +1,117 @@
+"""Re-execution of logged builds from PostgreSQL: identical when nothing changed, and the
+first divergence named when a prompt or a template did.
+
+The builds here use scripted models (test_build_stages.py's doubles); the real default
+model's build is re-executed in test_build_real.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from scripted_build import InProcessRunner, build_model
+
+from autogenesis import codegen
+from autogenesis.pipeline import Build, BuildOptions, BuildResult
+from autogenesis.prompts import Prompts, default_prompts_dir
+from autogenesis.replay import Reexecution, reexecute
+from autogenesis.store import Store
+
+from conftest import REPO
+
+TABLES = ("messages", "completions", "artefacts", "verdicts", "events", "files",
+          "observations")
+
+
+def logged_build(store: Store, out: Path, spec: str = "trip_planner.md") -> BuildResult:
+    build = Build(store, build_model(), options=BuildOptions(out_dir=out),
+                  runner=InProcessRunner())
+    result = asyncio.run(build.run((REPO / "examples" / spec).read_text(),
+                                   spec_path=f"examples/{spec}", name=spec[:-3]))
+    store.flush()
+    return result
+
+
+def counts(store: Store, run_id) -> dict[str, int]:
+    return {table: store.count(table, run_id) for table in TABLES}
+
+
+def replay(store: Store, run_id, **kwargs) -> Reexecution:
+    return asyncio.run(reexecute(store, run_id, **kwargs))
+
+
+@pytest.fixture
+def store(service_url: str, tmp_path: Path):
+    """The service server only (a build is too slow to run on both servers)."""
+    with Store(service_url, spool_dir=tmp_path / "spool") as opened:
+        yield opened
+
+
+@pytest.fixture
+def built(store: Store, tmp_path: Path) -> BuildResult:
+    return logged_build(store, tmp_path / "original")
+
+
+def test_reexecution_of_an_unchanged_build_is_identical(store: Store, built: BuildResult,
+                                                        tmp_path: Path):
+    before = counts(store, built.run_id)
+    assert before["observations"] > 0  # the sandbox's results and the clock were logged
+    result = replay(store, built.run_id, out_dir=tmp_path / "again")
+    assert result.diverged is None, str(result.diverged)
+    assert result.identical
+    # every logged file came out byte for byte the same, the wheel included
+    assert result.files and all(logged == written for _, logged, written in result.files)
+    assert any(path.endswith(".whl") for path, _, _ in result.files)
+    assert result.package_sha256 == built.package.sha256
+    original = sorted(p.relative_to(tmp_path / "original").as_posix()
+                      for p in (tmp_path / "original").rglob("*") if p.is_file())
+    again = sorted(p.relative_to(tmp_path / "again").as_posix()
+                   for p in (tmp_path / "again").rglob("*") if p.is_file())
+    assert again == original
+    assert result.matched >= sum(before[t] for t in ("messages", "artefacts", "verdicts"))
+    # and the original run's log is exactly as it was
+    store.flush()
+    assert counts(store, built.run_id) == before
+
+
+def test_a_changed_prompt_stops_at_the_first_call_that_uses_it(store: Store,
+                                                               built: BuildResult,
+                                                               tmp_path: Path):
+    prompts = tmp_path / "prompts"
+    shutil.copytree(default_prompts_dir(), prompts)
+    template = prompts / "approver.j2"
+    template.write_text(template.read_text().replace("{% block user %}",
+                                                     "{% block user %}Think twice.\n", 1))
+    result = replay(store, built.run_id, prompts=Prompts(prompts))
+    assert result.diverged is not None
+    assert result.diverged.agent == "approver"
+    assert result.diverged.call_index == 0
+    assert result.diverged.what == "prompt"
+    assert "+" in result.diverged.detail and "Think twice." in result.diverged.detail
+
+
+def test_a_changed_code_template_stops_at_the_generators_package(store: Store,
+                                                                 built: BuildResult,
+                                                                 tmp_path: Path,
+                                                                 monkeypatch):
+    templates = tmp_path / "templates"
+    shutil.copytree(codegen.TEMPLATES, templates)
+    readme = next(templates.rglob("pyproject.toml.j2"))
+    readme.write_text(readme.read_text() + "# changed\n")
+    monkeypatch.setattr(codegen, "TEMPLATES", templates)
+    result = replay(store, built.run_id)
+    assert result.diverged is not None
+    assert result.diverged.stage == "generator"
+    assert result.diverged.what in ("artefact", "message")
+    assert "pyproject.toml" in result.diverged.detail or "sha256" in result.diverged.detail
+
+
+def test_a_running_or_unknown_run_is_a_clear_error(store: Store):
+    from uuid import uuid4
+
+    from autogenesis.errors import UserError
+    with pytest.raises(UserError, match="no run"):
+        replay(store, uuid4())
