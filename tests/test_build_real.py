@@ -66,6 +66,19 @@ def test_build_with_the_default_model(env: dict[str, str], service_url: str, tmp
                            cwd=package, capture_output=True, text=True, timeout=300)
     assert tests.returncode == 0, tests.stdout[-2000:]
 
+    # the logged run re-executes from the log, without the model, byte for byte
+    again = subprocess.run([sys.executable, "-m", "autogenesis", "replay", str(run_id),
+                            "--reexecute", "--out", str(tmp_path / "again")], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr[-2000:]
+    assert again.stdout.startswith("identical"), again.stdout
+    for written in package.rglob("*"):
+        if written.is_file() and "__pycache__" not in written.parts \
+                and ".pytest_cache" not in written.parts:
+            twin = tmp_path / "again" / package.name / written.relative_to(package)
+            assert twin.read_bytes() == written.read_bytes(), written
+    print(again.stdout)  # the re-execution's time beside the original's (-s shows it)
+
 
 def test_build_errors_are_one_line(env: dict[str, str], tmp_path: Path):
     empty = tmp_path / "empty.md"

@@ -8,7 +8,10 @@ model's build is re-executed in test_build_real.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +118,42 @@ def test_a_running_or_unknown_run_is_a_clear_error(store: Store):
     from autogenesis.errors import UserError
     with pytest.raises(UserError, match="no run"):
         replay(store, uuid4())
+
+
+def test_the_timeline_shows_every_kind_in_order_and_filters(store: Store, built: BuildResult,
+                                                            env: dict[str, str]):
+    from autogenesis.timeline import timeline
+
+    items = timeline(store, built.run_id)
+    assert [i.at for i in items] == sorted(i.at for i in items)
+    assert {i.kind for i in items} == {"message", "completion", "artefact", "verdict",
+                                       "observation"}
+    assert sum(i.kind == "verdict" for i in items) == store.count("verdicts", built.run_id)
+    first_verdict = next(i for i in items if i.kind == "verdict")
+    assert first_verdict.stage == "understanding" and first_verdict.subkind == "approved"
+    tested = [i for i in items if i.matches(stage="testing", kind="observation")]
+    assert [i.subkind for i in tested] == ["pytest", "example", "example"]
+
+    short = str(built.run_id)[:8]
+    shown = cli(env, "replay", short, "--stage", "design", "--jsonl")
+    lines = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert lines and all(line["stage"] == "design" for line in lines)
+    assert {"message", "artefact", "verdict"} <= {line["kind"] for line in lines}
+    text = cli(env, "replay", str(built.run_id), "--kind", "verdict").stdout
+    assert text.count(" approved") == sum(i.kind == "verdict" for i in items)
+
+    again = cli(env, "replay", short, "--reexecute")
+    assert again.stdout.startswith("identical: re-executed run"), again.stdout
+    assert "byte-identical" in again.stdout
+
+    missing = cli(env, "replay", "0000ffff", check=False)
+    assert missing.returncode == 1 and "no run id starts with" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def cli(env: dict[str, str], *args: str, check: bool = True):
+    done = subprocess.run([sys.executable, "-m", "autogenesis", *args], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done

@@ -328,6 +328,8 @@ def _autogenesis_command_problem(args: list[str]) -> str | None:
     path = ["autogenesis"]
     while isinstance(getattr(command, "commands", None), dict):  # a group
         if not args or args[0].startswith("-"):
+            if getattr(command, "invoke_without_command", False):
+                break   # a group that runs by itself (`autogenesis runs --limit 10`)
             return f"`{' '.join(path)}` needs a command"
         if args[0] not in command.commands:
             return f"`{' '.join(path)}` has no command {args[0]!r}"

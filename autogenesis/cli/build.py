@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
 from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport
 from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
@@ -63,26 +65,27 @@ def build(
     err.print(f"[dim]{loaded.identity.backend} {Path(loaded.identity.model_id).name} loaded "
               f"in {time.perf_counter() - started:.1f}s[/]")
 
+    options = BuildOptions(out_dir=out, max_rounds=max_rounds, max_iterations=max_iterations,
+                           budget_s=budget * 60, stage_timeout=stage_timeout,
+                           model_blocking=model_blocking, model=model, backend=backend)
+    with Store.open() as store, err.status("building...") as status:
+        pipeline = Build(store, loaded, options=options, progress=progress_printer(err, status))
+        result = asyncio.run(pipeline.run(text, spec_path=str(spec), name=spec.stem))
+    for line in summary(result):
+        typer.echo(line)
+
+
+def progress_printer(err: Console, status: Status) -> Callable[[Progress], None]:
+    """Progress lines on stderr (stage, round, status, why), the spinner's text kept current."""
     def show(event: Progress) -> None:
+        status.update(f"{event.stage}: round {event.round}, {event.status}")
         if event.status in ("working", "judging"):
             return
         style = STATUS_STYLE.get(event.status, "white")
         detail = f"  {escape(event.detail[:160])}" if event.detail else ""
         err.print(f"{event.elapsed:6.1f}s  {event.stage:<14} round {event.round}  "
                   f"[{style}]{event.status}[/]{detail}", markup=True, highlight=False)
-
-    options = BuildOptions(out_dir=out, max_rounds=max_rounds, max_iterations=max_iterations,
-                           budget_s=budget * 60, stage_timeout=stage_timeout,
-                           model_blocking=model_blocking, model=model, backend=backend)
-    with Store.open() as store, err.status("building...") as status:
-        def progress(event: Progress) -> None:
-            status.update(f"{event.stage}: round {event.round}, {event.status}")
-            show(event)
-
-        pipeline = Build(store, loaded, options=options, progress=progress)
-        result = asyncio.run(pipeline.run(text, spec_path=str(spec), name=spec.stem))
-    for line in summary(result):
-        typer.echo(line)
+    return show
 
 
 def summary(result: BuildResult) -> list[str]:

@@ -1,4 +1,5 @@
-"""`autogenesis replay RUN`: a logged run's timeline, or its re-execution from the log."""
+"""`autogenesis replay RUN` (a logged run's timeline, or its re-execution from the log) and
+`autogenesis resume RUN` (an interrupted build, continued)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from autogenesis.cli.build import progress_printer, summary
+from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
 from autogenesis.errors import UserError
+from autogenesis.llm.loader import load_model
 from autogenesis.replay import Reexecution, reexecute
+from autogenesis.replay import resume as resume_run
 from autogenesis.store import Store
 from autogenesis.timeline import KINDS, Item, timeline
 
@@ -157,3 +162,29 @@ def report(result: Reexecution) -> list[str]:
              f"  ({result.matched} logged records matched before it)"]
     lines += ["  " + line for line in d.detail.splitlines()]
     return lines
+
+
+def resume(
+    run: str = typer.Argument(..., help="The interrupted build's run id (or its start)."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Use the "
+                                     "interrupted build's model to get the same package."),
+    backend: str | None = typer.Option(None, "--backend", "-b", help=BACKEND_HELP),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Where the package goes (default: the build's own "
+                                    "--out, as logged)."),
+) -> None:
+    """Continue a build that was killed or interrupted (kill -9, power loss, Ctrl-C) under
+    its own run id. What the log holds is replayed without the model, the sandbox or a
+    second row in the log; the build goes on live from where the log stops.
+    """
+    err = Console(stderr=True, soft_wrap=True)
+    with Store.open() as store:
+        run_id = find_run(store, run)
+        with err.status("loading the model..."):
+            loaded = load_model(model, backend=backend)
+        with err.status("resuming...") as status:
+            show = progress_printer(err, status)
+            result = asyncio.run(resume_run(store, run_id, loaded, out_dir=out, progress=show))
+    for line in summary(result):
+        typer.echo(line.replace("built ", "resumed and built ", 1) if line.startswith("built")
+                   else line)

@@ -1,8 +1,10 @@
-"""`autogenesis runs`: the table of logged runs."""
+"""`autogenesis runs`: the table of logged runs; `autogenesis runs prune`: retention."""
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -11,7 +13,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from autogenesis.errors import UserError
 from autogenesis.store import Store
+from autogenesis.store.records import now
+
+app = typer.Typer(help="List logged runs, newest first; `runs prune` deletes old ones.",
+                  no_args_is_help=False, add_completion=False)
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class Status(StrEnum):
@@ -21,13 +29,18 @@ class Status(StrEnum):
     interrupted = "interrupted"
 
 
+@app.callback(invoke_without_command=True)
 def list_runs(
+    ctx: typer.Context,
     status: Status | None = typer.Option(None, help="Only runs with this status."),
     spec: str | None = typer.Option(None, help="Only runs whose spec path contains this text."),
     limit: int = typer.Option(50, min=1, help="At most this many runs, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for tools."),
 ) -> None:
-    """List logged runs, newest first."""
+    """List logged runs, newest first: id, status, spec, start, duration, stages approved,
+    model and package. `autogenesis runs prune --help` for retention."""
+    if ctx.invoked_subcommand is not None:
+        return
     with Store.open() as store:
         runs = store.runs(status=status.value if status else None, spec=spec, limit=limit)
     if as_json:
@@ -71,3 +84,33 @@ def list_runs(
         table.add_row(*row)
     Console().print(table)
     Console(stderr=True).print("[dim]full ids: autogenesis runs --json[/]")
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `2w` as a timedelta."""
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text.lower())
+    if not match:
+        raise UserError(f"--older-than {text!r}: give a number and a unit, e.g. 30d, 12h, "
+                        "90m or 2w")
+    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+
+
+@app.command("prune")
+def prune(
+    older_than: str = typer.Option(..., "--older-than",
+                                   help="Age of the runs to delete: 30d, 12h, 90m, 2w."),
+    keep_failed: bool = typer.Option(False, "--keep-failed",
+                                     help="Keep failed runs whatever their age."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would go."),
+) -> None:
+    """Delete finished runs started longer ago than --older-than, with all their messages,
+    model calls, artefacts, verdicts, events, files and observations and the runs of
+    generated systems they started, in one transaction. Runs still marked running are
+    kept (they may be live, or waiting for `autogenesis resume`)."""
+    cutoff = now() - parse_age(older_than)
+    with Store.open() as store:
+        deleted = store.prune(cutoff, keep_failed=keep_failed, dry_run=dry_run)
+    rows = ", ".join(f"{n} {table}" for table, n in deleted.items() if table != "runs" and n)
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(f"{verb} {deleted['runs']} run(s) started before {cutoff:%Y-%m-%d %H:%M} UTC"
+               + (f" ({rows})" if rows else ""))

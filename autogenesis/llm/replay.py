@@ -31,6 +31,7 @@ from autogenesis.llm.base import (
     check_messages,
     prompt_sha256,
 )
+from autogenesis.llm.schema import judge_output
 
 
 class ReplayModel:
@@ -80,10 +81,13 @@ class ReplayModel:
         if row.get("prompt_sha256") != prompt_sha256(checked, schema, settings):
             what, detail = _difference(row, checked, schema, settings)
             raise ReplayMismatch(agent, index, what, detail)
+        finish = row.get("finish_reason") or "stop"
+        # `problem` is not logged: judged again from the logged output, as the backend did
+        parsed, problem = judge_output(row["output"], schema, finish, settings.max_new_tokens)
         return Generation(
             text=row["output"], tokens_in=row["tokens_in"], tokens_out=row["tokens_out"],
-            latency_ms=0.0, finish_reason=row.get("finish_reason") or "stop",
-            parsed=row["parsed"], batch_size=1, seed=row["seed"],
+            latency_ms=0.0, finish_reason=finish, parsed=parsed, batch_size=1,
+            seed=row["seed"], problem=problem,
         )
 
 

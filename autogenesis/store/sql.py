@@ -185,3 +185,21 @@ def existing_ids_sql(table: str) -> str:
     return f"SELECT id FROM {table} WHERE id = ANY(%s)"
 
 SELECT_RUNS_STARTING_SQL = "SELECT id FROM runs WHERE id::text LIKE %s ORDER BY started_at LIMIT 5"
+
+# Runs to prune: finished top-level runs started before the cutoff (failed ones kept on
+# request) and the runs they started. Runs still marked running are never pruned: they
+# may be live, or waiting for `autogenesis resume`.
+PRUNE_SELECT_SQL = """
+WITH top AS (
+    SELECT id FROM runs
+    WHERE started_at < %(cutoff)s AND status <> 'running'
+      AND config->>'parent_run' IS NULL
+      AND NOT (%(keep_failed)s AND status = 'failed')
+)
+SELECT id FROM top
+UNION
+SELECT r.id FROM runs r JOIN top ON r.config->>'parent_run' = top.id::text
+"""
+PRUNE_COUNT_SQL = "SELECT count(*) FROM {table} WHERE run_id = ANY(%s)"
+PRUNE_DELETE_SQL = "DELETE FROM runs WHERE id = ANY(%s)"
+PRUNE_PROCESS_EVENTS_SQL = "DELETE FROM events WHERE run_id IS NULL AND created_at < %s"

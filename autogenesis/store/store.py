@@ -173,6 +173,24 @@ class Store:
         self.log(finished)
         return finished
 
+    def prune(self, cutoff: datetime, *, keep_failed: bool = False,
+              dry_run: bool = False) -> dict[str, int]:
+        """Delete finished runs started before `cutoff`, with everything logged under them
+        and the runs they started, in one transaction. Rows deleted per table."""
+        deleted: dict[str, int] = {}
+        with self._direct(autocommit=False) as conn, conn.transaction():
+            ids = [row[0] for row in conn.execute(
+                sql.PRUNE_SELECT_SQL, {"cutoff": cutoff, "keep_failed": keep_failed})]
+            deleted["runs"] = len(ids)
+            for table in sql.TABLES_WITH_RUN:
+                count = conn.execute(sql.PRUNE_COUNT_SQL.format(table=table), (ids,)).fetchone()
+                deleted[table] = count[0] if count else 0
+            if not dry_run:
+                conn.execute(sql.PRUNE_DELETE_SQL, (ids,))   # the rest goes by ON DELETE CASCADE
+                gone = conn.execute(sql.PRUNE_PROCESS_EVENTS_SQL, (cutoff,)).rowcount
+                deleted["events"] += max(gone, 0)
+        return deleted
+
     # --- reads ------------------------------------------------------------
 
     def runs(self, *, status: str | None = None, spec: str | None = None,
