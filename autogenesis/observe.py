@@ -111,8 +111,10 @@ class Observer:
         clock goes on from where the log stopped, not counting the time it lay dead)."""
         def read() -> dict[str, Any]:
             return {"t": round(time.monotonic() - self._t0 + self._offset, 4)}
+        replayed = self.replayed
         t = float(self.observe("clock", {}, read)["t"])
-        self._offset = t - (time.monotonic() - self._t0)
+        if self.replayed != replayed:   # a logged reading: live ones go on from it
+            self._offset = t - (time.monotonic() - self._t0)
         return t
 
 
