@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import get_args
 
 import typer
 from rich import box
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from autogenesis.errors import UserError
 from autogenesis.store import Store
-from autogenesis.store.records import now
+from autogenesis.store.records import RunKind, now
 
 app = typer.Typer(help="List logged runs, newest first; `runs prune` deletes old ones.",
                   no_args_is_help=False, add_completion=False)
@@ -29,11 +30,16 @@ class Status(StrEnum):
     interrupted = "interrupted"
 
 
+Kind = StrEnum("Kind", {k: k for k in get_args(RunKind)})  # type: ignore[misc]
+
+
 @app.callback(invoke_without_command=True)
 def list_runs(
     ctx: typer.Context,
     status: Status | None = typer.Option(None, help="Only runs with this status."),
     spec: str | None = typer.Option(None, help="Only runs whose spec path contains this text."),
+    kind: Kind | None = typer.Option(None, help="Only runs of this kind (build: the builds; "
+                                     "system: the generated systems' runs)."),
     limit: int = typer.Option(50, min=1, help="At most this many runs, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for tools."),
 ) -> None:
@@ -42,7 +48,8 @@ def list_runs(
     if ctx.invoked_subcommand is not None:
         return
     with Store.open() as store:
-        runs = store.runs(status=status.value if status else None, spec=spec, limit=limit)
+        runs = store.runs(status=status.value if status else None, spec=spec,
+                          kind=kind.value if kind else None, limit=limit)
     if as_json:
         rows = [
             {
@@ -59,11 +66,13 @@ def list_runs(
         Console().print("no runs logged yet")
         return
     show_model = any(r.model for r in runs)
-    show_package = any(r.package_path for r in runs)
+    console = Console()
+    # the package path is long: shown on a wide terminal, always in --json
+    show_package = any(r.package_path for r in runs) and console.width >= 120
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for name in ("id", "status"):
         table.add_column(name, no_wrap=True)
-    table.add_column("spec / name", overflow="fold", min_width=12)
+    table.add_column("spec / name", overflow="fold", min_width=14)
     for name in ("started", "took", "approved"):
         table.add_column(name, no_wrap=True)
     if show_model:
@@ -82,8 +91,8 @@ def list_runs(
         if show_package:
             row.append(r.package_path or "-")
         table.add_row(*row)
-    Console().print(table)
-    Console(stderr=True).print("[dim]full ids: autogenesis runs --json[/]")
+    console.print(table)
+    Console(stderr=True).print("[dim]full ids and packages: autogenesis runs --json[/]")
 
 
 def parse_age(text: str) -> timedelta:

@@ -120,6 +120,7 @@ SELECT r.id, r.kind, r.name, r.spec_path, r.status, r.model, r.package_path, r.e
        (SELECT count(*) FROM verdicts v WHERE v.run_id = r.id AND v.approved) AS approved
 FROM runs r
 WHERE (%(status)s::text IS NULL OR r.status = %(status)s)
+  AND (%(kind)s::text IS NULL OR r.kind = %(kind)s)
   AND (%(spec)s::text IS NULL OR r.spec_path LIKE '%%' || %(spec)s || '%%')
 ORDER BY r.started_at DESC
 LIMIT %(limit)s

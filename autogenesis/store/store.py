@@ -197,8 +197,9 @@ class Store:
     # --- reads ------------------------------------------------------------
 
     def runs(self, *, status: str | None = None, spec: str | None = None,
-             limit: int = 50) -> list[RunSummary]:
-        rows = self._fetch(sql.SELECT_RUNS_SQL, {"status": status, "spec": spec, "limit": limit})
+             kind: str | None = None, limit: int = 50) -> list[RunSummary]:
+        rows = self._fetch(sql.SELECT_RUNS_SQL, {"status": status, "spec": spec, "kind": kind,
+                                                 "limit": limit})
         return [RunSummary(**row) for row in rows]
 
     def run(self, run_id: UUID) -> dict[str, Any] | None:
