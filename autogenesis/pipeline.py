@@ -30,6 +30,11 @@ package is written to `<out>/<slug>/` (a temporary folder swapped in) with
 the wheel in `dist/`, and every file is logged with the artefact and
 message that produced it. Each stage's work is one conversation on the bus,
 so the bus's own loop detection and deadlines apply to it.
+
+What the build observes outside its own code (the sandbox's results, the clock
+readings behind budget decisions) goes through an `observe.Observer` and is
+logged beside the model's completions, so that `autogenesis.replay` can run
+the same build again from the log, or resume it.
 """
 
 from __future__ import annotations
@@ -181,7 +186,6 @@ class Build:
                  prompts: Prompts | None = None, runner: Runner | None = None,
                  progress: Callable[[Progress], None] = _no_progress,
                  observer: Observer | None = None) -> None:
-        # prompts=None: the default folder; runner=None: the sandbox
         self.store = store
         self.model = LoggedModel(model, store)
         self.options = options or BuildOptions()
