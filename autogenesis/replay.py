@@ -195,7 +195,6 @@ class Mirror:
                                                       "events": []}
         self.stage_of: dict[Any, str] = {}     # conversation -> stage, for reports
         self.matched = 0
-        self.written = 0
         self._run_ids: set[Any] = set()        # the build run and its children (replay ids)
 
     # --- the Store interface the pipeline uses ------------------------------
@@ -241,7 +240,6 @@ class Mirror:
         for table, values_list in by_table.items():
             have = self.store.existing(table, [UUID(v[0]) for v in values_list if v[0]])
             fresh += [(table, v) for v in values_list if v[0] and UUID(v[0]) not in have]
-        self.written += len(fresh)
         return self.store.ingest(fresh)
 
     def verdicts(self, run_id: UUID) -> list[dict[str, Any]]:
@@ -367,7 +365,6 @@ class Mirror:
     def _write(self, record: Record, row: dict[str, Any], sink: Sink | None) -> None:
         """Resume: new work goes into the original run, under the original's ids."""
         moved = _translate_record(record, self._translate, self._translate_text)
-        self.written += 1
         self._saw(record.table, self._translated(row))
         if sink is None:
             self.store.log(moved)
