@@ -134,6 +134,12 @@ def test_the_timeline_shows_every_kind_in_order_and_filters(store: Store, built:
     tested = [i for i in items if i.matches(stage="testing", kind="observation")]
     assert [i.subkind for i in tested] == ["pytest", "example", "example"]
 
+    # a generated system's run (logged from the sandbox's trace) has a timeline too
+    system = store.children(built.run_id)[0]
+    system_items = timeline(store, system["id"])
+    assert {"message", "completion"} <= {i.kind for i in system_items}
+    assert system_items[0].kind == "message" and system_items[0].agent == "user"
+
     short = str(built.run_id)[:8]
     shown = cli(env, "replay", short, "--stage", "design", "--jsonl")
     lines = [json.loads(line) for line in shown.stdout.splitlines()]
