@@ -28,25 +28,19 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 from uuid import UUID
 
 from autogenesis.artefacts import PytestRun
 from autogenesis.bus.context import current_caller
 from autogenesis.errors import ReplayMismatch
+from autogenesis.llm.logged import Log
 from autogenesis.llm.replay import diff_json
 from autogenesis.scenarios import Installed, Outcome, Runner
-from autogenesis.store.records import Observation, Record
+from autogenesis.store.records import Observation
 from autogenesis.store.sql import COLUMNS
-from autogenesis.store.writer import Sink
 
 COORDINATOR = "pipeline"
-
-
-class Log(Protocol):
-    """The part of `Store` used here."""
-
-    def log(self, record: Record, sink: Sink | None = None) -> None: ...
 
 
 class Observer:

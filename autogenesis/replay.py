@@ -50,7 +50,7 @@ from autogenesis.llm.replay import ReplayModel, diff_json
 from autogenesis.observe import Observer
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.scenarios import Runner
-from autogenesis.store.records import Record, Run, now
+from autogenesis.store.records import Record, Run
 from autogenesis.store.sql import COLUMNS
 from autogenesis.store.writer import Sink
 
@@ -121,53 +121,50 @@ class LoggedRun:
             model=config.get("sandbox_model"), backend=config.get("sandbox_backend"))
 
 
+KEYS: dict[str, tuple[str, ...]] = {
+    "artefacts": ("kind", "version"), "files": ("path",),
+    "completions": ("agent", "call_index"), "observations": ("agent", "call_index"),
+}
+"""Records found by a key; messages, verdicts, events and system runs by their place."""
+
+
+def _key(table: str, row: Mapping[str, Any]) -> Any:
+    values = tuple(row[c] for c in KEYS[table])
+    return values[0] if len(values) == 1 else values
+
+
 class _Place:
     """Where the next record of each kind goes in the original's log."""
 
     def __init__(self, original: LoggedRun) -> None:
         t = original.tables
         self.ordinal = {name: list(t[name]) for name in ("messages", "verdicts", "events")}
-        self.by_key: dict[str, dict[Any, dict[str, Any]]] = {
-            "artefacts": {(r["kind"], r["version"]): r for r in t["artefacts"]},
-            "files": {r["path"]: r for r in t["files"]},
-            "completions": {(r["agent"], r["call_index"]): r for r in t["completions"]},
-            "observations": {(r["agent"], r["call_index"]): r for r in t["observations"]},
-        }
-        self.children = list(original.children)
+        self.ordinal["runs"] = list(original.children)
+        self.by_key = {table: {_key(table, r): r for r in t[table]} for table in KEYS}
         self.used: Counter[str] = Counter()
-        self.seen_keys: dict[str, set[Any]] = {name: set() for name in self.by_key}
+        self.seen_keys: dict[str, set[Any]] = {table: set() for table in KEYS}
 
     def take(self, table: str, row: Mapping[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-        """(the record's place, the original's record there or None)."""
+        """(the record's place, the original's record there or None); for "runs", the
+        next system run."""
         if table in self.ordinal:
             n = self.used[table]
             self.used[table] += 1
             rows = self.ordinal[table]
             return n, rows[n] if n < len(rows) else None
-        key = {"artefacts": lambda: (row["kind"], row["version"]),
-               "files": lambda: row["path"],
-               "completions": lambda: (row["agent"], row["call_index"]),
-               "observations": lambda: (row["agent"], row["call_index"])}[table]()
+        key = _key(table, row)
         self.seen_keys[table].add(key)
         return key, self.by_key[table].get(key)
-
-    def child(self) -> tuple[int, dict[str, Any] | None]:
-        n = self.used["children"]
-        self.used["children"] += 1
-        return n, self.children[n] if n < len(self.children) else None
 
     def missing(self) -> tuple[str, Any, dict[str, Any]] | None:
         """The first record of the original nobody reproduced."""
         for table, rows in self.ordinal.items():
             if self.used[table] < len(rows):
                 return table, self.used[table], rows[self.used[table]]
-        for table, rows in self.by_key.items():
-            for key, row in rows.items():
+        for table, keyed in self.by_key.items():
+            for key, row in keyed.items():
                 if key not in self.seen_keys[table]:
                     return table, key, row
-        if self.used["children"] < len(self.children):
-            n = self.used["children"]
-            return "runs", n, self.children[n]
         return None
 
 
@@ -215,8 +212,7 @@ class Mirror:
 
     def finish_run(self, run: Run, status: Any, *, error: str | None = None,
                    package_path: str | None = None) -> Run:
-        finished = dataclasses.replace(run, status=status, error=error, finished_at=now(),
-                                       package_path=package_path or run.package_path)
+        finished = run.finished(status, error=error, package_path=package_path)
         self.log(finished)
         return finished
 
@@ -318,7 +314,7 @@ class Mirror:
         elif row["kind"] == "build" and not self._run_ids:
             original, compared = self.original.run, RUN_START
         else:
-            n, original = self.place.child()
+            n, original = self.place.take("runs", row)
             if original is None:
                 if not self.live:
                     raise ReplayMismatch("pipeline", n, "run", "the original started no "
@@ -485,6 +481,44 @@ class Reexecution:
         return self.original_seconds / self.seconds
 
 
+def _replaying(store: Any, original: LoggedRun, *, live: bool, out_dir: Path | None,
+               model: Model | None = None, prompts: Any = None, runner: Runner | None = None,
+               progress: Callable[[Progress], None] | None = None,
+               ) -> tuple[Mirror, Observer, Build]:
+    """The logged build's pipeline with its three seams swapped: the model (`model` past
+    the log when live), the observer and the store; a divergence cancels the calling task."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+
+    mirror = Mirror(store, original, live=live, stop=stop)
+    replaying = WatchedModel(ReplayModel(original.tables["completions"], run_id=original.id,
+                                         fallback=model), mirror)
+    observer = Observer(mirror, logged=original.tables["observations"], live=live,
+                        on_mismatch=mirror.mismatch)
+    build = Build(mirror, replaying,  # type: ignore[arg-type]
+                  options=original.options(out_dir), observer=observer, prompts=prompts,
+                  runner=runner, **({"progress": progress} if progress is not None else {}))
+    return mirror, observer, build
+
+
+async def _run(build: Build, original: LoggedRun, mirror: Mirror) -> BuildResult | None:
+    """The build; None when a divergence stopped it (the mirror holds which)."""
+    try:
+        return await build.run(original.spec(), spec_path=original.run["spec_path"],
+                               name=original.run["name"])
+    except asyncio.CancelledError:
+        if mirror.diverged is None:
+            raise
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        return None
+
+
 async def reexecute(store: Any, run_id: UUID, *, out_dir: Path | None = None,
                     prompts: Any = None) -> Reexecution:
     """Run logged build `run_id` again from its log and compare everything as it goes."""
@@ -493,48 +527,29 @@ async def reexecute(store: Any, run_id: UUID, *, out_dir: Path | None = None,
     if original.run["status"] in UNFINISHED or original.run["finished_at"] is None:
         raise UserError(f"run {run_id} has not finished (still running, or killed): "
                         f"resume it with `autogenesis resume {run_id}`")
-    spec = original.spec()
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    mirror = Mirror(store, original, live=False,
-                    stop=lambda: loop.call_soon_threadsafe(task.cancel) if task else None)
-    model = WatchedModel(ReplayModel(original.tables["completions"], run_id=run_id), mirror)
-    observer = Observer(mirror, logged=original.tables["observations"], live=False,
-                        on_mismatch=mirror.mismatch)
-    keep = out_dir is not None
     folder = out_dir or Path(tempfile.mkdtemp(prefix="autogenesis-replay-"))
-    build = Build(mirror, model, options=original.options(folder),  # type: ignore[arg-type]
-                  observer=observer, prompts=prompts)
-    package_sha256 = None
+    mirror, observer, build = _replaying(store, original, live=False, out_dir=folder,
+                                         prompts=prompts)
+    result = None
     try:
-        result = await build.run(spec, spec_path=original.run["spec_path"],
-                                 name=original.run["name"])
-        package_sha256 = result.package.sha256
-    except asyncio.CancelledError:
-        if mirror.diverged is None:
-            raise
-        if task:
-            task.uncancel()
+        result = await _run(build, original, mirror)
     except Exception as exc:
         if mirror.diverged is None and original.run["status"] != "failed":
             mirror.mismatch(ReplayMismatch("pipeline", 0, "run", f"the re-execution failed "
                                            f"where the original did not: {exc}"))
     mirror.finish()
     files = _compare_files(original.tables["files"], folder) if mirror.diverged is None else []
-    if mirror.diverged is None:
-        for path, logged, written in files:
-            if logged != written:
-                mirror.mismatch(ReplayMismatch("generator", 0, "file", f"{path}: logged sha256 "
-                                               f"{logged}, written {written}"))
-                break
-    if not keep:
+    for path, logged, written in files:
+        if logged != written:
+            mirror.mismatch(ReplayMismatch("generator", 0, "file", f"{path}: logged sha256 "
+                                           f"{logged}, written {written}"))
+            break
+    if out_dir is None:
         shutil.rmtree(folder, ignore_errors=True)
-    original_seconds = None
-    if original.run["finished_at"] is not None:
-        original_seconds = (original.run["finished_at"]
-                            - original.run["started_at"]).total_seconds()
+    original_seconds = (original.run["finished_at"] - original.run["started_at"]).total_seconds()
     return Reexecution(run_id, folder, time.monotonic() - started, original_seconds,
-                       mirror.diverged, mirror.matched, files, package_sha256,
+                       mirror.diverged, mirror.matched, files,
+                       result.package.sha256 if result is not None else None,
                        len(original.tables["completions"]), observer.replayed)
 
 
@@ -570,30 +585,11 @@ async def resume(store: Any, run_id: UUID, model: Model, *, out_dir: Path | None
     with store.run_lock(run_id) as free:
         if not free:
             raise UserError(f"run {run_id} is still running in another process")
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        mirror = Mirror(store, original, live=True,
-                        stop=lambda: loop.call_soon_threadsafe(task.cancel) if task else None)
-        replaying = WatchedModel(ReplayModel(original.tables["completions"], run_id=run_id,
-                                             fallback=model), mirror)
-        observer = Observer(mirror, logged=original.tables["observations"], live=True,
-                            on_mismatch=mirror.mismatch)
-        build = Build(mirror, replaying,  # type: ignore[arg-type]
-                      options=original.options(out_dir), observer=observer,
-                      prompts=prompts, runner=runner,
-                      **({"progress": progress} if progress is not None else {}))
-        try:
-            result = await build.run(original.spec(), spec_path=original.run["spec_path"],
-                                     name=original.run["name"])
-        except asyncio.CancelledError:
-            if mirror.diverged is None:
-                raise
-            if task:
-                task.uncancel()
-            store.flush()
-            raise mirror.diverged from None
+        mirror, _, build = _replaying(store, original, live=True, out_dir=out_dir, model=model,
+                                      prompts=prompts, runner=runner, progress=progress)
+        result = await _run(build, original, mirror)
         store.flush()
-    if mirror.diverged is not None:
-        raise mirror.diverged
+    if mirror.diverged is not None or result is None:
+        raise mirror.diverged or RuntimeError("resume stopped without a divergence")
     result.run_id = run_id
     return result

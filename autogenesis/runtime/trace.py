@@ -11,13 +11,12 @@ every record, so a run killed at its deadline keeps what it did so far.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import IO
 from uuid import UUID
 
-from autogenesis.store.records import Record, Run, RunStatus, now
+from autogenesis.store.records import Record, Run, RunStatus
 from autogenesis.store.spool import SpoolRow, spool_rows
 from autogenesis.store.sql import COLUMNS
 from autogenesis.store.writer import Sink
@@ -51,7 +50,7 @@ class TraceLog:
 
     def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
                    package_path: str | None = None) -> Run:
-        return dataclasses.replace(run, status=status, error=error, finished_at=now())
+        return run.finished(status, error=error)
 
     def close(self) -> None:
         if self._file is not None:

@@ -9,7 +9,7 @@ two members), so the writer treats every kind of row alike.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID, uuid4
@@ -51,6 +51,12 @@ class Run:
     started_at: datetime = field(default_factory=now)
     finished_at: datetime | None = None
     table: ClassVar[str] = "runs"
+
+    def finished(self, status: RunStatus, *, error: str | None = None,
+                 package_path: str | None = None) -> Run:
+        """This run as it ends, at this moment."""
+        return replace(self, status=status, error=error, finished_at=now(),
+                       package_path=package_path or self.package_path)
 
     def row(self) -> tuple[Any, ...]:
         return (

@@ -8,7 +8,6 @@ spooled when the database is away) and plain read methods for the CLI.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from psycopg_pool import ConnectionPool
 from autogenesis.config import Settings, redact_url
 from autogenesis.errors import StoreUnavailable
 from autogenesis.store import embedded, migrations, sql
-from autogenesis.store.records import RawRow, Record, Run, RunStatus, now
+from autogenesis.store.records import RawRow, Record, Run, RunStatus
 from autogenesis.store.spool import Spool
 from autogenesis.store.writer import LogWriter, Sink
 
@@ -169,10 +168,7 @@ class Store:
 
     def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
                    package_path: str | None = None) -> Run:
-        finished = dataclasses.replace(
-            run, status=status, error=error, finished_at=now(),
-            package_path=package_path or run.package_path,
-        )
+        finished = run.finished(status, error=error, package_path=package_path)
         self.log(finished)
         return finished
 
