@@ -3,7 +3,8 @@
 # build the example trip planner from its spec (all nine stages: the package is tested,
 # tuned, documented, built as a wheel, installed in a fresh venv and run; each artefact
 # approved by the hierarchy approver, everything logged), run the generated package's own
-# tests, run the generated system once on the spec's first example, list the runs.
+# tests, run the generated system once on the spec's first example, list the runs and
+# inspect the build (agents, topology, verdicts, provenance; the SVG next to the package).
 # Another spec: bash scripts/main.sh examples/support_router.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +18,4 @@ cd "$package"
 "$python" -m "$(basename "$package")" --example 1
 cd - >/dev/null
 .venv/bin/autogenesis runs --limit 5
+.venv/bin/autogenesis inspect "$package"

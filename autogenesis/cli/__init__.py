@@ -1,7 +1,7 @@
 """The `autogenesis` command.
 
-Commands are split by concern (`build.py`, `db.py`, `runs.py`, `replay.py`, `demo.py`,
-`models.py`). Expected
+Commands are split by concern (`build.py`, `db.py`, `runs.py`, `replay.py`, `inspect.py`,
+`demo.py`, `models.py`). Expected
 failures (`AutogenesisError`) become one line on stderr and exit code 1;
 anything else is a bug and keeps its traceback. Nothing here imports torch.
 """
@@ -15,6 +15,7 @@ import typer
 
 from autogenesis import __version__
 from autogenesis.cli import build, db, demo, models, replay, runs
+from autogenesis.cli import inspect as inspect_cli
 from autogenesis.errors import AutogenesisError
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
 app.command("replay")(replay.replay)
 app.command("resume")(replay.resume)
+app.command("inspect")(inspect_cli.inspect)
 app.command("demo")(demo.demo)
 app.command("models")(models.models)
 app.command("generate")(models.generate)

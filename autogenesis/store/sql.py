@@ -177,6 +177,15 @@ SELECT {", ".join(COLUMNS["runs"])} FROM runs WHERE config->>'parent_run' = %s
 ORDER BY started_at, id
 """
 
+# Builds that logged these (path, sha256) files, the most matches first.
+SELECT_RUNS_WITH_FILES_SQL = """
+SELECT f.run_id AS id, count(*) AS matched, max(r.started_at) AS started
+FROM files f JOIN runs r ON r.id = f.run_id
+WHERE r.kind = 'build'
+  AND (f.path, f.sha256) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+GROUP BY f.run_id ORDER BY matched DESC, started DESC LIMIT 5
+"""
+
 # A live build holds this lock for its run (per session: a killed process drops it).
 RUN_LOCK_SQL = "SELECT pg_try_advisory_lock(%s, hashtext(%s))"
 RUN_LOCK_CLASS = 0x6167  # "ag": the first key of every run's advisory lock

@@ -234,6 +234,11 @@ class Store:
         """Runs that `run_id` started (its generated system's runs), in start order."""
         return self._fetch(sql.SELECT_CHILD_RUNS_SQL, (str(run_id),))
 
+    def runs_with_files(self, paths: list[str], sha256s: list[str]) -> list[UUID]:
+        """Builds that logged files with these paths and contents, most matches first."""
+        rows = self._fetch(sql.SELECT_RUNS_WITH_FILES_SQL, (paths, sha256s))
+        return [row["id"] for row in rows]
+
     def existing(self, table: str, ids: list[UUID]) -> set[UUID]:
         """Which of `ids` are in `table` already."""
         if table not in sql.TABLES_WITH_RUN:
