@@ -9,14 +9,17 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from scripted_build import BuildAnswers
+from test_build import run_build, spec_text
 from test_replay import cli, logged_build
 
 from autogenesis import diagram
 from autogenesis.agents.design import Design
 from autogenesis.agents.design import diagram as mermaid
 from autogenesis.artefacts import TOPOLOGIES, AgentDesign, Blueprint
-from autogenesis.errors import UserError
+from autogenesis.errors import StageFailed, UserError
 from autogenesis.inspection import inspect_run, run_of_folder, summary
+from autogenesis.llm.testing import FunctionModel
 from autogenesis.store import Store
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -171,3 +174,26 @@ def test_inspect_errors_are_one_clear_line(built, tmp_path: Path, env: dict[str,
     (unrelated / "pyproject.toml").write_text("[project]\nname = 'pkg'\n")
     with pytest.raises(UserError, match="no logged build wrote"):
         run_of_folder(store, unrelated)
+
+
+def test_inspect_a_failed_build_shows_its_rejections(built, tmp_path: Path):
+    store = built[0]
+    answers = BuildAnswers()
+
+    def reply(messages, schema, settings):
+        if schema and "approved" in schema["properties"]:
+            return {"approved": False, "feedback": "never good enough"}
+        return answers(messages, schema, settings)
+
+    with pytest.raises(StageFailed):
+        run_build(store, spec_text("lesson_pipeline.md"), tmp_path / "out",
+                  model=FunctionModel(reply), model_blocking=True, max_rounds=2)
+    store.flush()
+    run_id = store.runs(kind="build", limit=1)[0].id
+    seen = inspect_run(store, run_id)
+    assert seen.run["status"] == "failed" and "still rejected" in seen.run["error"]
+    assert seen.blueprint is None and seen.agents == [] and seen.files == []
+    rounds = seen.verdicts["understanding"]
+    assert [r.approved for r in rounds] == [False, False]
+    assert [r.version for r in rounds] == [1, 2]
+    assert all(any("never good enough" in f for f in r.failed) for r in rounds)

@@ -85,7 +85,7 @@ def show(console: Console, result: Inspection) -> None:
         console.print(f"  [red]error[/] {escape(run['error'])}")
     bp = result.blueprint
     if bp is None:
-        console.print("\nno blueprint was approved: the build stopped before design")
+        console.print("\nno approved blueprint: the build stopped before design was approved")
     else:
         console.print(f"\n[bold]{escape(bp.title)}[/]: {escape(bp.goal)}")
         _agents(console, result)
