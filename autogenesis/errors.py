@@ -26,6 +26,10 @@ class StoreUnavailable(UserError):
     """The database cannot be reached or started."""
 
 
+class BusUnavailable(UserError):
+    """The MQTT broker cannot be reached, or refused us (credentials, permissions)."""
+
+
 class MigrationError(AutogenesisError):
     """The schema cannot be brought up to date safely."""
 

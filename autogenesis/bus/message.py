@@ -118,6 +118,31 @@ class Message:
             self.created_at, self.deadline,
         )
 
+    def wire(self) -> dict[str, Any]:
+        """The message as JSON-ready fields, for a transport between processes."""
+        return {"id": str(self.id), "run_id": str(self.run_id),
+                "conversation_id": str(self.conversation_id), "sender": self.sender,
+                "recipient": self.recipient, "topic": self.topic, "kind": self.kind,
+                "body": self.body_json,
+                "reply_to": str(self.reply_to) if self.reply_to else None, "hop": self.hop,
+                "expects_reply": self.expects_reply, "created_at": self.created_at.isoformat(),
+                "deadline": self.deadline.isoformat() if self.deadline else None}
+
+    @classmethod
+    def from_wire(cls, fields: Mapping[str, Any]) -> Message:
+        """The message `wire()` gave (raises KeyError/ValueError on anything else)."""
+        def when(text: str | None) -> datetime | None:
+            return datetime.fromisoformat(text) if text else None
+
+        return cls(run_id=UUID(fields["run_id"]), sender=fields["sender"], kind=fields["kind"],
+                   body_json=fields["body"], recipient=fields["recipient"],
+                   topic=fields["topic"], id=UUID(fields["id"]),
+                   conversation_id=UUID(fields["conversation_id"]),
+                   reply_to=UUID(fields["reply_to"]) if fields["reply_to"] else None,
+                   hop=int(fields["hop"]), expects_reply=bool(fields["expects_reply"]),
+                   created_at=when(fields["created_at"]),  # type: ignore[arg-type]
+                   deadline=when(fields["deadline"]))
+
     @property
     def body(self) -> dict[str, Any]:
         return json.loads(self.body_json)
