@@ -71,6 +71,9 @@ DEFAULT_PORT, DEFAULT_TLS_PORT = 1883, 8883
 DEFAULT_PREFIX = "autogenesis"
 CONNECT_TIMEOUT_S = 10.0
 KEEPALIVE_S = 10
+HEARTBEAT_S = 2.0           # presence re-published this often ...
+STALE_S = 3 * HEARTBEAT_S   # ... and a node not heard of for this long is gone
+GRACE_S = 15.0              # an address gone this recently is still sent to (it may return)
 SEEN_LIMIT = 200_000        # (message id, address) pairs remembered against redelivery
 WINDOW = 256                # messages sent and not yet acknowledged by their receiver
 RESEND_S = 2.0              # unacknowledged this long: send again (doubling per try)
@@ -168,6 +171,7 @@ class MqttTransport:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._peers_changed = asyncio.Event()
+        self._lost: dict[str, float] = {}       # address -> when its last node went away
         self._since = datetime.now(UTC).isoformat()
 
     # --- topics -------------------------------------------------------------
@@ -246,6 +250,7 @@ class MqttTransport:
                     if not first.done():
                         first.set_result(None)
                         self._spawn(self._resend_late())
+                        self._spawn(self._heartbeat())
                     else:                       # what the broker may have lost, again
                         self.stats.resent += len(self._sent)
                         for out in list(self._sent.values()):
@@ -333,9 +338,19 @@ class MqttTransport:
                 self._queue(self._topic("node", node), message, message.recipient or "")
                 return 1
         targets = sorted(self._targets(message))
+        recipient = message.recipient
+        if not targets and recipient and recipient != BROADCAST and self._recently_lost(recipient):
+            # Its node went away moments ago (a broker restart looks like that): keep
+            # sending until it is back or the message's deadline passes.
+            self._queue(self._topic("inbox", recipient), message, recipient)
+            return 1
         for address in targets:
             self._queue(self._topic("inbox", address), message, address)
         return len(targets)
+
+    def _recently_lost(self, address: str) -> bool:
+        when = self._lost.get(address)
+        return when is not None and time.monotonic() - when < GRACE_S
 
     def _targets(self, message: Message) -> set[str]:
         everyone = [(self._addresses, self._patterns)] + [
@@ -452,19 +467,38 @@ class MqttTransport:
     def _on_presence(self, node: str, payload: bytes) -> None:
         if node == self.node:
             return
-        if not payload:
-            self.peers.pop(node, None)
-        else:
-            try:
-                presence = json.loads(payload)
-                self.peers[node] = {"addresses": list(presence["addresses"]),
-                                    "subscriptions": dict(presence["subscriptions"]),
-                                    **{k: presence.get(k) for k in ("role", "pid", "host",
-                                                                    "since")}}
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("ignored malformed presence of node %s: %s", node, exc)
-                return
+        if not payload:                 # it left, or its will: the broker saw it die
+            self._forget(node)
+            return
+        try:
+            presence = json.loads(payload)
+            self.peers[node] = {"addresses": list(presence["addresses"]),
+                                "subscriptions": dict(presence["subscriptions"]),
+                                "seen": time.monotonic(),
+                                **{k: presence.get(k) for k in ("role", "pid", "host",
+                                                                "since")}}
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignored malformed presence of node %s: %s", node, exc)
+            return
         self._peers_changed.set()
+
+    def _forget(self, node: str) -> None:
+        gone = self.peers.pop(node, None)
+        if gone is not None:
+            now = time.monotonic()
+            for address in gone["addresses"]:
+                self._lost[address] = now
+            self._peers_changed.set()
+
+    async def _heartbeat(self) -> None:
+        """Re-announce this node; forget nodes not heard of for STALE_S."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            self._announce()
+            now = time.monotonic()
+            for node in [n for n, p in self.peers.items() if now - p["seen"] > STALE_S]:
+                log.info("node %s not heard of for %.0fs: gone", node, STALE_S)
+                self._forget(node)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
