@@ -25,7 +25,8 @@ Topics, under a prefix (`autogenesis` unless the URL's path names another):
 Delivery is never assumed: a broker acknowledges a QoS 1 publish and may
 still drop it (mosquitto's default queue of 1000 per client dropped most of
 a 20,000-message burst in trials). So the receiving node acknowledges each
-delivery to the sending node (batched, on its node topic); the sender keeps
+delivery to the sending node (batched on its node topic, or riding along
+with a reply going there anyway); the sender keeps
 at most WINDOW messages unacknowledged, which keeps the broker's queues
 short, and sends a message again when no acknowledgement came in time or
 after a reconnect, until its deadline (or MAX_TRIES). The receiver drops a
@@ -78,6 +79,7 @@ SEEN_LIMIT = 200_000        # (message id, address) pairs remembered against red
 WINDOW = 256                # messages sent and not yet acknowledged by their receiver
 RESEND_S = 2.0              # unacknowledged this long: send again (doubling per try)
 RESEND_CHECK_S = 0.25
+ACK_DELAY_S = 0.02          # acknowledgements wait this long to be batched or ride along
 MAX_TRIES = 8
 BACKOFF_S = (0.1, 5.0)      # first and longest wait between reconnection attempts
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
@@ -141,6 +143,7 @@ class _Outgoing:
     expires: float | None   # the message's deadline (epoch seconds)
     sent_at: float = 0.0
     tries: int = 0
+    published: bool = False  # the broker has it (PUBACK); the receiver may not yet
 
 
 def node_name() -> str:
@@ -204,9 +207,12 @@ class MqttTransport:
         """Send what is still unacknowledged (up to `drain_s`), leave, disconnect."""
         if self._task is None:
             return
-        with contextlib.suppress(TimeoutError):
+        for node in list(self._acks):        # what we owe others, now
+            self._flush_acks(node)
+        with contextlib.suppress(TimeoutError):     # what others are owed: at least to the broker
             async with asyncio.timeout(drain_s):
-                while (self._sent or self._outbox) and self._client is not None:
+                while self._client is not None and (
+                        self._outbox or any(not out.published for out in self._sent.values())):
                     await asyncio.sleep(0.01)
         self._closing = True
         client = self._client
@@ -335,7 +341,8 @@ class MqttTransport:
         if message.reply_to is not None:
             node = self._reply_node.pop(message.reply_to, None)
             if node is not None:            # straight back to the node that asked
-                self._queue(self._topic("node", node), message, message.recipient or "")
+                self._queue(self._topic("node", node), message, message.recipient or "",
+                            node=node)
                 return 1
         targets = sorted(self._targets(message))
         recipient = message.recipient
@@ -367,9 +374,12 @@ class MqttTransport:
                 found.add(message.recipient)
         return found
 
-    def _queue(self, topic: str, message: Message, address: str) -> None:
-        envelope = {"v": 1, "type": "message", "from": self.node, "to": address,
-                    "message": message.wire()}
+    def _queue(self, topic: str, message: Message, address: str, *,
+               node: str | None = None) -> None:
+        envelope: dict[str, Any] = {"v": 1, "type": "message", "from": self.node,
+                                    "to": address, "message": message.wire()}
+        if node is not None and node in self._acks:     # to a known node: acks ride along
+            envelope["acks"] = self._acks.pop(node)
         payload = json.dumps(envelope, separators=(",", ":")).encode()
         expires = message.deadline.timestamp() if message.deadline else None
         self._outbox.append(_Outgoing((message.id, address), topic, payload, expires))
@@ -385,10 +395,11 @@ class MqttTransport:
     def _transmit(self, out: _Outgoing) -> None:
         out.sent_at = time.monotonic()
         out.tries += 1
+        out.published = False
         if self._client is not None:
-            self._spawn(self._publish(out.topic, out.payload))
+            self._spawn(self._publish(out.topic, out.payload, out))
 
-    async def _publish(self, topic: str, payload: bytes) -> None:
+    async def _publish(self, topic: str, payload: bytes, out: _Outgoing | None = None) -> None:
         client = self._client
         if client is None:
             return              # the reconnect sends everything unacknowledged again
@@ -398,6 +409,8 @@ class MqttTransport:
             log.info("publish to %s waits for the reconnect: %s", topic, exc)
             return
         self.stats.published += 1
+        if out is not None:
+            out.published = True
 
     async def _resend_late(self) -> None:
         """Send again what was not acknowledged in time; give up on what expired."""
@@ -424,8 +437,8 @@ class MqttTransport:
         """Acknowledge a delivery to the node that sent it (batched per loop turn)."""
         pending = self._acks.setdefault(node, [])
         pending.append([str(key[0]), key[1]])
-        if len(pending) == 1:
-            asyncio.get_running_loop().call_soon(self._flush_acks, node)
+        if len(pending) == 1:   # a reply sent before then takes them along instead
+            asyncio.get_running_loop().call_later(ACK_DELAY_S, self._flush_acks, node)
 
     def _flush_acks(self, node: str) -> None:
         keys = self._acks.pop(node, [])
@@ -447,6 +460,8 @@ class MqttTransport:
             if envelope.get("type") == "ack":
                 self._on_acks(envelope["keys"])
                 return
+            if envelope.get("acks"):
+                self._on_acks(envelope["acks"])
             message = Message.from_wire(envelope["message"])
             address, sender_node = str(envelope["to"]), str(envelope["from"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
