@@ -3,8 +3,8 @@
 A transport's test module provides a `transport` fixture (a fresh, unstarted
 transport) and star-imports this module; the tests then run on that
 transport with each real PostgreSQL server (`store` is parametrized in
-conftest). The in-process transport runs it in `test_bus_inprocess.py`; the
-MQTT transport will run the very same tests.
+conftest). The in-process transport runs it in `test_bus_inprocess.py`, the
+MQTT transport, through a real broker, in `test_bus_mqtt.py`.
 """
 
 from __future__ import annotations

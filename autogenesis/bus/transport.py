@@ -1,9 +1,9 @@
 """Transports move messages between the bus and the agents' mailboxes.
 
 The `Bus` owns the rules (logging, loops, deadlines, dead letters); a
-transport only routes. `InProcessTransport` routes within one process; the
-MQTT transport (a later issue) implements the same five methods over a
-broker, so the bus conformance suite runs unchanged against both.
+transport only routes. `InProcessTransport` routes within one process;
+`autogenesis.bus.mqtt.MqttTransport` implements the same methods over a
+broker, and the bus conformance suite runs unchanged against both.
 """
 
 from __future__ import annotations
