@@ -18,13 +18,15 @@ from autogenesis.store import Run, Store
 
 
 def test_urls_are_checked_and_passwords_never_shown():
-    s = MqttSettings.from_url("mqtts://agent:p%40ss@broker.example:8884/team/a?ca=/etc/ca.pem")
+    ca = Path(__file__)         # any existing file will do for parsing
+    s = MqttSettings.from_url(f"mqtts://agent:p%40ss@broker.example:8884/team/a?ca={ca}")
     assert (s.host, s.port, s.username, s.password, s.tls, s.ca_file, s.prefix) == (
-        "broker.example", 8884, "agent", "p@ss", True, "/etc/ca.pem", "team/a")
+        "broker.example", 8884, "agent", "p@ss", True, str(ca), "team/a")
     assert "p@ss" not in s.where and "p%40ss" not in s.where
     assert MqttSettings.from_url("mqtt://localhost").port == 1883
     assert MqttSettings.from_url("mqtts://localhost").port == 8883
-    for bad in ("http://x", "mqtt://", "mqtt://h/bad+prefix", "mqtt://h:99999"):
+    for bad in ("http://x", "mqtt://", "mqtt://h/bad+prefix", "mqtt://h:99999",
+                "mqtts://h?ca=/no/such/ca.pem"):
         with pytest.raises(ConfigError):
             MqttSettings.from_url(bad)
 

@@ -55,6 +55,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID, uuid4
@@ -115,6 +116,8 @@ class MqttSettings:
                               "letters, digits, _ and - in /-separated levels")
         tls = parts.scheme == "mqtts"
         ca = parse_qs(parts.query).get("ca", [None])[0]
+        if ca is not None and not Path(ca).is_file():
+            raise ConfigError(f"no CA certificate file {ca!r} (the ca= of {redact_url(url)!r})")
         return cls(host=parts.hostname, port=port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT),
                    username=unquote(parts.username) if parts.username else None,
                    password=unquote(parts.password) if parts.password else None,
@@ -204,7 +207,8 @@ class MqttTransport:
             raise
 
     async def close(self, *, drain_s: float = 2.0) -> None:
-        """Send what is still unacknowledged (up to `drain_s`), leave, disconnect."""
+        """Send the acknowledgements we owe, wait (up to `drain_s`) until the broker has
+        everything we sent, clear our presence, disconnect."""
         if self._task is None:
             return
         for node in list(self._acks):        # what we owe others, now
