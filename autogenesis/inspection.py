@@ -16,8 +16,7 @@ that build wrote. An `Inspection` holds
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from autogenesis.artefacts import (
     TuningReport,
 )
 from autogenesis.errors import UserError
+from autogenesis.llm.source import file_sha256
 
 PROMPT_SUMMARY_CHARS = 120
 FOLDER_SKIP = ("__pycache__", ".pytest_cache", "build")
@@ -88,10 +88,6 @@ class Inspection:
     files: list[Origin] = field(default_factory=list)
     folder: str | None = None   # the package folder inspected, when one was given
     extra_files: list[str] = field(default_factory=list)  # in the folder, not logged
-
-    @property
-    def slug(self) -> str | None:
-        return self.blueprint.slug if self.blueprint else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -223,8 +219,8 @@ def _compare(result: Inspection, folder: Path) -> None:
         logged.add(origin.path)
         path = folder / origin.path
         state = ("missing" if not path.is_file() else
-                 "same" if _sha256(path) == origin.sha256 else "changed")
-        result.files[i] = Origin(**{**asdict(origin), "on_disk": state})
+                 "same" if file_sha256(path) == origin.sha256 else "changed")
+        result.files[i] = replace(origin, on_disk=state)
     result.extra_files = sorted(
         str(p.relative_to(folder)) for p in _package_files(folder)
         if str(p.relative_to(folder)) not in logged)
@@ -235,10 +231,6 @@ def _package_files(folder: Path) -> list[Path]:
             and not any(part in FOLDER_SKIP or part.endswith(".egg-info")
                         for part in p.relative_to(folder).parts[:-1])
             and p.suffix != ".pyc"]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_of_folder(store: Any, folder: Path) -> UUID:
@@ -253,7 +245,7 @@ def run_of_folder(store: Any, folder: Path) -> UUID:
     config = [p for p in folder.glob("*/config.json") if (p.parent / "__init__.py").is_file()]
     if config:      # the module's folder is named after the slug the build logged
         slug = config[0].parent.name
-    pairs = [(f"{slug}/{p.relative_to(folder)}", _sha256(p)) for p in candidates]
+    pairs = [(f"{slug}/{p.relative_to(folder)}", file_sha256(p)) for p in candidates]
     found = store.runs_with_files([path for path, _ in pairs], [sha for _, sha in pairs])
     if not found:
         raise UserError(f"no logged build wrote the files in {folder} (was it built with "

@@ -353,8 +353,7 @@ class MqttTransport:
         if not targets and recipient and recipient != BROADCAST and self._recently_lost(recipient):
             # Its node went away moments ago (a broker restart looks like that): keep
             # sending until it is back or the message's deadline passes.
-            self._queue(self._topic("inbox", recipient), message, recipient)
-            return 1
+            targets = [recipient]
         for address in targets:
             self._queue(self._topic("inbox", address), message, address)
         return len(targets)
@@ -438,7 +437,8 @@ class MqttTransport:
         self._pump()
 
     def _ack(self, node: str, key: tuple[UUID, str]) -> None:
-        """Acknowledge a delivery to the node that sent it (batched per loop turn)."""
+        """Acknowledge a delivery to the node that sent it: within ACK_DELAY_S, together
+        with the others owed to that node, or sooner with a message going there."""
         pending = self._acks.setdefault(node, [])
         pending.append([str(key[0]), key[1]])
         if len(pending) == 1:   # a reply sent before then takes them along instead

@@ -46,34 +46,35 @@ def inspect(
         if folder is None and package is not None and package.is_dir():
             folder = package       # the build's own folder: compare its files too
         result = inspect_run(store, run_id, folder)
+    plan = diagram.layout(result.blueprint) if result.blueprint is not None else None
     written = None
-    if result.blueprint is not None and not no_diagram:
-        written = _write_svg(result, diagram_path)
+    if plan is not None and not no_diagram:
+        written = _write_svg(result, plan, diagram_path)
     if as_json:
         out = result.as_json()
         out["diagram_svg"] = str(written) if written else None
         typer.echo(json.dumps(out, indent=2, default=str, ensure_ascii=False))
         return
     console = Console(highlight=False, soft_wrap=True)
-    show(console, result)
+    show(console, result, plan)
     if written is not None:
         console.print(f"\ntopology diagram written to {escape(str(written))}")
 
 
-def _write_svg(result: Inspection, path: Path | None) -> Path:
+def _write_svg(result: Inspection, plan: diagram.Layout, path: Path | None) -> Path:
     assert result.blueprint is not None
-    if path is None:
-        package = Path(result.folder or result.run.get("package_path") or "")
-        path = (package.parent / f"{package.name}.svg" if result.folder or package.is_dir()
+    if path is None:        # next to the package folder; here when there is none any more
+        folder = Path(result.folder) if result.folder else None
+        path = (folder.parent / f"{folder.name}.svg" if folder is not None
                 else Path(f"{result.blueprint.slug}.svg"))
     try:
-        path.write_text(diagram.svg(diagram.layout(result.blueprint)), encoding="utf-8")
+        path.write_text(diagram.svg(plan), encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot write the diagram to {path}: {exc.strerror}") from exc
     return path
 
 
-def show(console: Console, result: Inspection) -> None:
+def show(console: Console, result: Inspection, plan: diagram.Layout | None) -> None:
     run = result.run
     took = f", {run['seconds']:.1f}s" if run.get("seconds") is not None else ""
     console.print(f"[bold]build {run['id']}[/] {escape(run['name'])} ({run['status']}{took})")
@@ -84,14 +85,14 @@ def show(console: Console, result: Inspection) -> None:
     if run.get("error"):
         console.print(f"  [red]error[/] {escape(run['error'])}")
     bp = result.blueprint
-    if bp is None:
+    if bp is None or plan is None:
         console.print("\nno approved blueprint: the build stopped before design was approved")
     else:
         console.print(f"\n[bold]{escape(bp.title)}[/]: {escape(bp.goal)}")
         _agents(console, result)
         console.print(f"\n[bold]Topology[/] {bp.topology.replace('_', ' ')} (entry {bp.entry}, "
                       f"exit {bp.exit})")
-        for line in diagram.text(diagram.layout(bp)):
+        for line in diagram.text(plan):
             console.print("  " + escape(line))
         console.print("\n  Mermaid:")
         for line in bp.diagram.splitlines():
