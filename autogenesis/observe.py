@@ -11,7 +11,7 @@ what they observe of the world:
 - the clock, which steers the budget decisions (tuning trials, iterations).
 
 `Observer` logs each of the last two kinds as an `Observation` row, numbered
-per agent in the order the agent asked, like completions. Given a logged
+per run and agent in the order the agent asked, like completions. Given a logged
 run's observations it answers from them instead: the n-th observation of an
 agent gets the n-th logged one, after checking that it asks for the same
 thing (`ReplayMismatch` otherwise). When the log has no more for an agent it
@@ -56,7 +56,7 @@ class Observer:
         self._logged: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         for row in sorted(logged, key=lambda r: (r["agent"], r["call_index"])):
             self._logged[row["agent"]].append(row)
-        self._next: dict[str, int] = defaultdict(int)
+        self._next: dict[tuple[UUID, str], int] = defaultdict(int)
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
         self._offset = 0.0
@@ -71,8 +71,8 @@ class Observer:
         if run_id is None:
             raise RuntimeError("an observation needs a run: set Observer.run_id")
         with self._lock:
-            index = self._next[agent]
-            self._next[agent] += 1
+            index = self._next[(run_id, agent)]
+            self._next[(run_id, agent)] += 1
         logged = self._logged.get(agent, [])
         if index < len(logged):
             row = logged[index]
@@ -93,6 +93,13 @@ class Observer:
                                    request=request, result=result,
                                    message_id=caller.message_id if caller else None))
         return result
+
+    def continue_from(self, run_id: UUID, counts: Mapping[str, int]) -> None:
+        """Number further observations after those already logged (per agent): a worker
+        serving a run that other workers served before it."""
+        with self._lock:
+            for agent, count in counts.items():
+                self._next[(run_id, agent)] = max(self._next[(run_id, agent)], count)
 
     def _mismatch(self, exc: ReplayMismatch) -> NoReturn:
         if self.on_mismatch is not None:

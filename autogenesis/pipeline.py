@@ -31,6 +31,13 @@ the wheel in `dist/`, and every file is logged with the artefact and
 message that produced it. Each stage's work is one conversation on the bus,
 so the bus's own loop detection and deadlines apply to it.
 
+With `BuildOptions.bus` (an MQTT URL) the agents are not in this process:
+workers (`autogenesis.worker`, `autogenesis worker`) serve them, and the
+build waits up to `wait_s` for every one of the ten to be served before it
+logs a run. The steps are the same; the transport notices a worker that dies
+with a request and sends the request again to another (a `retry` event),
+and the deployed wheel comes from the log rather than from a local folder.
+
 What the build observes outside its own code (the sandbox's results, the clock
 readings behind budget decisions) goes through an `observe.Observer` and is
 logged beside the model's completions, so that `autogenesis.replay` can run
@@ -39,6 +46,7 @@ the same build again from the log, or resume it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import shutil
 import time
@@ -47,7 +55,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from autogenesis.agents import (
     STAGES,
@@ -61,6 +69,7 @@ from autogenesis.agents import (
     Work,
 )
 from autogenesis.artefacts import (
+    STAGE_ARTEFACTS,
     Artefact,
     Deployment,
     Docs,
@@ -70,8 +79,10 @@ from autogenesis.artefacts import (
     Verdict,
 )
 from autogenesis.bus import Bus, Message
+from autogenesis.bus.transport import Transport
 from autogenesis.codegen import with_config, with_files, write_package
-from autogenesis.errors import DeadlineExceeded, RemoteError, StageFailed
+from autogenesis.config import redact_url
+from autogenesis.errors import ConfigError, DeadlineExceeded, RemoteError, StageFailed, UserError
 from autogenesis.llm.base import Model
 from autogenesis.llm.logged import LoggedModel
 from autogenesis.observe import ObservedRunner, Observer
@@ -117,6 +128,8 @@ class BuildOptions:
     model: str | None = None       # what sandboxed runs of the system load (None: default)
     backend: str | None = None
     stop_after: str | None = None  # a stage: write the package as it stands after it
+    bus: str | None = None         # an MQTT URL: the agents are served by workers there
+    wait_s: float = 30.0           # how long to wait for workers to serve every agent
 
 
 @dataclass(frozen=True)
@@ -177,18 +190,31 @@ def _no_progress(_: Progress) -> None:
     return None
 
 
+class WorkersMissing(UserError):
+    """`build --bus`: some agents have no worker serving them."""
+
+
+AGENTS = (*STAGE_ORDER, "approver")
+
+
 class Build:
     """One build run. `observer` answers what the build observes outside its code (the
     sandbox's results, the clock); the default logs live observations, a replay passes
-    one that answers from a logged run (`autogenesis.replay`)."""
+    one that answers from a logged run (`autogenesis.replay`).
 
-    def __init__(self, store: Store, model: Model, *, options: BuildOptions | None = None,
+    `model` runs the agents in this process; with `options.bus` workers run them and
+    `model` may be None."""
+
+    def __init__(self, store: Store, model: Model | None, *,
+                 options: BuildOptions | None = None,
                  prompts: Prompts | None = None, runner: Runner | None = None,
                  progress: Callable[[Progress], None] = _no_progress,
                  observer: Observer | None = None) -> None:
         self.store = store
-        self.model = LoggedModel(model, store)
         self.options = options or BuildOptions()
+        if model is None and self.options.bus is None:
+            raise ConfigError("a build needs a model, or workers (BuildOptions.bus)")
+        self.model = LoggedModel(model, store) if model is not None else None
         self.prompts = prompts if prompts is not None else Prompts()
         self.observer = observer or Observer(store)
         self.runner = ObservedRunner(
@@ -202,42 +228,86 @@ class Build:
 
     async def run(self, spec: str, *, spec_path: str | None = None,
                   name: str = "build") -> BuildResult:
-        run = self.store.start_run(Run(
-            kind="build", name=name, spec_path=spec_path,
-            spec_sha256=hashlib.sha256(spec.encode()).hexdigest(),
-            model=self.model.identity.model_id,
-            config={"backend": self.model.identity.backend,
-                    "max_rounds": self.options.max_rounds,
-                    "max_iterations": self.options.max_iterations,
-                    "budget_s": self.options.budget_s,
-                    "stage_timeout": self.options.stage_timeout,
-                    "model_blocking": self.options.model_blocking,
-                    "out_dir": str(self.options.out_dir),
-                    "sandbox_model": self.options.model,
-                    "sandbox_backend": self.options.backend}))
-        self.observer.run_id = run.id
-        self._wall = time.monotonic()
-        started = self.observer.now()
-        dist_dir = self.options.out_dir / f".autogenesis-dist-{run.id.hex[:12]}"
-        try:
-            with self.store.run_lock(run.id):   # tells `resume` this run is live
-                result = await self._stages(run, spec, started, dist_dir)
-        except BaseException as exc:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            self.store.finish_run(run, status, error=str(exc) or type(exc).__name__)
-            self.store.flush()
-            raise
-        finally:
-            shutil.rmtree(dist_dir, ignore_errors=True)
+        dist_dir = self.options.out_dir / f".autogenesis-dist-{uuid4().hex[:12]}"
+        async with Bus(self.store, transport=self._transport(),
+                       default_timeout=self.options.stage_timeout) as bus:
+            await self._serve(bus, dist_dir)
+            run = self.store.start_run(Run(
+                kind="build", name=name, spec_path=spec_path,
+                spec_sha256=hashlib.sha256(spec.encode()).hexdigest(),
+                model=self.model.identity.model_id if self.model else "workers",
+                config=self._config()))
+            self.observer.run_id = run.id
+            self._wall = time.monotonic()
+            started = self.observer.now()
+            try:
+                with self.store.run_lock(run.id):   # tells `resume` this run is live
+                    result = await self._stages(bus, run, spec, started, dist_dir)
+            except BaseException as exc:
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                self.store.finish_run(run, status, error=str(exc) or type(exc).__name__)
+                self.store.flush()
+                raise
+            finally:
+                shutil.rmtree(dist_dir, ignore_errors=True)
         result.seconds = self._elapsed()
-        result.calls = self.model.calls
-        result.tokens_in, result.tokens_out = self.model.tokens_in, self.model.tokens_out
+        if self.model is not None:
+            result.calls = self.model.calls
+            result.tokens_in, result.tokens_out = self.model.tokens_in, self.model.tokens_out
+        else:   # the workers' calls, from the log (each was logged before its reply)
+            calls = self.store.completions(run.id)
+            result.calls = len(calls)
+            result.tokens_in = sum(c["tokens_in"] for c in calls)
+            result.tokens_out = sum(c["tokens_out"] for c in calls)
         self.store.finish_run(run, "succeeded", package_path=str(result.package_path))
         self.store.flush()
         return result
 
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "backend": self.model.identity.backend if self.model else "workers",
+            "max_rounds": self.options.max_rounds,
+            "max_iterations": self.options.max_iterations,
+            "budget_s": self.options.budget_s,
+            "stage_timeout": self.options.stage_timeout,
+            "model_blocking": self.options.model_blocking,
+            "out_dir": str(self.options.out_dir),
+            "sandbox_model": self.options.model,
+            "sandbox_backend": self.options.backend}
+        if self.options.bus is not None:
+            config["bus"] = redact_url(self.options.bus)
+        return config
+
+    def _transport(self) -> Transport | None:
+        if self.options.bus is None:
+            return None
+        from autogenesis.bus.mqtt import MqttTransport
+
+        return MqttTransport(self.options.bus, role="coordinator")
+
+    async def _serve(self, bus: Bus, dist_dir: Path) -> None:
+        """Attach the agents here; or, with workers, wait until each is served."""
+        if self.options.bus is None:
+            for agent in [*self._agents(dist_dir), self._approver()]:
+                await agent.attach(bus)
+            return
+        transport = bus.transport
+        assert hasattr(transport, "wait_for")
+        missing = await transport.wait_for(AGENTS, self.options.wait_s)
+        if missing:
+            where = transport.settings.where
+            raise WorkersMissing(
+                f"no worker serves {', '.join(missing)} on {where} (waited "
+                f"{self.options.wait_s:.0f}s): start one with `autogenesis worker --agents "
+                f"{','.join(missing)} --bus {where}`")
+
+    def _approver(self) -> Approver:
+        assert self.model is not None
+        return Approver(self.model, self.prompts, model_blocking=self.options.model_blocking)
+
     def _agents(self, dist_dir: Path) -> list[StageAgent]:
         model, prompts, store = self.model, self.prompts, self.store
+        assert model is not None
         runner: Callable[[], Runner] = lambda: self.runner  # noqa: E731
         return [*(cls(model, prompts) for cls in STAGES),
                 Testing(model, prompts, store=store, runner_factory=runner),
@@ -248,13 +318,10 @@ class Build:
                                 dist_dir=dist_dir),
                 FeedbackStage(model, prompts, store=store)]
 
-    async def _stages(self, run: Run, spec: str, started: float,
+    async def _stages(self, bus: Bus, run: Run, spec: str, started: float,
                       dist_dir: Path) -> BuildResult:
         inputs: dict[str, Any] = {"spec": spec, "iteration": 1}
         results: list[StageResult] = []
-        agents = {agent.stage: agent for agent in self._agents(dist_dir)}
-        approver = Approver(self.model, self.prompts,
-                            model_blocking=self.options.model_blocking)
         origin: dict[str, tuple[UUID, UUID]] = {}    # file path -> (artefact row, message)
         pending: dict[str, list[str]] = {}           # feedback waiting for a stage's next run
         previous: dict[str, str] = {}                # digest of each stage's last artefact
@@ -262,46 +329,45 @@ class Build:
         iteration, index = 1, 0
         abandoned: list[StageResult] = []
         kept: tuple[dict[str, Any], dict[str, tuple[UUID, UUID]], int] | None = None
-        async with Bus(self.store, default_timeout=self.options.stage_timeout) as bus:
-            for agent in [*agents.values(), approver]:
-                await agent.attach(bus)
-            while index < len(STAGE_ORDER):
-                stage = STAGE_ORDER[index]
-                try:
-                    index = await self._step(bus, run.id, agents[stage], inputs, results,
-                                             origin, pending, previous, attempts, iteration,
-                                             started)
-                except StageFailed as exc:
-                    if kept is None:
-                        raise
-                    # A later iteration failed: the last complete one stands, nothing lost.
-                    self.store.log(Event("error", run.id, agent=stage, detail={
-                        "iteration": iteration, "failed": str(exc),
-                        "kept_iteration": iteration - 1}))
-                    self.progress(Progress(stage, exc.rounds, "abandoned", self._elapsed(),
-                                           f"iteration {iteration} failed ({exc}); keeping "
-                                           f"iteration {iteration - 1}", iteration))
-                    inputs, origin, count = kept
-                    abandoned = results[count:]
-                    del results[count:]
-                    iteration -= 1
-                    break
-                if stage == "feedback" and index == len(STAGE_ORDER):
-                    restart = self._next_iteration(results[-1], results, iteration, started)
-                    if restart is not None:
-                        kept = (dict(inputs), dict(origin), len(results))
-                        attempts.clear()
-                        iteration += 1
-                        inputs["iteration"] = iteration
-                        pending[restart] = [r.request for r in results[-1].artefact.requests
-                                            if r.stage == restart]
-                        index = STAGE_ORDER.index(restart)
+        while index < len(STAGE_ORDER):
+            stage = STAGE_ORDER[index]
+            try:
+                index = await self._step(bus, run.id, stage, inputs, results,
+                                         origin, pending, previous, attempts, iteration,
+                                         started)
+            except StageFailed as exc:
+                if kept is None:
+                    raise
+                # A later iteration failed: the last complete one stands, nothing lost.
+                self.store.log(Event("error", run.id, agent=stage, detail={
+                    "iteration": iteration, "failed": str(exc),
+                    "kept_iteration": iteration - 1}))
+                self.progress(Progress(stage, exc.rounds, "abandoned", self._elapsed(),
+                                       f"iteration {iteration} failed ({exc}); keeping "
+                                       f"iteration {iteration - 1}", iteration))
+                inputs, origin, count = kept
+                abandoned = results[count:]
+                del results[count:]
+                iteration -= 1
+                break
+            if stage == "feedback" and index == len(STAGE_ORDER):
+                restart = self._next_iteration(results[-1], results, iteration, started)
+                if restart is not None:
+                    kept = (dict(inputs), dict(origin), len(results))
+                    attempts.clear()
+                    iteration += 1
+                    inputs["iteration"] = iteration
+                    pending[restart] = [r.request for r in results[-1].artefact.requests
+                                        if r.stage == restart]
+                    index = STAGE_ORDER.index(restart)
         package = Package.model_validate(inputs["package"])
         deployment = Deployment.model_validate(inputs["deployment"]) \
             if "deployment" in inputs else None
         extra = {}
         if deployment is not None and deployment.wheel:
             wheel = dist_dir / deployment.package_sha256[:16] / deployment.wheel
+            if not wheel.is_file():     # a worker built it: its bytes are in the log
+                self._wheel_from_log(run.id, deployment, wheel)
             if wheel.is_file():
                 extra[f"dist/{deployment.wheel}"] = wheel
         path = write_package(package, self.options.out_dir, extra)
@@ -319,17 +385,31 @@ class Build:
         return BuildResult(run.id, path, package, results, iterations=iteration,
                            abandoned=abandoned)
 
-    async def _step(self, bus: Bus, run_id: UUID, agent: StageAgent, inputs: dict[str, Any],
+    def _wheel_from_log(self, run_id: UUID, deployment: Deployment, path: Path) -> None:
+        """Write the deployed wheel to `path` from the install observation that carried it
+        (the worker that built it may be on another host); nothing if none matches."""
+        if not hasattr(self.store, "observations"):
+            return
+        for row in reversed(self.store.observations(run_id)):
+            wheel = row["kind"] == "install" and (row["result"] or {}).get("wheel")
+            if not wheel or wheel.get("name") != deployment.wheel:
+                continue
+            data = base64.b64decode(wheel["bytes"])
+            if hashlib.sha256(data).hexdigest() == deployment.wheel_sha256:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                return
+
+    async def _step(self, bus: Bus, run_id: UUID, stage: str, inputs: dict[str, Any],
                     results: list[StageResult], origin: dict[str, tuple[UUID, UUID]],
                     pending: dict[str, list[str]], previous: dict[str, str],
                     attempts: Counter[str], iteration: int, started: float) -> int:
         """Run one stage; the index of the stage to run next."""
-        stage = agent.stage
         if stage == "tuning":
             inputs["budget_s"] = round(min(TUNING_MAX_S, TUNING_SHARE * self._left(started)), 1)
         stage_started = self.observer.now()
         result = await self._stage(
-            bus, run_id, agent, {k: inputs[k] for k in STAGE_INPUTS[stage]},
+            bus, run_id, stage, {k: inputs[k] for k in STAGE_INPUTS[stage]},
             feedback=pending.pop(stage, []), previous=previous.get(stage), iteration=iteration)
         result.seconds = self.observer.now() - stage_started
         results.append(result)
@@ -419,10 +499,9 @@ class Build:
         self.store.log(record)
         return record
 
-    async def _stage(self, bus: Bus, run_id: UUID, agent: StageAgent, inputs: dict[str, Any],
+    async def _stage(self, bus: Bus, run_id: UUID, stage: str, inputs: dict[str, Any],
                      *, feedback: list[str], previous: str | None,
                      iteration: int) -> StageResult:
-        stage = agent.stage
         deadline = time.monotonic() + self.options.stage_timeout
         root: Message | None = None
         perturb = False
@@ -435,7 +514,7 @@ class Build:
             reply = await self._request(bus, run_id, stage, stage, "produce", body, root,
                                         deadline, round_)
             root = root or reply
-            artefact = agent.produces.model_validate(reply.body["artefact"])
+            artefact = STAGE_ARTEFACTS[stage].model_validate(reply.body["artefact"])
             digest = artefact.digest()
             record = self._log_artefact(run_id, stage, artefact, reply.id)
             if feedback and digest == previous:

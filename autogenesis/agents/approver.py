@@ -5,14 +5,17 @@ is a reason the worker gets back. The model second, for what rules cannot
 see (does the content serve the goal?): one short judgement under a JSON
 schema, recorded as a check. With the default small model that judgement is
 advisory (`model_blocking=False`): it is logged beside the rules but cannot
-reject on its own; with a capable model set `model_blocking=True`.
+reject on its own; with a capable model set `model_blocking=True`. A worker
+serving the approver for many builds passes a function of the run id instead,
+which reads each build's own setting.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from uuid import UUID
 
 from autogenesis.agents import checks
 from autogenesis.artefacts import (
@@ -29,6 +32,7 @@ from autogenesis.artefacts import (
     TuningReport,
     Verdict,
 )
+from autogenesis.bus.context import current_caller
 from autogenesis.bus.message import Message
 from autogenesis.llm.base import Decoding, Model, canonical
 from autogenesis.prompts import Prompts
@@ -80,7 +84,8 @@ def summary(stage: str, artefact: Mapping[str, Any]) -> str:
 
 
 class Approver(Agent):
-    def __init__(self, model: Model, prompts: Prompts, *, model_blocking: bool = False) -> None:
+    def __init__(self, model: Model, prompts: Prompts, *,
+                 model_blocking: bool | Callable[[UUID | None], bool] = False) -> None:
         super().__init__("approver")
         self.model = model
         self.prompts = prompts
@@ -143,12 +148,18 @@ class Approver(Agent):
                                          summary=summary(stage, artefact))
         result = await self.model.generate(messages, schema=JUDGEMENT_SCHEMA,
                                            settings=Decoding(max_new_tokens=64))
+        blocking = self._blocking()
         if result.parsed is None:
-            return Check(name="model_judgement", passed=True, by="model",
-                         blocking=self.model_blocking,
+            return Check(name="model_judgement", passed=True, by="model", blocking=blocking,
                          detail=f"the model gave no judgement: {result.problem}")
         return Check(name="model_judgement", passed=bool(result.parsed["approved"]), by="model",
-                     blocking=self.model_blocking, detail=result.parsed["feedback"])
+                     blocking=blocking, detail=result.parsed["feedback"])
+
+    def _blocking(self) -> bool:
+        if callable(self.model_blocking):
+            caller = current_caller()
+            return self.model_blocking(caller.run_id if caller else None)
+        return self.model_blocking
 
     @staticmethod
     def _kind(stage: str) -> str:

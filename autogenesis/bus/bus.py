@@ -62,6 +62,7 @@ class BusStats:
     loops: int = 0
     deadlines: int = 0
     handler_errors: int = 0
+    retries: int = 0        # requests sent again because the worker handling them died
 
 
 class _Mailbox:
@@ -104,7 +105,7 @@ class Bus:
         if not self._started:
             self._loop = asyncio.get_running_loop()
             self._loop_thread = threading.get_ident()
-            await self.transport.start(self._receive)
+            await self.transport.start(self._receive, self._notice)
             self._started = True
         return self
 
@@ -326,6 +327,12 @@ class Bus:
     def _event(self, kind: EventKind, message: Message, agent: str | None,
                detail: dict[str, Any]) -> None:
         self._log(Event(kind, message.run_id, agent=agent, message_id=message.id, detail=detail))
+
+    def _notice(self, kind: str, message: Message, agent: str | None,
+                detail: dict[str, Any]) -> None:
+        if kind == "retry":
+            self.stats.retries += 1
+        self._event(kind, message, agent, detail)  # type: ignore[arg-type]
 
     def _stop_mailbox(self, mailbox: _Mailbox) -> None:
         for worker in mailbox.workers:

@@ -35,6 +35,13 @@ redelivery is handled once. The connection is re-established with backoff;
 a request in flight meanwhile gets its reply after the reconnect or fails
 with `DeadlineExceeded` at its deadline: nothing hangs.
 
+Failover: the acknowledgement of a request names the node that took it. When
+that node's presence goes (its will: the broker saw the connection die; or
+no heartbeat for STALE_S) and it has not come back FAILOVER_S later, every
+request it took and did not answer is sent again, to whichever node now
+serves the address, and the bus logs a `retry` event. A node that only lost
+its connection for a moment keeps its requests (nothing is done twice).
+
 Latency: TCP_NODELAY is set on the client socket (and should be in the
 broker: `set_tcp_nodelay true`), else a QoS 1 round trip waits on Nagle's
 algorithm (~88 ms instead of ~1 ms measured here).
@@ -63,7 +70,7 @@ from uuid import UUID, uuid4
 import aiomqtt
 
 from autogenesis.bus.message import BROADCAST, Message
-from autogenesis.bus.transport import Inbox, topic_matches
+from autogenesis.bus.transport import Inbox, Notify, topic_matches
 from autogenesis.config import redact_url
 from autogenesis.errors import BusUnavailable, ConfigError
 
@@ -82,6 +89,7 @@ RESEND_S = 2.0              # unacknowledged this long: send again (doubling per
 RESEND_CHECK_S = 0.25
 ACK_DELAY_S = 0.02          # acknowledgements wait this long to be batched or ride along
 MAX_TRIES = 8
+FAILOVER_S = 3.0            # a node gone this long has its unanswered requests sent elsewhere
 BACKOFF_S = (0.1, 5.0)      # first and longest wait between reconnection attempts
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 
@@ -136,6 +144,7 @@ class MqttStats:
     reconnects: int = 0
     resent: int = 0         # messages sent again (not acknowledged in time, or reconnected)
     expired: int = 0        # given up unacknowledged at their deadline
+    failovers: int = 0      # requests sent again because the node that took them went away
 
 
 @dataclass
@@ -144,6 +153,7 @@ class _Outgoing:
     topic: str
     payload: bytes
     expires: float | None   # the message's deadline (epoch seconds)
+    message: Message
     sent_at: float = 0.0
     tries: int = 0
     published: bool = False  # the broker has it (PUBACK); the receiver may not yet
@@ -172,6 +182,9 @@ class MqttTransport:
         self._outbox: deque[_Outgoing] = deque()              # waiting for room
         self._sent: OrderedDict[tuple[UUID, str], _Outgoing] = OrderedDict()  # not acked yet
         self._acks: dict[str, list[list[str]]] = {}         # acks to send, by node
+        self._taken: dict[UUID, tuple[str, _Outgoing]] = {}  # request -> node handling it
+        self._notify: Notify | None = None
+        self._connected_at: float | None = None
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -190,9 +203,10 @@ class MqttTransport:
 
     # --- lifecycle ------------------------------------------------------------
 
-    async def start(self, inbox: Inbox) -> None:
+    async def start(self, inbox: Inbox, notify: Notify | None = None) -> None:
         """Connect (raises `BusUnavailable` when the broker is unreachable or refuses us)."""
         self._inbox = inbox
+        self._notify = notify
         first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._connection(first), name=f"mqtt:{self.node}")
         try:
@@ -256,6 +270,9 @@ class MqttTransport:
                     await self._subscribe(client, [self._inbox_filter(a)
                                                    for a in sorted(self._addresses)])
                     self._client = client
+                    self._connected_at = time.monotonic()
+                    for peer in self.peers.values():     # we heard nobody while away
+                        peer["seen"] = self._connected_at
                     self._announce()
                     if not first.done():
                         first.set_result(None)
@@ -271,6 +288,7 @@ class MqttTransport:
                         self._on_message(incoming)
             except aiomqtt.MqttError as exc:
                 self._client = None
+                self._connected_at = None
                 if not first.done():
                     first.set_exception(_unavailable(self.settings, exc))
                     return
@@ -385,7 +403,7 @@ class MqttTransport:
             envelope["acks"] = self._acks.pop(node)
         payload = json.dumps(envelope, separators=(",", ":")).encode()
         expires = message.deadline.timestamp() if message.deadline else None
-        self._outbox.append(_Outgoing((message.id, address), topic, payload, expires))
+        self._outbox.append(_Outgoing((message.id, address), topic, payload, expires, message))
         self._pump()
 
     def _pump(self) -> None:
@@ -420,6 +438,9 @@ class MqttTransport:
         while True:
             await asyncio.sleep(RESEND_CHECK_S)
             now, wall = time.monotonic(), time.time()
+            for request, (_, out) in list(self._taken.items()):
+                if out.expires is not None and wall > out.expires:
+                    del self._taken[request]
             for key, out in list(self._sent.items()):
                 if (out.expires is not None and wall > out.expires) or out.tries >= MAX_TRIES:
                     del self._sent[key]     # past its deadline (the requester knows) or
@@ -431,10 +452,46 @@ class MqttTransport:
                     self._transmit(out)
             self._pump()
 
-    def _on_acks(self, keys: list[list[str]]) -> None:
+    def _on_acks(self, keys: list[list[str]], node: str) -> None:
         for message_id, address in keys:
-            self._sent.pop((UUID(message_id), address), None)
+            out = self._sent.pop((UUID(message_id), address), None)
+            if out is not None and out.message.expects_reply and out.message.reply_to is None:
+                self._taken[out.key[0]] = (node, out)   # until its reply comes
         self._pump()
+
+    def _answered(self, reply: Message) -> None:
+        """A reply also tells that its request arrived: nothing to resend or fail over."""
+        if reply.reply_to is None:
+            return
+        self._taken.pop(reply.reply_to, None)
+        if reply.sender and self._sent.pop((reply.reply_to, reply.sender), None) is not None:
+            self._pump()
+
+    def _fail_over(self, node: str) -> None:
+        """Send the requests `node` took and never answered to whoever serves them now,
+        unless the node came back (it was only reconnecting) or we are away ourselves."""
+        if node in self.peers or self._taken_by(node) == []:
+            return
+        if self._client is None:    # not connected: we cannot tell who is gone; look again
+            asyncio.get_running_loop().call_later(FAILOVER_S, self._fail_over, node)
+            return
+        for out in self._taken_by(node):
+            del self._taken[out.key[0]]
+            if out.expires is not None and time.time() > out.expires:
+                continue
+            self.stats.failovers += 1
+            log.warning("node %s went away with request %s for %s: sending it again",
+                        node, out.key[0], out.key[1])
+            if self._notify is not None:
+                self._notify("retry", out.message, out.key[1], {
+                    "reason": "the node handling it went away", "node": node,
+                    "address": out.key[1], "tries": out.tries})
+            out.tries = 0
+            self._sent[out.key] = out
+            self._transmit(out)
+
+    def _taken_by(self, node: str) -> list[_Outgoing]:
+        return [out for taker, out in self._taken.values() if taker == node]
 
     def _ack(self, node: str, key: tuple[UUID, str]) -> None:
         """Acknowledge a delivery to the node that sent it: within ACK_DELAY_S, together
@@ -462,16 +519,17 @@ class MqttTransport:
         try:
             envelope = json.loads(payload)
             if envelope.get("type") == "ack":
-                self._on_acks(envelope["keys"])
+                self._on_acks(envelope["keys"], str(envelope["from"]))
                 return
             if envelope.get("acks"):
-                self._on_acks(envelope["acks"])
+                self._on_acks(envelope["acks"], str(envelope["from"]))
             message = Message.from_wire(envelope["message"])
             address, sender_node = str(envelope["to"]), str(envelope["from"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("dropped a malformed MQTT message on %s: %s", topic, exc)
             return
         key = (message.id, address)
+        self._answered(message)
         self._ack(sender_node, key)         # again for a duplicate: the first ack was lost
         if key in self._seen:
             self.stats.duplicates += 1
@@ -508,6 +566,8 @@ class MqttTransport:
             for address in gone["addresses"]:
                 self._lost[address] = now
             self._peers_changed.set()
+        if self._taken_by(node):
+            asyncio.get_running_loop().call_later(FAILOVER_S, self._fail_over, node)
 
     async def _heartbeat(self) -> None:
         """Re-announce this node; forget nodes not heard of for STALE_S."""
@@ -515,6 +575,8 @@ class MqttTransport:
             await asyncio.sleep(HEARTBEAT_S)
             self._announce()
             now = time.monotonic()
+            if self._connected_at is None:
+                continue        # away ourselves: silence from the others means nothing
             for node in [n for n, p in self.peers.items() if now - p["seen"] > STALE_S]:
                 log.info("node %s not heard of for %.0fs: gone", node, STALE_S)
                 self._forget(node)

@@ -9,12 +9,16 @@ broker, and the bus conformance suite runs unchanged against both.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from autogenesis.bus.message import BROADCAST, Message
 
 Inbox = Callable[[str, Message], None]
 """Receives (address it was delivered to, message); must not block."""
+
+Notify = Callable[[str, Message, str | None, dict[str, Any]], None]
+"""Tells the bus of something worth an event: (event kind, message, agent, detail); the bus
+logs it. The MQTT transport reports a request sent again because its worker died."""
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
@@ -32,7 +36,7 @@ def topic_matches(pattern: str, topic: str) -> bool:
 
 
 class Transport(Protocol):
-    async def start(self, inbox: Inbox) -> None:
+    async def start(self, inbox: Inbox, notify: Notify | None = None) -> None:
         """Begin routing; delivered messages are handed to `inbox`."""
 
     async def close(self) -> None: ...
@@ -57,7 +61,7 @@ class InProcessTransport:
         self._addresses: set[str] = set()
         self._subscriptions: dict[str, set[str]] = {}
 
-    async def start(self, inbox: Inbox) -> None:
+    async def start(self, inbox: Inbox, notify: Notify | None = None) -> None:
         self._inbox = inbox
 
     async def close(self) -> None:

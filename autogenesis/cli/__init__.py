@@ -1,7 +1,7 @@
 """The `autogenesis` command.
 
-Commands are split by concern (`build.py`, `db.py`, `runs.py`, `replay.py`, `inspect.py`,
-`demo.py`, `models.py`). Expected
+Commands are split by concern (`build.py`, `worker.py`, `db.py`, `runs.py`, `replay.py`,
+`inspect.py`, `demo.py`, `models.py`). Expected
 failures (`AutogenesisError`) become one line on stderr and exit code 1;
 anything else is a bug and keeps its traceback. Nothing here imports torch.
 """
@@ -14,7 +14,7 @@ import sys
 import typer
 
 from autogenesis import __version__
-from autogenesis.cli import build, db, demo, models, replay, runs
+from autogenesis.cli import build, db, demo, models, replay, runs, worker
 from autogenesis.cli import inspect as inspect_cli
 from autogenesis.errors import AutogenesisError
 
@@ -36,6 +36,7 @@ app.command("inspect")(inspect_cli.inspect)
 app.command("demo")(demo.demo)
 app.command("models")(models.models)
 app.command("generate")(models.generate)
+app.command("worker")(worker.worker)
 
 
 def _version(value: bool) -> None:

@@ -45,11 +45,20 @@ def build(
     model_blocking: bool = typer.Option(False, "--model-blocking",
                                         help="Let the model's judgement reject artefacts "
                                         "(default: advisory; rules decide)."),
+    bus: str | None = typer.Option(None, "--bus", help="Run the agents in workers on this "
+                                   "MQTT broker (mqtt://[user:password@]host[:port][/prefix]) "
+                                   "instead of in this process: start them with `autogenesis "
+                                   "worker`. The build's own --model then only picks what the "
+                                   "generated system runs with in its tests."),
+    wait: float = typer.Option(30.0, "--wait", min=0.0,
+                               help="With --bus: seconds to wait for workers to serve every "
+                               "agent before giving up."),
 ) -> None:
     """Build a multi-agent system from SPEC with the hierarchy of local agents:
     understanding, design, prompt design, generator, testing, tuning, documentation,
     deployment and feedback, each artefact approved by the hierarchy approver,
-    everything logged to PostgreSQL.
+    everything logged to PostgreSQL. With --bus the agents run in `autogenesis worker`
+    processes (on this or other machines) instead of this one.
 
     Writes OUT/<name>/: the package (code, config.json, tests), README, ARCHITECTURE
     and docs/, Dockerfile and docker-compose.yml, and dist/ with its wheel, which was
@@ -59,15 +68,22 @@ def build(
     """
     text = read_spec(spec)
     err = Console(stderr=True, soft_wrap=True)
-    started = time.perf_counter()
-    with err.status("loading the model...") as status:
-        loaded = load_model(model, backend=backend, progress=lambda line: status.update(line))
-    err.print(f"[dim]{loaded.identity.backend} {Path(loaded.identity.model_id).name} loaded "
-              f"in {time.perf_counter() - started:.1f}s[/]")
-
     options = BuildOptions(out_dir=out, max_rounds=max_rounds, max_iterations=max_iterations,
                            budget_s=budget * 60, stage_timeout=stage_timeout,
-                           model_blocking=model_blocking, model=model, backend=backend)
+                           model_blocking=model_blocking, model=model, backend=backend,
+                           bus=bus, wait_s=wait)
+    loaded = None
+    if bus is None:
+        started = time.perf_counter()
+        with err.status("loading the model...") as status:
+            loaded = load_model(model, backend=backend,
+                                progress=lambda line: status.update(line))
+        err.print(f"[dim]{loaded.identity.backend} {Path(loaded.identity.model_id).name} "
+                  f"loaded in {time.perf_counter() - started:.1f}s[/]")
+    else:
+        from autogenesis.bus.mqtt import MqttSettings
+
+        err.print(f"[dim]agents served by workers on {MqttSettings.from_url(bus).where}[/]")
     with Store.open() as store, err.status("building...") as status:
         pipeline = Build(store, loaded, options=options, progress=progress_printer(err, status))
         result = asyncio.run(pipeline.run(text, spec_path=str(spec), name=spec.stem))

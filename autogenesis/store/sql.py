@@ -149,6 +149,13 @@ def count_sql(table: str) -> str:
     return f"SELECT count(*) FROM {table} WHERE run_id = %s"
 
 
+def call_counts_sql(table: str) -> str:
+    """Per agent, one past the highest call index logged in a run (completions,
+    observations)."""
+    return (f"SELECT agent, max(call_index) + 1 AS count FROM {table} WHERE run_id = %s "
+            "GROUP BY agent")
+
+
 SERVER_VERSION_SQL = "SHOW server_version"
 CREATE_DATABASE_SQL = "CREATE DATABASE {name}"
 DATABASE_EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = %s"

@@ -267,6 +267,14 @@ class Store:
             raise ValueError(f"unknown log table {table!r}")
         return self._fetch(sql.count_sql(table), (run_id,))[0]["count"]
 
+    def call_counts(self, table: str, run_id: UUID) -> dict[str, int]:
+        """How many calls (completions) or observations each agent of run `run_id` has
+        logged, counted as one past the highest index: where its next one is numbered."""
+        if table not in ("completions", "observations"):
+            raise ValueError(f"no call indices in table {table!r}")
+        return {row["agent"]: row["count"]
+                for row in self._fetch(sql.call_counts_sql(table), (run_id,))}
+
     # --- connections ------------------------------------------------------
 
     def _fetch(self, query: str, params: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,89 @@
+"""`autogenesis worker`: serve some of the build's agents over MQTT for any build."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from autogenesis.bus import Bus, Message
+from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
+from autogenesis.config import Settings
+from autogenesis.errors import ConfigError
+from autogenesis.llm.loader import load_model
+from autogenesis.store import Store
+from autogenesis.worker import AGENTS, Worker, parse_agents
+
+BUS_HELP = ("The MQTT broker: mqtt://[user:password@]host[:port][/prefix], mqtts:// for TLS "
+            "[default: AUTOGENESIS_MQTT_URL].")
+
+
+def bus_url(given: str | None) -> str:
+    """The broker to use: `given`, else AUTOGENESIS_MQTT_URL; ConfigError when neither."""
+    url = given or Settings.from_env().mqtt_url
+    if not url:
+        raise ConfigError("workers talk over an MQTT broker: give --bus "
+                          "mqtt://host:1883 or set AUTOGENESIS_MQTT_URL")
+    return url
+
+
+def worker(
+    agents: str = typer.Option("all", "--agents", "-a",
+                               help=f"Comma-separated agents to serve: {', '.join(AGENTS)}; "
+                               "or all."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    backend: str | None = typer.Option(None, "--backend", "-b", help=BACKEND_HELP),
+    bus: str | None = typer.Option(None, "--bus", help=BUS_HELP),
+) -> None:
+    """Serve AGENTS of the build for any `autogenesis build --bus` on the same broker,
+    with this process's own model, until stopped (Ctrl-C or SIGTERM).
+
+    Several workers may serve the same agent: each request goes to one of them. A worker
+    announces itself on the broker and keeps doing so; when it dies with a request the
+    build sends that request to another worker. Everything is logged to the same
+    PostgreSQL as the build (AUTOGENESIS_DATABASE_URL; the embedded server is shared
+    only by processes on one machine).
+    """
+    names = parse_agents(agents)
+    url = bus_url(bus)
+    err = Console(stderr=True, soft_wrap=True)
+    with Store.open() as store:
+        asyncio.run(_serve(store, names, url, err, model, backend))
+
+
+async def _serve(store: Store, names: list[str], url: str, err: Console, model: str | None,
+                 backend: str | None) -> None:
+    """Connect (a broker problem shows before the model loads), load the model, serve."""
+    from autogenesis.bus.mqtt import MqttTransport
+
+    transport = MqttTransport(url, role="worker")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def served(agent: str, message: Message, seconds: float) -> None:
+        run = message.run_id.hex[:8] if message.run_id else "-"
+        err.print(f"run {run}  {agent:<14} {message.kind:<8} {seconds:6.1f}s",
+                  highlight=False)
+
+    async with Bus(store, transport=transport) as bus:
+        started = time.perf_counter()
+        with err.status("loading the model..."):
+            loaded = await asyncio.to_thread(load_model, model, backend=backend)
+        err.print(f"[dim]{loaded.identity.backend} {Path(loaded.identity.model_id).name} "
+                  f"loaded in {time.perf_counter() - started:.1f}s[/]")
+        worker = Worker(store, loaded, names, served=served)
+        try:
+            await worker.attach(bus)
+            err.print(f"serving {', '.join(names)} on {transport.settings.where} as node "
+                      f"{transport.node}; Ctrl-C stops", highlight=False)
+            await stop.wait()
+        finally:
+            worker.close()
+    store.flush()
+    err.print(f"stopped after {worker.handled} request(s)", highlight=False)
