@@ -9,8 +9,9 @@ systems agree without passing flags around:
   `/root`), the XDG data directory (`~/.local/share/autogenesis`) otherwise.
 - `AUTOGENESIS_DATABASE_URL`: a PostgreSQL server to use instead of the
   embedded one.
-- `AUTOGENESIS_MQTT_URL`: an MQTT broker for the bus (used by the MQTT
-  transport; unset means the in-process bus).
+- `AUTOGENESIS_MQTT_URL`: an MQTT broker for the bus: `autogenesis worker`
+  serves agents there, and `autogenesis build` has workers there run its
+  agents (`--local` keeps them in the process); unset means the in-process bus.
 - `AUTOGENESIS_MODEL`: the model (a .gguf file, a model directory or a
   Hugging Face id in the local cache); unset means the offline default.
 - `AUTOGENESIS_BACKEND`: `auto` (default), `llamacpp` or `transformers`.

@@ -3,7 +3,7 @@
 Tests that only need *a* broker use AUTOGENESIS_TEST_MQTT_URL (the machine's
 mosquitto); these start `mosquitto` on a free port with a config file of
 their own (TCP_NODELAY, queue limits as in deploy/mosquitto.conf, and a
-password file when asked), so they can stop and start it at will.
+password file and an ACL file when asked), so they can stop and start it at will.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, folder: Path, *, users: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: Path, *, users: dict[str, str] | None = None,
+                 acl: Path | None = None) -> None:
         self.folder = folder
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -44,6 +45,8 @@ class Broker:
                                check=True, capture_output=True)
             passwords.chmod(0o600)
             lines += ["allow_anonymous false", f"password_file {passwords}"]
+            if acl is not None:
+                lines.append(f"acl_file {acl}")
         else:
             lines.append("allow_anonymous true")
         self.config = folder / "mosquitto.conf"

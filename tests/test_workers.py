@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,8 +26,12 @@ from mqtt_broker import Broker
 from scripted_build import InProcessRunner, build_model
 
 from autogenesis.artefacts import Blueprint
+from autogenesis.bus import Bus, Message
+from autogenesis.bus.mqtt import MqttTransport
+from autogenesis.errors import DeadlineExceeded
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress, WorkersMissing
-from autogenesis.store import Store
+from autogenesis.store import Run, Store
+from autogenesis.worker import STAGE_AGENTS
 
 from conftest import REPO
 
@@ -57,9 +62,10 @@ class Workers:
         self.db_url, self.mqtt_url, self.folder = db_url, mqtt_url, folder
         self.processes: list[subprocess.Popen[str]] = []
 
-    def start(self, agents: str, marker: Path | None = None) -> subprocess.Popen[str]:
+    def start(self, agents: str, marker: Path | None = None, *,
+              url: str | None = None) -> subprocess.Popen[str]:
         args = [sys.executable, str(REPO / "tests" / "worker_child.py"), self.db_url,
-                self.mqtt_url, agents, *([str(marker)] if marker else [])]
+                url or self.mqtt_url, agents, *([str(marker)] if marker else [])]
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, cwd=REPO / "tests",
                                    env={**os.environ, "WORKER_TMP": str(self.folder)})
@@ -270,3 +276,111 @@ def test_a_generated_system_runs_its_agents_in_another_process(
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     named = missing.stderr.split("nobody serves ", 1)[1].split(" on ", 1)[0]
     assert sorted(named.split(", ")) == agents and "--serve" in missing.stderr
+
+
+ACL = REPO / "deploy" / "mosquitto.acl"
+USERS = {"coordinator": "pw-c", "stages": "pw-s", "approver": "pw-a"}
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[Broker]:
+    """A broker with deploy/mosquitto.acl and the users docker-compose.yml creates."""
+    folder = tmp_path / "secured"
+    folder.mkdir()
+    broker = Broker(folder, users=USERS, acl=ACL).start()
+    yield broker
+    broker.stop()
+
+
+def as_user(broker: Broker, user: str) -> str:
+    return broker.url(user, USERS[user], prefix="autogenesis")   # the ACL's prefix
+
+
+def test_a_build_through_the_shipped_broker_acl(
+        store: Store, secured: Broker, service_url: str, reference: BuildResult,
+        tmp_path: Path):
+    workers = Workers(service_url, as_user(secured, "stages"), tmp_path)
+    try:
+        workers.start(",".join(STAGE_AGENTS))
+        workers.start("approver", url=as_user(secured, "approver"))
+        result = build(store, tmp_path / "workers", bus=as_user(secured, "coordinator"))
+    finally:
+        workers.stop()
+    assert result.package.sha256 == reference.package.sha256
+    answered_once(store, result.run_id)
+
+
+async def test_the_acl_keeps_each_worker_to_its_own_inboxes(secured: Broker, store: Store):
+    """The approver's user may read the approver's inbox and no other; nobody but the
+    coordinator may send to an inbox."""
+    run = store.start_run(Run(kind="test", name="acl"))
+
+    async def echo(message: Message) -> dict:
+        return {"echo": message.body}
+
+    async with Bus(store, transport=MqttTransport(as_user(secured, "approver"))) as worker, \
+            Bus(store, transport=MqttTransport(as_user(secured, "coordinator"))) as asking:
+        worker.attach("approver", echo)
+        worker.attach("design", echo)       # not its inbox: the broker delivers nothing
+        worker.attach("sneaky", echo)
+        assert not await asking.transport.wait_for(["approver", "design"], 5)
+        ok = await asking.request(Message.new(run_id=run.id, sender="pipeline",
+                                              recipient="approver", kind="judge", body={}),
+                                  timeout=5)
+        assert ok.body == {"echo": {}}
+        with pytest.raises(DeadlineExceeded):
+            await asking.request(Message.new(run_id=run.id, sender="pipeline",
+                                             recipient="design", kind="produce", body={}),
+                                 timeout=1.5)
+        # A worker cannot send requests (write to an inbox) in the build's name.
+        with pytest.raises(DeadlineExceeded):
+            await worker.request(Message.new(run_id=run.id, sender="approver",
+                                             recipient="approver", kind="judge", body={}),
+                                 timeout=1.5)
+    store.flush()
+
+
+def acl_reads() -> dict[str, set[str]]:
+    """Per user of deploy/mosquitto.acl, the inboxes it may read."""
+    reads: dict[str, set[str]] = {}
+    user = None
+    for line in ACL.read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["user"]:
+            user = words[1]
+            reads[user] = set()
+        elif user and words[:2] == ["topic", "read"]:
+            reads[user].add(words[2].removeprefix("autogenesis/inbox/"))
+    return reads
+
+
+def test_the_compose_topology_serves_every_agent_through_the_acl():
+    import yaml
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "mosquitto", "autogenesis"} <= set(services)
+    reads, served = acl_reads(), []
+    for name, service in services.items():
+        command = service.get("command") or []
+        if command[:1] != ["worker"]:
+            continue
+        agents = command[command.index("--agents") + 1].split(",")
+        user = command[command.index("--bus") + 1].split("//")[1].split(":")[0]
+        assert reads[user] == set(agents), name    # reads exactly the inboxes it serves
+        served += agents
+    assert sorted(served) == sorted((*STAGE_AGENTS, "approver"))
+    coordinator = services["autogenesis"]
+    assert coordinator["command"][0] == "build" and "coordinator:" in \
+        coordinator["environment"]["AUTOGENESIS_MQTT_URL"]
+    for service in services.values():      # every file mounted from the repo is there
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (REPO / source).exists(), source
+    assert (REPO / "Dockerfile").is_file()
+    docker_compose = shutil.which("docker-compose")    # Compose's own check, where installed
+    if docker_compose:
+        checked = subprocess.run([docker_compose, "config", "-q"], cwd=REPO,
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr

@@ -14,6 +14,7 @@ from rich.status import Status
 
 from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport
 from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
+from autogenesis.config import Settings
 from autogenesis.llm.loader import load_model
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.spec import read_spec
@@ -49,7 +50,11 @@ def build(
                                    "MQTT broker (mqtt://[user:password@]host[:port][/prefix]) "
                                    "instead of in this process: start them with `autogenesis "
                                    "worker`. The build's own --model then only picks what the "
-                                   "generated system runs with in its tests."),
+                                   "generated system runs with in its tests. [default: "
+                                   "AUTOGENESIS_MQTT_URL]"),
+    local: bool = typer.Option(False, "--local",
+                               help="Run the agents in this process even when "
+                               "AUTOGENESIS_MQTT_URL is set."),
     wait: float = typer.Option(30.0, "--wait", min=0.0,
                                help="With --bus: seconds to wait for workers to serve every "
                                "agent before giving up."),
@@ -68,6 +73,7 @@ def build(
     """
     text = read_spec(spec)
     err = Console(stderr=True, soft_wrap=True)
+    bus = None if local else bus or Settings.from_env().mqtt_url
     options = BuildOptions(out_dir=out, max_rounds=max_rounds, max_iterations=max_iterations,
                            budget_s=budget * 60, stage_timeout=stage_timeout,
                            model_blocking=model_blocking, model=model, backend=backend,
