@@ -16,7 +16,11 @@ Prints:
   default queue limits drops part of a raw burst; the transport's
   acknowledgements and send window lose nothing).
 
-The in-process vs across-workers build comparison comes with the workers.
+With `--build SPEC`: the same build twice with the real default model, each
+through the CLI: `autogenesis build SPEC --local` (every agent in the one
+process) and `autogenesis build SPEC --bus URL` with the agents in three
+`autogenesis worker` processes; wall time of each build command, their
+ratio, and whether the two packages are the same file for file (dist/ aside).
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import hashlib
+import os
 import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -162,6 +169,53 @@ async def main(url: str, requests: int, messages: int) -> None:
     print(f"  autogenesis bus     {bus_got / bus_s:9.0f} msgs/s   arrived {bus_got}/{messages}")
 
 
+WORKERS = ("understanding,design,prompt_design,approver", "generator,testing,tuning",
+           "documentation,deployment,feedback")
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a generated package but its wheel (built at its own time)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and "dist" not in p.parts}
+
+
+def timed_build(args: list[str], out: Path) -> tuple[float, Path]:
+    cli = [sys.executable, "-m", "autogenesis", "build", *args, "--out", str(out)]
+    started = time.perf_counter()
+    done = subprocess.run(cli, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"build failed: {' '.join(cli)}\n{done.stderr[-2000:]}")
+    return seconds, next(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def build_ratio(url: str, spec: Path) -> None:
+    """The same build in one process and across three worker processes."""
+    with tempfile.TemporaryDirectory() as folder:
+        local_s, local = timed_build([str(spec), "--local"], Path(folder) / "local")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        workers = [subprocess.Popen([sys.executable, "-m", "autogenesis", "worker", "--agents",
+                                     agents, "--bus", url], env=env,
+                                    stderr=subprocess.PIPE, text=True) for agents in WORKERS]
+        try:
+            for worker in workers:      # each says so once its model is loaded and it serves
+                assert worker.stderr is not None
+                while "serving" not in (line := worker.stderr.readline()):
+                    if not line:
+                        raise SystemExit("a worker stopped before serving")
+            remote_s, remote = timed_build([str(spec), "--bus", url], Path(folder) / "workers")
+        finally:
+            for worker in workers:
+                worker.terminate()
+                worker.wait(30)
+        same = tree(local) == tree(remote)
+    print(f"build of {spec.name}, real default model (wall time of the build command)")
+    print(f"  in one process          {local_s:7.1f} s")
+    print(f"  across 3 workers (MQTT) {remote_s:7.1f} s")
+    print(f"  ratio                   {remote_s / local_s:.2f}x   same package: "
+          f"{'yes' if same else 'no'}")
+
+
 @contextlib.contextmanager
 def own_broker() -> Iterator[str]:
     """A private mosquitto with deploy/mosquitto.conf's settings on a free port."""
@@ -192,9 +246,12 @@ if __name__ == "__main__":
                         "mosquitto configured like deploy/mosquitto.conf)")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--build", type=Path, metavar="SPEC",
+                        help="also build SPEC in one process and across three workers "
+                        "(minutes: the real default model)")
     args = parser.parse_args()
-    if args.url:
-        asyncio.run(main(args.url, args.requests, args.messages))
-    else:
-        with own_broker() as url:
-            asyncio.run(main(url, args.requests, args.messages))
+    with contextlib.ExitStack() as stack:
+        url = args.url or stack.enter_context(own_broker())
+        asyncio.run(main(url, args.requests, args.messages))
+        if args.build:
+            build_ratio(url, args.build)
