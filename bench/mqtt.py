@@ -19,8 +19,9 @@ Prints:
 With `--build SPEC`: the same build twice with the real default model, each
 through the CLI: `autogenesis build SPEC --local` (every agent in the one
 process) and `autogenesis build SPEC --bus URL` with the agents in three
-`autogenesis worker` processes; wall time of each build command, their
-ratio, and whether the two packages are the same file for file (dist/ aside).
+`autogenesis worker` processes (one iteration each); wall time of each build
+command, their ratio, and whether the two packages are the same file for file
+(dist/ aside).
 """
 
 from __future__ import annotations
@@ -190,9 +191,13 @@ def timed_build(args: list[str], out: Path) -> tuple[float, Path]:
 
 
 def build_ratio(url: str, spec: Path) -> None:
-    """The same build in one process and across three worker processes."""
+    """The same build in one process and across three worker processes. One iteration
+    each: whether a second one starts is a budget decision on the clock, which a second
+    more or less can tip (seen here: 147.5 s needed of 148.1 s left in one run, 149.5 of
+    146.7 in the other), and then the two builds would not do the same work."""
     with tempfile.TemporaryDirectory() as folder:
-        local_s, local = timed_build([str(spec), "--local"], Path(folder) / "local")
+        common = [str(spec), "--max-iterations", "1"]
+        local_s, local = timed_build([*common, "--local"], Path(folder) / "local")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         workers = [subprocess.Popen([sys.executable, "-m", "autogenesis", "worker", "--agents",
                                      agents, "--bus", url], env=env,
@@ -203,7 +208,7 @@ def build_ratio(url: str, spec: Path) -> None:
                 while "serving" not in (line := worker.stderr.readline()):
                     if not line:
                         raise SystemExit("a worker stopped before serving")
-            remote_s, remote = timed_build([str(spec), "--bus", url], Path(folder) / "workers")
+            remote_s, remote = timed_build([*common, "--bus", url], Path(folder) / "workers")
         finally:
             for worker in workers:
                 worker.terminate()
