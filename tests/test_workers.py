@@ -30,6 +30,7 @@ from autogenesis.bus import Bus, Message
 from autogenesis.bus.mqtt import MqttTransport
 from autogenesis.errors import DeadlineExceeded
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress, WorkersMissing
+from autogenesis.replay import reexecute
 from autogenesis.store import Run, Store
 from autogenesis.worker import STAGE_AGENTS
 
@@ -153,6 +154,10 @@ def test_a_build_across_three_workers_is_the_in_process_build(
     assert run is not None and run["status"] == "succeeded"
     assert run["config"]["bus"] == mosquitto.url() and run["model"] == "workers"
     assert store.events(result.run_id, "retry") == []
+    # The log of a build across workers re-executes in one process, identically.
+    again = asyncio.run(reexecute(store, result.run_id, out_dir=tmp_path / "replay"))
+    assert again.diverged is None and again.model_calls == result.calls
+    assert again.files and all(before == after for _, before, after in again.files)
 
 
 def test_a_worker_killed_mid_request_has_its_request_served_by_another(
