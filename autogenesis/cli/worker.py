@@ -18,8 +18,8 @@ from autogenesis.llm.loader import load_model
 from autogenesis.store import Store
 from autogenesis.worker import AGENTS, Worker, parse_agents
 
-BUS_HELP = ("The MQTT broker: mqtt://[user:password@]host[:port][/prefix], mqtts:// for TLS "
-            "[default: AUTOGENESIS_MQTT_URL].")
+BUS_HELP = ("The MQTT broker: mqtt://user:password@host:port/prefix (only the host is "
+            "required), mqtts:// for TLS. Default: AUTOGENESIS_MQTT_URL.")
 
 
 def bus_url(given: str | None) -> str:
