@@ -54,7 +54,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from autogenesis.agents import (
@@ -79,7 +79,6 @@ from autogenesis.artefacts import (
     Verdict,
 )
 from autogenesis.bus import Bus, Message
-from autogenesis.bus.transport import Transport
 from autogenesis.codegen import with_config, with_files, write_package
 from autogenesis.config import redact_url
 from autogenesis.errors import ConfigError, DeadlineExceeded, RemoteError, StageFailed, UserError
@@ -92,6 +91,9 @@ from autogenesis.store import Store
 from autogenesis.store.records import Artefact as ArtefactRecord
 from autogenesis.store.records import Event, GeneratedFile, Run
 from autogenesis.store.records import Verdict as VerdictRecord
+
+if TYPE_CHECKING:   # aiomqtt is imported only by builds that use it
+    from autogenesis.bus.mqtt import MqttTransport
 
 COORDINATOR = "pipeline"
 STAGE_ORDER = ("understanding", "design", "prompt_design", "generator", "testing", "tuning",
@@ -190,11 +192,27 @@ def _no_progress(_: Progress) -> None:
     return None
 
 
+def stage_agents(model: Model, prompts: Prompts, store: Store, *,
+                 runner: Callable[[], Runner], clock: Callable[[], float],
+                 dist_dir: Path) -> list[StageAgent]:
+    """The nine stage agents, wired as a build needs them (in its process or a worker's):
+    `runner` gives the sandbox runner, `clock` the build's clock for tuning, and the
+    deployed wheel is kept under `dist_dir`."""
+    return [*(cls(model, prompts) for cls in STAGES),
+            Testing(model, prompts, store=store, runner_factory=runner),
+            Tuning(model, prompts, store=store, runner_factory=runner, clock=clock),
+            Documentation(model, prompts),
+            DeploymentStage(model, prompts, store=store, runner_factory=runner,
+                            dist_dir=dist_dir),
+            FeedbackStage(model, prompts, store=store)]
+
+
 class WorkersMissing(UserError):
     """`build --bus`: some agents have no worker serving them."""
 
 
 AGENTS = (*STAGE_ORDER, "approver")
+"""Every agent a build asks: what `autogenesis worker --agents` may name."""
 
 
 class Build:
@@ -229,9 +247,10 @@ class Build:
     async def run(self, spec: str, *, spec_path: str | None = None,
                   name: str = "build") -> BuildResult:
         dist_dir = self.options.out_dir / f".autogenesis-dist-{uuid4().hex[:12]}"
-        async with Bus(self.store, transport=self._transport(),
+        transport = self._transport()
+        async with Bus(self.store, transport=transport,
                        default_timeout=self.options.stage_timeout) as bus:
-            await self._serve(bus, dist_dir)
+            await self._serve(bus, transport, dist_dir)
             run = self.store.start_run(Run(
                 kind="build", name=name, spec_path=spec_path,
                 spec_sha256=hashlib.sha256(spec.encode()).hexdigest(),
@@ -278,21 +297,19 @@ class Build:
             config["bus"] = redact_url(self.options.bus)
         return config
 
-    def _transport(self) -> Transport | None:
+    def _transport(self) -> MqttTransport | None:
         if self.options.bus is None:
             return None
         from autogenesis.bus.mqtt import MqttTransport
 
         return MqttTransport(self.options.bus, role="coordinator")
 
-    async def _serve(self, bus: Bus, dist_dir: Path) -> None:
+    async def _serve(self, bus: Bus, transport: MqttTransport | None, dist_dir: Path) -> None:
         """Attach the agents here; or, with workers, wait until each is served."""
-        if self.options.bus is None:
+        if transport is None:
             for agent in [*self._agents(dist_dir), self._approver()]:
                 await agent.attach(bus)
             return
-        transport = bus.transport
-        assert hasattr(transport, "wait_for")
         missing = await transport.wait_for(AGENTS, self.options.wait_s)
         if missing:
             where = transport.settings.where
@@ -306,17 +323,10 @@ class Build:
         return Approver(self.model, self.prompts, model_blocking=self.options.model_blocking)
 
     def _agents(self, dist_dir: Path) -> list[StageAgent]:
-        model, prompts, store = self.model, self.prompts, self.store
-        assert model is not None
-        runner: Callable[[], Runner] = lambda: self.runner  # noqa: E731
-        return [*(cls(model, prompts) for cls in STAGES),
-                Testing(model, prompts, store=store, runner_factory=runner),
-                Tuning(model, prompts, store=store, runner_factory=runner,
-                       clock=self.observer.now),
-                Documentation(model, prompts),
-                DeploymentStage(model, prompts, store=store, runner_factory=runner,
-                                dist_dir=dist_dir),
-                FeedbackStage(model, prompts, store=store)]
+        assert self.model is not None
+        return stage_agents(self.model, self.prompts, self.store,
+                            runner=lambda: self.runner, clock=self.observer.now,
+                            dist_dir=dist_dir)
 
     async def _stages(self, bus: Bus, run: Run, spec: str, started: float,
                       dist_dir: Path) -> BuildResult:

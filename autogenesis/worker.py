@@ -31,30 +31,18 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from autogenesis.agents import (
-    STAGES,
-    Approver,
-    DeploymentStage,
-    Documentation,
-    FeedbackStage,
-    Testing,
-    Tuning,
-)
+from autogenesis.agents import Approver
 from autogenesis.bus import Bus, Message
 from autogenesis.bus.context import current_caller
 from autogenesis.errors import ConfigError
 from autogenesis.llm.base import Model
 from autogenesis.llm.logged import LoggedModel
 from autogenesis.observe import ObservedRunner, Observer
+from autogenesis.pipeline import AGENTS, stage_agents
 from autogenesis.prompts import Prompts
 from autogenesis.runtime.agent import Agent
 from autogenesis.scenarios import Runner, SandboxRunner
 from autogenesis.store import Store
-
-STAGE_AGENTS = ("understanding", "design", "prompt_design", "generator", "testing", "tuning",
-                "documentation", "deployment", "feedback")
-AGENTS = (*STAGE_AGENTS, "approver")
-"""Every agent a build asks: what `autogenesis worker --agents` may name."""
 
 
 def parse_agents(text: str) -> list[str]:
@@ -130,24 +118,14 @@ class Worker:
         self.handled = 0
 
     def agents(self) -> list[Agent]:
-        model, prompts, store = self.model, self.prompts, self.store
-        runner: Callable[[], Runner] = self.runner_for_caller
-        make: dict[str, Callable[[], Agent]] = {cls.stage: (lambda c=cls: c(model, prompts))
-                                               for cls in STAGES}
-        make |= {
-            "testing": lambda: Testing(model, prompts, store=store, runner_factory=runner),
-            "tuning": lambda: Tuning(model, prompts, store=store, runner_factory=runner,
-                                     clock=self.observer.now),
-            "documentation": lambda: Documentation(model, prompts),
-            "deployment": lambda: DeploymentStage(model, prompts, store=store,
-                                                  runner_factory=runner,
-                                                  dist_dir=Path(self._tmp.name)),
-            "feedback": lambda: FeedbackStage(model, prompts, store=store),
-            "approver": lambda: Approver(model, prompts,
-                                         model_blocking=lambda run: self.settings(run)
-                                         .model_blocking),
-        }
-        return [_RunScoped(make[name](), self) for name in self.names]
+        """The agents named, each numbering its calls after the run's log."""
+        every: dict[str, Agent] = {agent.stage: agent for agent in stage_agents(
+            self.model, self.prompts, self.store, runner=self.runner_for_caller,
+            clock=self.observer.now, dist_dir=Path(self._tmp.name))}
+        every["approver"] = Approver(
+            self.model, self.prompts,
+            model_blocking=lambda run: self.settings(run).model_blocking)
+        return [_RunScoped(every[name], self) for name in self.names]
 
     async def attach(self, bus: Bus) -> None:
         for agent in self.agents():

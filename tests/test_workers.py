@@ -29,10 +29,16 @@ from autogenesis.artefacts import Blueprint
 from autogenesis.bus import Bus, Message
 from autogenesis.bus.mqtt import MqttTransport
 from autogenesis.errors import DeadlineExceeded
-from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress, WorkersMissing
+from autogenesis.pipeline import (
+    STAGE_ORDER,
+    Build,
+    BuildOptions,
+    BuildResult,
+    Progress,
+    WorkersMissing,
+)
 from autogenesis.replay import reexecute
 from autogenesis.store import Run, Store
-from autogenesis.worker import STAGE_AGENTS
 
 from conftest import REPO
 
@@ -306,7 +312,7 @@ def test_a_build_through_the_shipped_broker_acl(
         tmp_path: Path):
     workers = Workers(service_url, as_user(secured, "stages"), tmp_path)
     try:
-        workers.start(",".join(STAGE_AGENTS))
+        workers.start(",".join(STAGE_ORDER))
         workers.start("approver", url=as_user(secured, "approver"))
         result = build(store, tmp_path / "workers", bus=as_user(secured, "coordinator"))
     finally:
@@ -374,7 +380,7 @@ def test_the_compose_topology_serves_every_agent_through_the_acl():
         user = command[command.index("--bus") + 1].split("//")[1].split(":")[0]
         assert reads[user] == set(agents), name    # reads exactly the inboxes it serves
         served += agents
-    assert sorted(served) == sorted((*STAGE_AGENTS, "approver"))
+    assert sorted(served) == sorted((*STAGE_ORDER, "approver"))
     coordinator = services["autogenesis"]
     assert coordinator["command"][0] == "build" and "coordinator:" in \
         coordinator["environment"]["AUTOGENESIS_MQTT_URL"]

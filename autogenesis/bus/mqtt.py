@@ -470,12 +470,13 @@ class MqttTransport:
     def _fail_over(self, node: str) -> None:
         """Send the requests `node` took and never answered to whoever serves them now,
         unless the node came back (it was only reconnecting) or we are away ourselves."""
-        if node in self.peers or self._taken_by(node) == []:
+        taken = self._taken_by(node)
+        if node in self.peers or not taken:
             return
         if self._client is None:    # not connected: we cannot tell who is gone; look again
             asyncio.get_running_loop().call_later(FAILOVER_S, self._fail_over, node)
             return
-        for out in self._taken_by(node):
+        for out in taken:
             del self._taken[out.key[0]]
             if out.expires is not None and time.time() > out.expires:
                 continue
