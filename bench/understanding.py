@@ -1,0 +1,279 @@
+"""How well autogenesis reads specs: its plan (stages 1-2) beside a gold annotation.
+
+    .venv/bin/python bench/understanding.py [--corpus DIR ...] [--rules-only]
+                                            [--model M] [--backend B] [--json]
+
+Each corpus folder holds specs (`*.md`) and a `gold.json` saying what each states
+(the format of `../shared/specs/gold.json`; `tests/specs/` by default). For every
+spec the understanding and design agents run as in a build (the default model
+unless `--rules-only`, which gives them a model that never answers, so only
+rules act), and the plan is scored against the gold:
+
+- agents: recall and precision of agent names (a gold name may list acceptable
+  alternatives `a|b|c`; names are compared folded to ASCII identifiers). Agents
+  design adds on its own (a supervisor the spec lacks) are listed, not counted;
+- groups: share of gold groups whose members all became agents;
+- roles: share of found agents with the gold role (worker, approver, manager,
+  router, aggregator, monitor);
+- flow: F1 of the hand-off edges (a pipeline's or feedback loop's chain; the
+  stated arrows otherwise);
+- topology: share of specs whose topology is one the gold accepts (`a|b`), over the
+  specs whose gold names one;
+- loops: share of gold approval loops (worker -> approver, with the stated
+  round limit) among the blueprint's approvals;
+- examples: examples found / examples stated.
+
+Every miss is listed per spec. The scoring here is written independently of the
+parser it measures; nothing in autogenesis imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autogenesis.agents import Design, Understanding, Work
+from autogenesis.artefacts import Blueprint, Requirements
+from autogenesis.errors import AutogenesisError
+from autogenesis.llm.base import Model
+from autogenesis.llm.testing import FunctionModel
+from autogenesis.prompts import Prompts
+
+REPO = Path(__file__).resolve().parents[1]
+ROLE_OF_KIND = {"chair": "aggregator"}   # the blueprint's older word for an aggregator
+SEQUENTIAL = ("pipeline", "feedback_loop")
+
+
+def fold(name: str) -> str:
+    """A name as an ASCII identifier: accents dropped, words joined by '_', no 'agent'."""
+    text = unicodedata.normalize("NFKD", name.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    words = re.findall(r"[a-z0-9]+", text)
+    while len(words) > 1 and words[-1] in ("agent", "agents"):
+        words.pop()
+    return "_".join(words)
+
+
+@dataclass
+class Score:
+    spec: str
+    found: int = 0
+    gold_agents: int = 0
+    predicted: int = 0
+    roles_right: int = 0
+    groups_right: int = 0
+    groups: int = 0
+    flow_hits: int = 0
+    flow_gold: int = 0
+    flow_predicted: int = 0
+    topology_right: bool = False
+    topology_stated: bool = False
+    loops_found: int = 0
+    loops: int = 0
+    examples_found: int = 0
+    examples: int = 0
+    seconds: float = 0.0
+    misses: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+
+
+def match_agents(gold: Mapping[str, str], names: Sequence[str]) -> dict[str, str]:
+    """gold key -> predicted name. Exact folded names first; an alternative list
+    (`a|b`) also accepts a predicted name containing one of its alternatives."""
+    matched: dict[str, str] = {}
+    free = list(names)
+    for exact_pass in (True, False):
+        for key in gold:
+            if key in matched:
+                continue
+            alternatives = [fold(a) for a in key.split("|")]
+            for name in free:
+                if name in alternatives or (not exact_pass and len(alternatives) > 1 and any(
+                        a and a in name for a in alternatives)):
+                    matched[key] = name
+                    free.remove(name)
+                    break
+    return matched
+
+
+def plan_flow(bp: Blueprint, req: Requirements) -> set[tuple[str, str]]:
+    """The hand-offs of the plan: the chain of a sequential topology, else the arrows."""
+    if bp.topology in SEQUENTIAL:
+        return {(e.source, e.target) for e in bp.edges if e.kind == "sends"}
+    return {(link.source, link.target) for link in req.flow}
+
+
+def score(name: str, gold: Mapping[str, Any], req: Requirements, bp: Blueprint) -> Score:
+    s = Score(name)
+    stated = [a for a in bp.agents if a.stated or any(
+        r.name == a.name for r in req.agents)]
+    added = [a.name for a in bp.agents if a not in stated]
+    s.added = added
+    names = [a.name for a in stated]
+    matched = match_agents(gold["agents"], names)
+    s.gold_agents, s.predicted, s.found = len(gold["agents"]), len(names), len(matched)
+    s.misses += [f"agent missing: {key}" for key in gold["agents"] if key not in matched]
+    s.misses += [f"agent extra: {n}" for n in names if n not in matched.values()]
+    kinds = {a.name: a.kind for a in bp.agents}
+    for key, name in matched.items():
+        role = ROLE_OF_KIND.get(kinds[name], kinds[name])
+        if role == gold["agents"][key]:
+            s.roles_right += 1
+        else:
+            s.misses.append(f"role of {name}: {role}, gold {gold['agents'][key]}")
+    for word, members in (gold.get("groups") or {}).items():
+        s.groups += 1
+        group = {fold(m): m for m in members}
+        if set(group) <= set(names):
+            s.groups_right += 1
+        else:
+            s.misses.append(f"group {word}: members {sorted(set(group) - set(names))} "
+                            "not agents")
+    to_gold = {name: key for key, name in matched.items()}
+
+    def gold_name(key: str) -> str:
+        return next((k for k in gold["agents"] if fold(key) in
+                     [fold(a) for a in k.split("|")]), key)
+    gold_flow = {(gold_name(a), gold_name(b)) for a, b in gold.get("flow", [])}
+    predicted = {(to_gold.get(a, a), to_gold.get(b, b)) for a, b in plan_flow(bp, req)}
+    s.flow_gold, s.flow_predicted = len(gold_flow), len(predicted)
+    s.flow_hits = len(gold_flow & predicted)
+    s.misses += [f"flow missing: {a} -> {b}" for a, b in sorted(gold_flow - predicted)]
+    s.misses += [f"flow extra: {a} -> {b}" for a, b in sorted(predicted - gold_flow)]
+    if gold.get("topology"):    # null: the spec gives no sign of one, nothing to score
+        s.topology_stated = True
+        s.topology_right = bp.topology in gold["topology"].split("|")
+        if not s.topology_right:
+            s.misses.append(f"topology {bp.topology}, gold {gold['topology']}")
+    approvals = {(to_gold.get(a.worker, a.worker), to_gold.get(a.approver, a.approver)):
+                 a.max_rounds for a in bp.approvals}
+    for worker, approver, rounds in gold.get("approver_loops", []):
+        s.loops += 1
+        pair = (gold_name(worker), gold_name(approver))
+        if pair in approvals and rounds in (None, approvals[pair]):
+            s.loops_found += 1
+        else:
+            got = approvals.get(pair)
+            s.misses.append(f"loop {worker} -> {approver} ({rounds or 'no'} limit): "
+                            + ("absent" if got is None else f"{got} rounds"))
+    s.examples, s.examples_found = gold.get("examples", 0), len(req.examples)
+    if s.examples_found < s.examples:
+        s.misses.append(f"examples: {s.examples_found} of {s.examples}")
+    return s
+
+
+async def plan(text: str, model: Model, prompts: Prompts) -> tuple[Requirements, Blueprint]:
+    """Stages 1 and 2 as a build runs them, without the bus or the log."""
+    req = await Understanding(model, prompts).produce(Work({"spec": text}))
+    bp = await Design(model, prompts).produce(Work({"requirements": req.model_dump(
+        mode="json")}))
+    assert isinstance(req, Requirements) and isinstance(bp, Blueprint)
+    return req, bp
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def totals(scores: Sequence[Score]) -> dict[str, Any]:
+    found = sum(s.found for s in scores)
+    hits = sum(s.flow_hits for s in scores)
+    precision, recall = (ratio(hits, sum(s.flow_predicted for s in scores)),
+                         ratio(hits, sum(s.flow_gold for s in scores)))
+    return {
+        "specs": len(scores),
+        "agent_recall": ratio(found, sum(s.gold_agents for s in scores)),
+        "agent_precision": ratio(found, sum(s.predicted for s in scores)),
+        "group_accuracy": ratio(sum(s.groups_right for s in scores),
+                                sum(s.groups for s in scores)),
+        "role_accuracy": ratio(sum(s.roles_right for s in scores), found),
+        "flow_f1": (round(2 * precision * recall / (precision + recall), 3)
+                    if precision and recall else 0.0),
+        "topology_accuracy": ratio(sum(s.topology_right for s in scores),
+                                   sum(s.topology_stated for s in scores)),
+        "loop_recall": ratio(sum(s.loops_found for s in scores), sum(s.loops for s in scores)),
+        "example_recall": ratio(sum(min(s.examples_found, s.examples) for s in scores),
+                                sum(s.examples for s in scores)),
+        "seconds": round(sum(s.seconds for s in scores), 1),
+    }
+
+
+def silent_model() -> Model:
+    """A model that never gives a usable answer: only the rules act."""
+    return FunctionModel(lambda messages, schema, settings: "", name="rules-only")
+
+
+def run(corpus: Path, model: Model, prompts: Prompts) -> list[Score]:
+    gold = json.loads((corpus / "gold.json").read_text())
+    scores = []
+    for name in sorted(k for k in gold if not k.startswith("_")):
+        text = (corpus / name).read_text()
+        started = time.perf_counter()
+        try:
+            req, bp = asyncio.run(plan(text, model, prompts))
+        except AutogenesisError as exc:
+            s = Score(name, gold_agents=len(gold[name]["agents"]),
+                      misses=[f"no plan: {exc}"], topology_stated=bool(gold[name]["topology"]))
+        else:
+            s = score(name, gold[name], req, bp)
+        s.seconds = time.perf_counter() - started
+        scores.append(s)
+    return scores
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, action="append",
+                        help="a folder of specs with a gold.json (repeatable; default "
+                        "tests/specs)")
+    parser.add_argument("--rules-only", action="store_true",
+                        help="give the agents a model that never answers")
+    parser.add_argument("--model", help="the model (default: the offline default)")
+    parser.add_argument("--backend", help="auto, llamacpp or transformers")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    corpora = args.corpus or [REPO / "tests" / "specs"]
+    if args.rules_only:
+        model = silent_model()
+    else:
+        from autogenesis.llm.loader import load_model
+
+        model = load_model(args.model, backend=args.backend)
+    prompts = Prompts()
+    report: dict[str, Any] = {"model": model.identity.model_id, "corpora": {}}
+    for corpus in corpora:
+        if not (corpus / "gold.json").is_file():
+            print(f"understanding.py: {corpus} has no gold.json", file=sys.stderr)
+            return 1
+        scores = run(corpus, model, prompts)
+        report["corpora"][str(corpus)] = {
+            "totals": totals(scores),
+            "specs": {s.spec: {"misses": s.misses, "added": s.added} for s in scores}}
+        if args.json:
+            continue
+        print(f"\n{corpus} ({len(scores)} specs, model {Path(model.identity.model_id).name})")
+        for s in scores:
+            extra = f"  (added by design: {', '.join(s.added)})" if s.added else ""
+            topology = ("ok" if s.topology_right else "WRONG") if s.topology_stated else "-"
+            print(f"  {s.spec:<28} agents {s.found}/{s.gold_agents} of {s.predicted}, "
+                  f"topology {topology}{extra}")
+            for miss in s.misses:
+                print(f"      - {miss}")
+        for key, value in totals(scores).items():
+            print(f"  {key:<18} {value}")
+    if args.json:
+        print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
