@@ -25,11 +25,14 @@ Topology = Literal["pipeline", "router", "hierarchy", "contract_net", "consensus
                    "feedback_loop"]
 TOPOLOGIES: tuple[str, ...] = get_args(Topology)
 
-AgentKind = Literal["worker", "approver", "router", "manager", "chair"]
-SUPERVISOR_KINDS = ("approver", "router", "manager", "chair")
-"""Kinds that judge or steer other agents; every other agent is a worker needing one."""
+AgentKind = Literal["worker", "approver", "router", "manager", "aggregator", "monitor"]
+SUPERVISOR_KINDS = ("approver", "router", "manager", "aggregator")
+"""Kinds that judge or steer other agents. A worker needs one of them (or a worker the
+spec says reviews it) as its approver; a monitor only watches and needs none."""
+Role = AgentKind
+"""What an agent does in its system as the spec states it; the blueprint's kinds."""
 
-EdgeKind = Literal["sends", "approves", "broadcasts"]
+EdgeKind = Literal["sends", "approves", "broadcasts", "monitors"]
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 
@@ -54,6 +57,26 @@ class AgentDuty(Artefact):
     duties: list[str] = Field(default_factory=list)
     stated: bool = Field(True, description="named in the spec (False: implied, named by us)")
     named_by: Literal["spec", "model", "rule"] = "spec"
+    role: Role = "worker"
+    line: int | None = Field(None, description="the spec line it came from")
+
+
+class Group(Artefact):
+    """Agents the spec states together ("three contractor agents (a cleaner, ...)")."""
+
+    word: str
+    members: list[str] = Field(default_factory=list)
+    count: int | None = Field(None, description="the number the spec states, if any")
+    line: int | None = None
+
+
+class Loop(Artefact):
+    """An approval loop the spec states: `approver` sends `worker`'s work back."""
+
+    worker: str = Field(pattern=NAME_PATTERN)
+    approver: str = Field(pattern=NAME_PATTERN)
+    max_rounds: int | None = Field(None, ge=1, le=10)
+    line: int | None = None
 
 
 class Link(Artefact):
@@ -78,6 +101,13 @@ class Requirements(Artefact):
     topology_hint: Topology | None = None
     answer_words: int | None = Field(None, description="a word limit the spec sets on answers")
     step_seconds: float | None = Field(None, description="a time limit the spec sets per step")
+    groups: list[Group] = Field(default_factory=list)
+    loops: list[Loop] = Field(default_factory=list)
+    every_step: list[str] = Field(default_factory=list,
+                                  description="approvers the spec says approve every step")
+    topology_reason: str = ""
+    notes: list[str] = Field(default_factory=list,
+                             description="what the reading could not place, in words")
 
 
 # --- stage 2 ----------------------------------------------------------------------
@@ -128,6 +158,7 @@ class Blueprint(Artefact):
     answer_words: int | None = None
     step_seconds: float = Field(60.0, gt=0)
     diagram: str
+    topology_reason: str = ""
 
     def agent(self, name: str) -> AgentDesign | None:
         return next((a for a in self.agents if a.name == name), None)

@@ -135,6 +135,7 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         "goal": blueprint.goal, "description": description, "topology": blueprint.topology,
         "system_class": SYSTEM_CLASSES[blueprint.topology], "agents": agents,
         "entry": blueprint.entry, "exit": blueprint.exit, "order": blueprint.order,
+        "monitors": [a.name for a in blueprint.agents if a.kind == "monitor"],
         "example_inputs": [e.input for e in blueprint.examples] or [blueprint.goal],
         "has_examples": bool(blueprint.examples),
         "diagram": blueprint.diagram,

@@ -28,11 +28,13 @@ FLOW_KINDS = ("sends", "broadcasts")
 CHAR_W, NODE_H, MIN_W = 7.4, 46, 96
 COL_GAP, ROW_GAP, MARGIN, ARC = 72, 34, 40, 56
 FONT = "Helvetica, Arial, 'DejaVu Sans', sans-serif"
-COLOUR = {"sends": "#3c4043", "broadcasts": "#188038", "approves": "#c5221f"}
+COLOUR = {"sends": "#3c4043", "broadcasts": "#188038", "approves": "#c5221f",
+          "monitors": "#9334e6"}
 FILL = {"worker": "#e8f0fe", "approver": "#fde8e8", "router": "#fff4d6",
-        "manager": "#e6f4ea", "chair": "#e6f4ea", "io": "#f1f3f4"}
+        "manager": "#e6f4ea", "aggregator": "#e6f4ea", "monitor": "#f3e8fd", "io": "#f1f3f4"}
 STROKE = {"worker": "#1a73e8", "approver": "#c5221f", "router": "#b06000",
-          "manager": "#188038", "chair": "#188038", "io": "#5f6368"}
+          "manager": "#188038", "aggregator": "#188038", "monitor": "#9334e6",
+          "io": "#5f6368"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Node:
 class Link:
     source: str
     target: str
-    kind: str            # sends, approves, broadcasts
+    kind: str            # sends, approves, broadcasts, monitors
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ def svg(plan: Layout) -> str:
             if plan.node(lk.target).column < plan.node(lk.source).column
             and plan.node(lk.target).row >= plan.node(lk.source).row]
     height = top + plan.rows * (NODE_H + ROW_GAP) + MARGIN + max(back, default=0) / 2
-    flows = {(lk.source, lk.target) for lk in plan.links if lk.kind != "approves"}
+    flows = {(lk.source, lk.target) for lk in plan.links if lk.kind in FLOW_KINDS}
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT}">',
@@ -234,7 +236,8 @@ def _back_bend(a: Box, b: Box) -> float:
 def _path(kind: str, sx: float, sy: float, mx: float, my: float, ex: float,
           ey: float) -> str:
     style = {"sends": 'stroke-width="1.6"', "broadcasts": 'stroke-width="3"',
-             "approves": 'stroke-width="1.3" stroke-dasharray="5 4"'}[kind]
+             "approves": 'stroke-width="1.3" stroke-dasharray="5 4"',
+             "monitors": 'stroke-width="1" stroke-dasharray="2 3"'}[kind]
     return (f'<path class="edge {kind}" d="M{sx:.1f},{sy:.1f} Q{mx:.1f},{my:.1f} '
             f'{ex:.1f},{ey:.1f}" fill="none" stroke="{COLOUR[kind]}" {style} '
             f'marker-end="url(#arrow-{kind})"/>')
@@ -245,7 +248,8 @@ def _legend(x: float, y: float) -> str:
     for i, (kind, colour) in enumerate(COLOUR.items()):
         lx = x + i * 120
         width = 3 if kind == "broadcasts" else 1.5
-        dash = ' stroke-dasharray="5 4"' if kind == "approves" else ""
+        dash = {"approves": ' stroke-dasharray="5 4"',
+                "monitors": ' stroke-dasharray="2 3"'}.get(kind, "")
         out.append(f'<line x1="{lx}" y1="{y}" x2="{lx + 30}" y2="{y}" stroke="{colour}" '
                    f'stroke-width="{width}"{dash}/><text x="{lx + 36}" y="{y + 4}" '
                    f'font-size="11" fill="#5f6368">{kind}</text>')
@@ -261,7 +265,7 @@ def text(plan: Layout) -> list[str]:
     width = [max(len(label[n.name]) for n in plan.nodes if n.column == c)
              for c in range(plan.columns)]
     at = {(n.column, n.row): n.name for n in plan.nodes}
-    flows = {(lk.source, lk.target) for lk in plan.links if lk.kind != "approves"}
+    flows = {(lk.source, lk.target) for lk in plan.links if lk.kind in ("sends", "broadcasts")}
     lines = []
     for row in range(plan.rows):
         line = ""
@@ -273,7 +277,8 @@ def text(plan: Layout) -> list[str]:
                 line += " ─▶ " if name and nxt and (name, nxt) in flows else "    "
         lines.append(line.rstrip())
     lines.append("")
-    arrow = {"sends": "─▶", "broadcasts": "═▶", "approves": "┄▶ approves"}
+    arrow = {"sends": "─▶", "broadcasts": "═▶", "approves": "┄▶ approves",
+             "monitors": "┄▶ watches"}
     grouped: dict[tuple[str, str], list[str]] = {}
     for lk in plan.links:
         grouped.setdefault((lk.source, lk.kind), []).append(lk.target)

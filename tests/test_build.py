@@ -272,16 +272,15 @@ def test_write_package_refuses_a_file_in_the_way(service_store: Store, tmp_path:
 
 
 def test_the_model_fills_in_what_a_spec_leaves_implicit(service_store: Store, tmp_path: Path):
-    """No agent named and no sign of a topology: the model lists the agents and picks one."""
+    """No agent named and nothing enumerated: the model lists the agents, and only names
+    built from the spec's words are kept; a task-only spec becomes a hierarchy."""
     answers = BuildAnswers()
 
     def reply(messages, schema, settings):
         fields = (schema or {}).get("properties", {})
         if "agents" in fields:
-            return {"agents": [{"name": "summariser", "duty": "summarises the article"},
+            return {"agents": [{"name": "article_summariser", "duty": "summarises the article"},
                                {"name": "fact_checker", "duty": "checks the summary"}]}
-        if "topology" in fields:
-            return {"topology": "consensus"}
         return answers(messages, schema, settings)
 
     spec = "# Digest\n\nTurn long news articles into short digests for busy readers.\n"
@@ -289,9 +288,11 @@ def test_the_model_fills_in_what_a_spec_leaves_implicit(service_store: Store, tm
     result = run_build(service_store, spec, tmp_path / "out", model=model)
     requirements, blueprint = result.stages[0].artefact, result.stages[1].artefact
     assert [(a.name, a.named_by) for a in requirements.agents] == [
-        ("summariser", "model"), ("fact_checker", "model")]
-    assert requirements.topology_hint is None and blueprint.topology == "consensus"
-    assert {a.name for a in blueprint.agents} == {"summariser", "fact_checker", "chair"}
+        ("article_summariser", "model")]
+    assert any("'fact_checker'" in note and "refused" in note for note in requirements.notes)
+    assert requirements.topology_hint == "hierarchy" == blueprint.topology
+    assert "names no agents" in blueprint.topology_reason
+    assert {a.name for a in blueprint.agents} == {"article_summariser", "manager"}
 
 
 def test_an_implied_name_that_does_not_fit_its_duty_is_made_by_rule(

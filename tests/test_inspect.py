@@ -16,7 +16,7 @@ from test_replay import cli, logged_build
 from autogenesis import diagram
 from autogenesis.agents.design import Design
 from autogenesis.agents.design import diagram as mermaid
-from autogenesis.artefacts import TOPOLOGIES, AgentDesign, Blueprint
+from autogenesis.artefacts import TOPOLOGIES, AgentDesign, Blueprint, Edge
 from autogenesis.errors import StageFailed, UserError
 from autogenesis.inspection import inspect_run, run_of_folder, summary
 from autogenesis.llm.testing import FunctionModel
@@ -28,11 +28,13 @@ SVG = "{http://www.w3.org/2000/svg}"
 def blueprint(topology: str, workers: tuple[str, ...] = ("planner", "writer", "editor"),
               chief: str = "lead") -> Blueprint:
     kind = {"pipeline": "approver", "feedback_loop": "approver", "router": "router",
-            "hierarchy": "manager", "contract_net": "manager", "consensus": "chair"}[topology]
+            "hierarchy": "manager", "contract_net": "manager",
+            "consensus": "aggregator"}[topology]
     agents = [AgentDesign(name=w, kind="worker", role="worker", duties=[f"{w} things"])
               for w in workers]
     agents.append(AgentDesign(name=chief, kind=kind, role=kind, duties=["judge the work"]))
-    edges = Design._edges(topology, chief, list(workers))
+    edges = Design._edges(topology, chief, list(workers), final_review=False)
+    edges += [Edge(source=chief, target=w, kind="approves") for w in workers]
     entry, exit_ = Design._entry_exit(topology, chief, list(workers))
     return Blueprint(slug="demo_system", title="Demo <system> & co", goal="a goal",
                      topology=topology, agents=agents, edges=edges, entry=entry, exit=exit_,

@@ -65,8 +65,8 @@ def rework_stage(stage: str, found: list[Check]) -> str | None:
 def summary(stage: str, artefact: Mapping[str, Any]) -> str:
     """A few lines the model can judge: the artefact's gist, not its whole JSON."""
     if stage == "understanding":
-        agents = "; ".join(f"{a['name']}: {', '.join(a['duties'])[:80]}"
-                           for a in artefact["agents"])
+        agents = "; ".join(f"{a['name']} ({a.get('role', 'worker')}): "
+                           f"{', '.join(a['duties'])[:80]}" for a in artefact["agents"])
         return f"Title: {artefact['title']}\nAgents: {agents}"
     if stage == "design":
         agents = ", ".join(f"{a['name']} ({a['kind']})" for a in artefact["agents"])

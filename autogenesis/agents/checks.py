@@ -41,6 +41,8 @@ from autogenesis.codegen import PLACEHOLDER, check_identifier, materialise, safe
 from autogenesis.errors import ConfigError
 from autogenesis.sandbox import run_sandboxed
 from autogenesis.spec import parse_spec
+from autogenesis.spec.mentions import mentions, unplaced
+from autogenesis.spec.team import name_from_spec
 
 MIN_PROMPT_COVERAGE = 0.5
 IMPORT_TIMEOUT_S = 60.0
@@ -93,6 +95,17 @@ def requirements_checks(req: Requirements, spec: str) -> list[Check]:
         check("names_safe", _safe_names(names, "agent name")),
         check("names_unique", [f"agent names repeat: {sorted(names)}"]
               if len(names) != len(req.agents) else []),
+        check("spec_mentions_placed",
+              (f"the spec mentions {m.phrase!r} (line {m.line}), which is no agent of the "
+               "requirements" for m in unplaced(spec, names)),
+              f"{len(mentions(spec))} agent mention(s) found by a second reading, all placed"),
+        check("names_from_spec",
+              (f"agent {a.name!r} was named by the model with words that are not the spec's"
+               for a in req.agents if a.named_by == "model"
+               and not name_from_spec(a.name, spec))),
+        check("loops_known",
+              (f"the loop {lp.worker} -> {lp.approver} names an unknown agent"
+               for lp in req.loops if {lp.worker, lp.approver} - names)),
     ]
 
 
@@ -126,13 +139,29 @@ def blueprint_checks(bp: Blueprint, req: Requirements) -> list[Check]:
         if agent.kind != "worker":
             continue
         pair = approver_of.get(agent.name)
+        reviewer = approver_of.get(pair.approver) if pair else None
         if pair is None:
             hierarchy.append(f"worker {agent.name!r} has no approver")
         elif pair.approver == agent.name:
             hierarchy.append(f"worker {agent.name!r} approves itself")
-        elif kinds.get(pair.approver) not in SUPERVISOR_KINDS:
+        elif kinds.get(pair.approver) not in SUPERVISOR_KINDS and not (
+                kinds.get(pair.approver) == "worker" and reviewer is not None
+                and kinds.get(reviewer.approver) in SUPERVISOR_KINDS):
             hierarchy.append(f"{agent.name!r} is approved by {pair.approver!r}, which is not "
-                             "a supervising agent")
+                             "a supervising agent, nor a worker the spec says reviews it "
+                             "under one")
+    stated_loops: dict[str, list[Any]] = {}
+    for lp in req.loops:
+        if kinds.get(lp.worker) == "worker":
+            stated_loops.setdefault(lp.worker, []).append(lp)
+    loops_lost = [
+        f"the spec's loop {worker} -> {' or '.join(lp.approver for lp in loops)} is not "
+        f"{worker}'s approval ({pair.approver if pair else 'none'}"
+        f"{f', {pair.max_rounds} rounds' if pair else ''})"
+        for worker, loops in stated_loops.items()
+        if (pair := approver_of.get(worker)) is None or not any(
+            pair.approver == lp.approver and lp.max_rounds in (None, pair.max_rounds)
+            for lp in loops)]
     return [
         check("spec_agents_present",
               (f"agent {a.name!r} of the requirements is missing" for a in req.agents
@@ -158,6 +187,11 @@ def blueprint_checks(bp: Blueprint, req: Requirements) -> list[Check]:
                for d in a.duties if d not in duties)),
         check("hierarchy_rule", hierarchy,
               f"{len(bp.approvals)} worker -> approver pair(s)"),
+        check("loops_kept", loops_lost, f"{len(req.loops)} stated loop(s) kept"),
+        check("roles_kept",
+              (f"{a.name!r} is a {a.role} in the requirements but a {kinds.get(a.name)} in "
+               "the blueprint" for a in req.agents
+               if a.role in ("approver", "monitor") and kinds.get(a.name) != a.role)),
         check("workers_ordered",
               (f"worker {a.name!r} is missing from the order" for a in bp.agents
                if a.kind == "worker" and a.name not in bp.order)),

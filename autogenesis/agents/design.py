@@ -1,22 +1,27 @@
 """Stage 2, design: `Requirements` -> `Blueprint`.
 
-The topology is the spec's (stated, or found by its keywords); only when the
-spec gives no sign does the model choose one, under an enum schema. Then
-rules fill in the rest: which agent supervises (an agent whose duties say it
-reviews, routes, manages or chairs; one is added when the spec has none,
-because every worker needs an approver), the order of the workers (the
-spec's flow, else the order the spec names them), edges, entry and exit,
-worker -> approver pairs, model settings and a Mermaid diagram.
+Design follows what the spec states. The topology is the one understanding
+read (stated outright, else described by the roles and the flow, else the
+keywords, with the reason); only when the spec gives no sign does the model
+choose one, under an enum schema. Then rules fill in the rest: the chief of
+the topology (the agent whose stated or read role it is: the router, the
+manager, the aggregator, the last approver; an agent whose words point to it;
+one is added when the spec has none, because every worker needs an approver),
+the other supervisors and monitors as the spec gives them, the order of the
+workers (the spec's flow, else the order the spec names them), each worker's
+approver (the spec's loop with its round limit, else an approver of every
+step, else the chief), edges, entry and exit, model settings and a Mermaid
+diagram.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import (
+    SUPERVISOR_KINDS,
     TOPOLOGIES,
     AgentDesign,
     AgentDuty,
@@ -30,22 +35,15 @@ from autogenesis.codegen import check_identifier
 from autogenesis.errors import ConfigError
 from autogenesis.spec import slugify
 
-# Words in an agent's name or duties that make it the supervisor of a topology.
-SUPERVISOR_WORDS = {
-    "approver": r"approv|review|check|verif|judge|critic|proofread|quality",
-    "router": r"triage|rout|classif|dispatch|decides which|which specialist",
-    "manager": r"manag|lead|coordinat|delegat|broker|boss|announc|award|assign",
-    "chair": r"chair|moderat|aggregat|tall(y|ies)|collect|majority",
-}
 SUPERVISOR = {"pipeline": "approver", "feedback_loop": "approver", "router": "router",
-              "hierarchy": "manager", "contract_net": "manager", "consensus": "chair"}
+              "hierarchy": "manager", "contract_net": "manager", "consensus": "aggregator"}
 ADDED_NAME = {"approver": "supervisor", "router": "router", "manager": "manager",
-              "chair": "chair"}
+              "aggregator": "chair"}
 ADDED_DUTY = {
     "approver": "reviews every step's answer and approves it or sends it back with feedback",
     "router": "reads each input and chooses the one agent that should answer it",
     "manager": "hands the work to the workers, approves their results and combines them",
-    "chair": "collects the answers and votes and writes the final decision",
+    "aggregator": "collects the answers and votes and writes the final decision",
 }
 TOPOLOGY_SCHEMA = {"type": "object", "properties": {"topology": {"enum": list(TOPOLOGIES)}},
                    "required": ["topology"], "additionalProperties": False}
@@ -66,16 +64,16 @@ def max_new_tokens(words: int | None) -> int:
 
 def _supervisor(agents: Sequence[AgentDuty], kind: str, back_sources: set[str],
                 ) -> AgentDuty | None:
-    pattern = re.compile(SUPERVISOR_WORDS[kind], re.I)
-    if kind == "approver":  # reviewers say so in their duties (an "editor" may just write)
-        found = [a for a in agents if a.name in back_sources
-                 or any(pattern.search(d) for d in a.duties)]
-    else:
-        found = [a for a in agents if pattern.search(a.name)
-                 or any(pattern.search(d) for d in a.duties)]
-    if not found:
-        return None
-    return found[-1] if kind == "approver" else found[0]  # the last reviewer has the last word
+    """The agent that plays `kind` in the topology: one whose role says so (the last
+    approver has the last word), or for an approver a worker that a back arrow shows
+    sending work back; None when the spec has none."""
+    roled = [a for a in agents if a.role == kind]
+    if roled:
+        return roled[-1] if kind == "approver" else roled[0]
+    if kind == "approver":
+        found = [a for a in agents if a.name in back_sources and a.role == "worker"]
+        return found[-1] if found else None
+    return None
 
 
 def worker_order(workers: Sequence[str], links: Sequence[tuple[str, str]]) -> list[str]:
@@ -92,17 +90,17 @@ def worker_order(workers: Sequence[str], links: Sequence[tuple[str, str]]) -> li
 
 
 def system_slug(title: str) -> str:
-    slug = slugify(title)
+    slug = slugify(title) or "system"
     try:
         return check_identifier(slug, "system slug")
     except ConfigError:
-        return check_identifier(slugify(f"{slug} system"), "system slug")
+        return check_identifier(slugify(f"{slug} system") or "system", "system slug")
 
 
 def diagram(blueprint_edges: Sequence[Edge], agents: Sequence[AgentDesign], entry: str,
             exit_: str) -> str:
     shapes = {"worker": ("[", "]"), "approver": ("([", "])"), "router": ("{", "}"),
-              "manager": ("[[", "]]"), "chair": ("[[", "]]")}
+              "manager": ("[[", "]]"), "aggregator": ("[[", "]]"), "monitor": ("[/", "/]")}
     lines = ["flowchart LR", "    input([input])"]
     for agent in agents:
         left, right = shapes[agent.kind]
@@ -111,7 +109,7 @@ def diagram(blueprint_edges: Sequence[Edge], agents: Sequence[AgentDesign], entr
     lines.append(f"    input --> {entry}")
     for edge in blueprint_edges:
         arrow = {"sends": "-->", "approves": "-. approves .->",
-                 "broadcasts": "== broadcasts ==>"}[edge.kind]
+                 "broadcasts": "== broadcasts ==>", "monitors": "-. watches .->"}[edge.kind]
         lines.append(f"    {edge.source} {arrow} {edge.target}")
     lines.append(f"    {exit_} --> answer")
     return "\n".join(lines)
@@ -123,7 +121,11 @@ class Design(StageAgent):
 
     async def produce(self, work: Work) -> Blueprint:
         req = Requirements.model_validate(work.inputs["requirements"])
-        topology = req.topology_hint or await self._choose_topology(req, work)
+        topology = req.topology_hint
+        reason = req.topology_reason
+        if topology is None:
+            topology = await self._choose_topology(req, work)
+            reason = "the spec gives no sign of one: chosen by the model"
         links = [(link.source, link.target) for link in req.flow]
         position = {a.name: i for i, a in enumerate(req.agents)}
         back_sources = {a for a, b in links if (b, a) in links
@@ -137,32 +139,59 @@ class Design(StageAgent):
             name = ADDED_NAME[kind]
             while any(a.name == name for a in stated):
                 name += "_agent"
-            chief = AgentDuty(name=name, duties=[ADDED_DUTY[kind]], stated=False)
+            chief = AgentDuty(name=name, duties=[ADDED_DUTY[kind]], stated=False, role=kind)
             stated.append(chief)
-        workers = worker_order([a.name for a in stated if a.name != chief.name], links)
+        kinds = {a.name: (kind if a.name == chief.name else
+                          "worker" if a.role in SUPERVISOR_KINDS and a.role != "approver"
+                          else a.role) for a in stated}
+        workers = worker_order([a.name for a in stated if kinds[a.name] == "worker"], links)
+        approvals = self._approvals(req, workers, chief.name, kinds)
+        approver_of = {a.worker: a.approver for a in approvals}
         settings = ModelSettings(max_new_tokens=max_new_tokens(req.answer_words))
         agents = [AgentDesign(
-            name=a.name, kind=kind if a.name == chief.name else "worker",
+            name=a.name, kind=kinds[a.name],   # type: ignore[arg-type]
             role=(f"{kind} of the {topology.replace('_', ' ')}" if a.name == chief.name
-                  else "worker"),
+                  else kinds[a.name]),
             duties=a.duties, stated=a.stated, model=settings,
             inputs=self._inputs(a.name, topology, chief.name, workers),
-            outputs=[chief.name] if a.name != chief.name else ["answer"],
+            outputs=[approver_of.get(a.name, chief.name)] if a.name != chief.name
+            else ["answer"],
         ) for a in stated]
-        agents.sort(key=lambda a: ([chief.name, *workers].index(a.name)
-                                   if topology not in ("pipeline", "feedback_loop")
-                                   else [*workers, chief.name].index(a.name)))
-        edges = self._edges(topology, chief.name, workers)
+        placed = [*workers, chief.name] if topology in ("pipeline", "feedback_loop") \
+            else [chief.name, *workers]
+        agents.sort(key=lambda a: placed.index(a.name) if a.name in placed else len(placed))
+        final_review = chief.stated and chief.name not in req.every_step
+        edges = self._edges(topology, chief.name, workers, final_review)
+        edges += [Edge(source=a.approver, target=a.worker, kind="approves")
+                  for a in approvals]
+        edges += [Edge(source=m, target=w, kind="monitors")
+                  for m in (n for n, k in kinds.items() if k == "monitor") for w in workers]
         entry, exit_ = self._entry_exit(topology, chief.name, workers)
         return Blueprint(
             slug=system_slug(req.title), title=req.title, goal=req.goal, topology=topology,
             agents=agents, edges=edges, entry=entry, exit=exit_, order=workers,
-            approvals=[Approval(worker=w, approver=chief.name, max_rounds=DEFAULT_MAX_ROUNDS)
-                       for w in workers],
-            examples=req.examples, answer_words=req.answer_words,
+            approvals=approvals, examples=req.examples, answer_words=req.answer_words,
             step_seconds=req.step_seconds or 60.0,
-            diagram=diagram(edges, agents, entry, exit_),
+            diagram=diagram(edges, agents, entry, exit_), topology_reason=reason,
         )
+
+    @staticmethod
+    def _approvals(req: Requirements, workers: list[str], chief: str,
+                   kinds: dict[str, str]) -> list[Approval]:
+        """Each worker's approver: the one the spec's loop names (with its round limit),
+        else an approver the spec says approves every step, else the chief."""
+        stated = {}
+        for loop in req.loops:
+            if loop.worker in workers and loop.approver in kinds:
+                stated.setdefault(loop.worker, loop)
+        every = next((a for a in req.every_step if a in kinds), None)
+        approvals = []
+        for worker in workers:
+            loop = stated.get(worker)
+            approver = loop.approver if loop else every or chief
+            rounds = (loop.max_rounds if loop else None) or DEFAULT_MAX_ROUNDS
+            approvals.append(Approval(worker=worker, approver=approver, max_rounds=rounds))
+        return approvals
 
     async def _choose_topology(self, req: Requirements, work: Work) -> str:
         result = await self.ask("design", work, schema=TOPOLOGY_SCHEMA, max_new_tokens=16,
@@ -171,7 +200,7 @@ class Design(StageAgent):
 
     @staticmethod
     def _inputs(name: str, topology: str, chief: str, workers: list[str]) -> list[str]:
-        if name == chief:
+        if name == chief or name not in workers:    # supervisors and monitors see all
             return ["input", *workers]
         if topology in ("pipeline", "feedback_loop"):
             i = workers.index(name)
@@ -179,17 +208,19 @@ class Design(StageAgent):
         return ["input"]
 
     @staticmethod
-    def _edges(topology: str, chief: str, workers: list[str]) -> list[Edge]:
+    def _edges(topology: str, chief: str, workers: list[str],
+               final_review: bool) -> list[Edge]:
+        """The message edges: a chain for a pipeline (ending at the approver when it
+        reviews the finished work), the chief to every worker otherwise."""
         edges: list[Edge] = []
         if topology in ("pipeline", "feedback_loop"):
             edges += [Edge(source=a, target=b, kind="sends")
                       for a, b in itertools.pairwise(workers)]
-            if topology == "feedback_loop":
+            if topology == "feedback_loop" or final_review:
                 edges.append(Edge(source=workers[-1], target=chief, kind="sends"))
         else:
             kind = "broadcasts" if topology in ("contract_net", "consensus") else "sends"
             edges += [Edge(source=chief, target=w, kind=kind) for w in workers]
-        edges += [Edge(source=chief, target=w, kind="approves") for w in workers]
         return edges
 
     @staticmethod

@@ -44,14 +44,17 @@ FORMATS = {
     "approver": "When reviewing: approved true or false, with one sentence of feedback.",
     "router": "When choosing: the name of the one agent that should answer.",
     "manager": "Plain text{limit}: the final answer, combined from the workers' results.",
-    "chair": "Plain text{limit}: the decision, with the reason in one sentence.",
+    "aggregator": "Plain text{limit}: the decision, with the reason in one sentence.",
+    "monitor": "Plain text: one line per agent that failed, was not approved or was slow; "
+               "'all steps ran' when none did.",
 }
 KIND_LINES = {
     "worker": "Do only your part; other agents handle the rest.",
     "approver": "Approve an answer that does its task; otherwise say exactly what to fix.",
     "router": "Choose the one agent whose duties fit the input best.",
     "manager": "Approve each worker's result or say what to fix, then combine the results.",
-    "chair": "Weigh the members' answers and votes fairly and decide by majority.",
+    "aggregator": "Weigh the members' answers and votes fairly and decide by majority.",
+    "monitor": "Watch the other agents' steps and name every one that failed or stalled.",
 }
 
 

@@ -1,10 +1,14 @@
 """Stage 1, understanding: spec markdown -> `Requirements`.
 
 What the spec states outright comes from `autogenesis.spec.parse_spec`, by
-rule, so nothing stated is ever dropped. The model is asked only for what
-is implicit: a name for each agent the spec gives a duty but no name ("one
-helper should break the topic down"), and, for a spec that names no agent
-at all, the list of agents it needs.
+rule, so nothing stated is ever dropped: agents with their roles and lines,
+groups, hand-offs, approval loops, examples, limits and the topology with its
+reason. The model is asked only for what is implicit, and its answers are
+checked: a name for each agent the spec gives a duty but no name ("one helper
+should break the topic down"), kept only when it fits the duty and is built
+from the spec's own words or role words; and, for a spec that names no agent
+and enumerates fewer than three responsibilities, the agents it needs, under
+the same check. Every refused name is written down in `notes`.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import itertools
 import re
 
 from autogenesis.agents.base import StageAgent, Work
-from autogenesis.artefacts import AgentDuty, Example, Link, Requirements
+from autogenesis.artefacts import AgentDuty, Example, Group, Link, Loop, Requirements
 from autogenesis.spec import check_spec_text, parse_spec, to_name
+from autogenesis.spec.names import doer, singular, verb_of
+from autogenesis.spec.reader import resolve_loops
+from autogenesis.spec.team import enumerated, name_from_spec
 
 NAME_SCHEMA = {
     "type": "object",
@@ -34,10 +41,12 @@ AGENTS_SCHEMA = {
     "required": ["agents"],
     "additionalProperties": False,
 }
-
+MIN_TEAM = 3
+"""A task-only spec whose enumeration gives fewer agents asks the model for more."""
 
 DUTY_SKIP = frozenset(("the", "a", "an", "each", "every", "all", "two", "three", "four",
-                       "some", "any", "its", "their", "down", "up", "out", "one", "and"))
+                       "some", "any", "its", "their", "down", "up", "out", "one", "and",
+                       "ten", "five", "most", "important", "how", "much", "many"))
 
 
 def fits(name: str, duty: str) -> bool:
@@ -48,14 +57,18 @@ def fits(name: str, duty: str) -> bool:
 
 def duty_name(duty: str, taken: set[str]) -> str:
     """A name made from the duty itself: its verb as a doer, after its object
-    ("write two quiz questions" -> "quiz_writer", "explain each idea" -> "idea_explainer")."""
+    ("write two quiz questions" -> "quiz_writer", "explain each idea" -> "idea_explainer",
+    "turns each fact into a question" -> "question_writer")."""
+    into = re.search(r"\b(?:turns?|converts?|transforms?|makes?)\b.*?\binto\s+(?:an?\s+|the\s+)?"
+                     r"(?:[\w-]+\s+)?([a-z]+)", duty.lower())
+    if into:
+        return _unique(to_name(f"{singular(into.group(1))}_writer") or "helper_agent", taken)
     words = re.findall(r"[a-z]+", duty.lower())
     if not words:
         return _unique("helper_agent", taken)
-    verb = words[0]
-    doer = verb + ("r" if verb.endswith("e") else "er")
+    verb = verb_of(words[0])
     thing = next((w for w in words[1:] if w not in DUTY_SKIP and len(w) > 2), None)
-    name = f"{thing.rstrip('s')}_{doer}" if thing else doer
+    name = f"{singular(thing)}_{doer(verb)}" if thing else doer(verb)
     return _unique(to_name(name) or "helper_agent", taken)
 
 
@@ -73,59 +86,97 @@ class Understanding(StageAgent):
     async def produce(self, work: Work) -> Requirements:
         text = check_spec_text(work.inputs["spec"])
         parsed = parse_spec(text)
-        title = parsed.title or " ".join((parsed.goal or "system").split()[:6])
+        title = parsed.title or " ".join((parsed.goal or "system").split()[:4])
         goal = parsed.goal or title
+        notes = list(parsed.notes)
         # (position in the spec, agent): stated agents and named implied roles interleave.
         placed: list[tuple[int, AgentDuty]] = [
             (a.pos, AgentDuty(name=a.name, duties=a.duties or [f"does the "
-                              f"{a.name.replace('_', ' ')} step of the flow"]))
+                              f"{a.name.replace('_', ' ')} step of the flow"],
+                              role=a.role or "worker", line=a.line or None))
             for a in parsed.agents]
         taken = {a.name for a in parsed.agents}
+        groups = [Group(word=g.word, members=list(g.members), count=g.count, line=g.line)
+                  for g in parsed.groups]
         for role in parsed.implied:
-            name, by = await self._name_role(title, role.duty, taken, work)
+            name, by = await self._name_role(title, role.duty, taken, text, work, notes)
             taken.add(name)
             placed.append((role.pos, AgentDuty(name=name, duties=[role.duty], stated=False,
-                                               named_by=by)))
+                                               named_by=by, role=role.role or "worker",
+                                               line=role.line)))
+            for i, group in enumerate(groups):
+                if group.word == role.group:
+                    groups[i] = group.model_copy(update={"members": [*group.members, name]})
+        topology, reason = parsed.topology_hint, parsed.topology_reason
         if not placed:
-            for agent in await self._list_agents(text, work):
+            for agent in await self._task_team(text, work, notes):
                 taken.add(agent.name)
                 placed.append((len(placed), agent))
+            if not reason.startswith("stated"):   # keywords of a task are not a design
+                topology, reason = "hierarchy", ("the spec names no agents: a manager hands "
+                                                 "each request to the agents of its "
+                                                 "responsibilities and combines their work")
         agents = [agent for _, agent in sorted(placed, key=lambda p: p[0])]
+        for group in groups:
+            if group.count is not None and group.count != len(group.members) and \
+                    group.members:
+                notes.append(f"{group.count} {group.word}(s) stated, {len(group.members)} "
+                             f"found: {', '.join(group.members)}")
+        loops = resolve_loops(parsed, [(a.name, a.role, a.duties) for a in agents])
+        notes += [n for n in parsed.notes if n not in notes]
         flow = [Link(source=a, target=b) for a, b in parsed.flow]
         if not flow and parsed.order:
             flow = [Link(source=a, target=b) for a, b in itertools.pairwise(parsed.order)]
         return Requirements(
             title=title, goal=goal, agents=agents, flow=flow,
             examples=[Example(input=i, expected=e) for i, e in parsed.examples],
-            constraints=parsed.constraints, topology_hint=parsed.topology_hint,
+            constraints=parsed.constraints, topology_hint=topology,
             answer_words=parsed.answer_words, step_seconds=parsed.step_seconds,
+            groups=groups,
+            loops=[Loop(worker=lp.worker, approver=lp.approver, max_rounds=lp.max_rounds,
+                        line=lp.line or None) for lp in loops],
+            every_step=[a for a in parsed.every_step if a in taken],
+            topology_reason=reason, notes=notes,
         )
 
-    async def _name_role(self, title: str, duty: str, taken: set[str],
-                         work: Work) -> tuple[str, str]:
-        """(name, "model") when the model's name is new and fits the duty, else one made
-        from the duty by rule."""
+    async def _name_role(self, title: str, duty: str, taken: set[str], spec: str,
+                         work: Work, notes: list[str]) -> tuple[str, str]:
+        """(name, "model") when the model's name is new, fits the duty and is built from
+        the spec's words; else one made from the duty by rule."""
         result = await self.ask("understanding", work, schema=NAME_SCHEMA, max_new_tokens=24,
                                 title=title, duty=duty, taken=sorted(taken))
         name = to_name(result.parsed["name"]) if result.parsed else None
+        if name is not None and not name_from_spec(name, spec):
+            notes.append(f"the model named the agent that does {duty!r} {name!r}, which is "
+                         "not built from the spec's words: refused")
+            name = None
         if name is None or name in taken or not fits(name, duty):
             return duty_name(duty, taken), "rule"  # small models repeat themselves or drift
         return name, "model"
 
-    async def _list_agents(self, text: str, work: Work) -> list[AgentDuty]:
+    async def _task_team(self, text: str, work: Work, notes: list[str]) -> list[AgentDuty]:
+        """The team of a spec that names no agent: one per responsibility it enumerates;
+        the model is asked only when the enumeration gives fewer than `MIN_TEAM`, and its
+        names must be built from the spec's words."""
+        agents = [AgentDuty(name=r.name, duties=[r.duty], stated=False, named_by="rule")
+                  for r in enumerated(text)]
+        if len(agents) >= MIN_TEAM:
+            return agents
+        taken = {a.name for a in agents}
         result = await self.ask("understanding_agents", work, schema=AGENTS_SCHEMA,
                                 max_new_tokens=200, spec=text)
-        agents: list[AgentDuty] = []
-        taken: set[str] = set()
         for item in (result.parsed or {}).get("agents", []):
             name = to_name(item["name"])
-            if name is None or not item["duty"].strip():
+            if name is None or not item["duty"].strip() or name in taken:
                 continue
-            name = _unique(name, taken)
+            if not name_from_spec(name, text):
+                notes.append(f"the model proposed an agent {name!r}, which is not built from "
+                             "the spec's words: refused")
+                continue
             taken.add(name)
             agents.append(AgentDuty(name=name, duties=[item["duty"].strip()], stated=False,
                                     named_by="model"))
-        if not agents:  # the model gave nothing usable: one agent does the whole goal
+        if not agents:  # nothing usable: one agent does the whole goal
             agents.append(AgentDuty(name="assistant_agent", duties=["does what the spec asks"],
                                     stated=False, named_by="rule"))
         return agents

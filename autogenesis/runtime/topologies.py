@@ -2,7 +2,8 @@
 
 Every topology is a `System`: a `Network` that receives `{"input": ...}`,
 drives its agents with requests over the bus, and answers
-`{"answer", "exit", "approved", "steps"}`. Each worker's step goes through
+`{"answer", "exit", "approved", "steps"}` (and `"monitors"`: each monitor
+agent's note on the run's steps, when the system has monitors). Each worker's step goes through
 its approver (the hierarchy rule): the worker answers, the approver
 reviews, a rejection goes back to the worker with the feedback, at most
 `max_rounds` times; after that the last answer stands with `approved:
@@ -15,7 +16,7 @@ false`. Generated packages only say which agents play which part.
   from their results.
 - `ContractNet`: the manager asks every contractor to bid; the best bid does the work.
 - `Consensus`: every member answers, every member votes for the best answer, the
-  majority wins, and the chair writes the decision.
+  majority wins, and the aggregator writes the decision.
 """
 
 from __future__ import annotations
@@ -46,13 +47,14 @@ class System(Network):
 
     def __init__(self, name: str, agents: Sequence[ModelAgent], *, entry: str, exit: str,
                  order: Sequence[str], approvals: Mapping[str, Approval] | None = None,
-                 timeout: float = 300.0) -> None:
+                 monitors: Sequence[str] = (), timeout: float = 300.0) -> None:
         super().__init__(name, agents, entry=entry, timeout=timeout)
         self.exit = exit
         self.order = list(order)
         self.approvals = dict(approvals or {})
+        self.monitors = list(monitors)
         self._steps: dict[UUID, list[dict[str, Any]]] = {}  # per conversation being handled
-        for name_ in [exit, *self.order, *self.approvals,
+        for name_ in [exit, *self.order, *self.approvals, *self.monitors,
                       *(a.approver for a in self.approvals.values())]:
             if name_ not in self.agents:
                 raise ConfigError(f"system {name!r} refers to an unknown agent {name_!r}")
@@ -69,8 +71,26 @@ class System(Network):
             answer = await self.run(task, message)
         finally:
             del self._steps[message.conversation_id]
-        return {"answer": answer, "exit": self.exit, "steps": steps,
-                "approved": all(step["approved"] for step in steps)}
+        body: dict[str, Any] = {"answer": answer, "exit": self.exit, "steps": steps,
+                                "approved": all(step["approved"] for step in steps)}
+        if self.monitors:
+            body["monitors"] = await self.monitor(task, steps, message)
+        return body
+
+    async def monitor(self, task: str, steps: Sequence[Mapping[str, Any]],
+                      within: Message) -> dict[str, str]:
+        """Each monitor's note on the run: it is shown every step (agent, rounds,
+        approved or not) and says which went wrong."""
+        report = "\n".join(
+            f"{s['agent']}: {'approved' if s['approved'] else 'NOT approved'} after "
+            f"{s['rounds']} round(s)" for s in steps) or "no step ran"
+        notes = {}
+        for name in self.monitors:
+            reply = await self.request(name, "task", {
+                "input": task, "context": [{"agent": "steps", "answer": report}]},
+                within=within)
+            notes[name] = reply.body["answer"]
+        return notes
 
     async def run(self, task: str, within: Message) -> str:
         raise NotImplementedError

@@ -1,0 +1,155 @@
+"""The approver's second reading of a spec: every agent-like mention, found simply.
+
+This detector shares no code with the reader it checks (`reader`, `prose`):
+it scans lines with a handful of plain patterns, so that a mistake of the
+reader is not repeated here. It finds list items under a heading about agents
+or a team, a table's name column, `name:` entries of YAML front matter,
+"<name> agent" phrases, a few role nouns followed by what they do ("a critic
+who approves", "the reviewer checks"), the members of a group given in
+parentheses or after a colon, and the names in a flow of arrows. Each mention
+must map to an agent of the artefact being judged; one that does not is a
+rejection quoting the phrase and its line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from anyascii import anyascii
+
+_SKIP_BEFORE_AGENT = frozenset(re.findall(r"\w+", """
+a an the each every any no one another other this that these those which what our my your
+their its all some several many more single multi multiple new next previous same different
+separate individual specialised specialized dedicated two three
+four five six seven eight nine ten first second third last final travel estate insurance
+secret user free double human ai llm an small local remote main helper worker"""))
+_ROLE_WORDS = ("reviewer", "editor", "critic", "checker", "judge", "chair", "moderator",
+               "lead", "manager", "supervisor", "coordinator", "commander", "monitor",
+               "router", "dispatcher", "writer", "planner", "researcher", "analyst",
+               "translator", "summarizer", "summariser", "tester", "coder", "auctioneer",
+               "broker", "curator", "scout", "officer", "controller", "validator", "verifier",
+               "approver", "proofreader", "designer", "developer", "reporter", "interviewer",
+               "recruiter", "scheduler", "estimator", "grader", "watchdog")
+_ROLE_SUBJECT = re.compile(
+    rf"\b(?:a|an|the|my|our)\s+((?:[\w-]+\s+)?(?:{'|'.join(_ROLE_WORDS)}))\s*,?\s+"
+    r"(?:who|that|should|will|\w+s\b)", re.I)
+_AGENT_PHRASE = re.compile(r"\b((?:[\w-]+\s+)?[\w-]+)\s+agent\b(?!s)", re.I)
+_MEMBERS = re.compile(r"\bagents?\b[^.(:]{0,40}?(?:\(([^)]+)\)|:\s*([^.;]+))", re.I)
+_AGENT_HEADING = re.compile(r"agent|team|role|who|member|crew|staff|panel|équipe", re.I)
+_EXAMPLE = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:for\s+)?(?:example|exemple|input|"
+                      r"expected|output|entrée|attendu|given)\b", re.I)
+_ARROW = re.compile(r"\s*(?:->|→|=>|⟶)\s*")
+
+
+@dataclass(frozen=True)
+class Mention:
+    phrase: str          # as the spec writes it
+    line: int
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", anyascii(text).lower())
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[*`_]{1,2}", " ", text)
+
+
+def mentions(spec: str) -> list[Mention]:
+    """Every agent-like mention in `spec`, in order, each once per line."""
+    seen: set[tuple[str, int]] = set()
+    found: list[Mention] = []
+    for mention in _scan(spec.splitlines()):
+        key = (" ".join(_words(mention.phrase)), mention.line)
+        if key[0] and key not in seen:
+            seen.add(key)
+            found.append(mention)
+    return found
+
+
+def _scan(lines: list[str]) -> Iterator[Mention]:
+    heading = ""
+    code = front = False
+    header: list[str] = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if number == 1 and line == "---":
+            front = True
+            continue
+        if front:
+            if line == "---":
+                front = False
+            elif (entry := re.match(r"^-?\s*name\s*:\s*[\"']?([^\"'#]+)", line)):
+                yield Mention(entry.group(1).strip(), number)
+            continue
+        if line.startswith("```"):
+            code = not code
+            continue
+        if code or not line:
+            continue
+        if line.startswith("#"):
+            heading, header = line.lstrip("#").strip(), []
+            continue
+        if "example" in heading.lower() or _EXAMPLE.match(line):
+            continue
+        if line.startswith("|"):
+            yield from _table(line, number, header)
+            if not header and not re.fullmatch(r"[|\s:-]+", line):
+                header = [c.strip().lower() for c in line.strip("|").split("|")]
+            continue
+        item = re.match(r"^(?:[-*+]|\d+[.)])\s+(.*)$", line)
+        if item and _AGENT_HEADING.search(heading):
+            lead = re.split(r"\s*(?::|—|–|\s-\s|\()\s*", _plain(item.group(1)), maxsplit=1)[0]
+            lead = re.sub(r"^(?:the|a|an)\s+|\s+agent$", "", lead.strip(), flags=re.I)
+            if 0 < len(lead.split()) <= 4:
+                yield Mention(lead, number)
+        text = _plain(line)
+        if _ARROW.search(text) and not re.search(r"[\"“”]", text):
+            for segment in _ARROW.split(re.sub(r"^[\w ]{1,20}:\s*", "", text)):
+                segment = re.sub(r"\(.*?\)", "", segment).strip(" .")
+                if 0 < len(segment.split()) <= 3:
+                    yield Mention(segment, number)
+        for match in _AGENT_PHRASE.finditer(text):
+            words = [w for w in match.group(1).split() if w.lower() not in _SKIP_BEFORE_AGENT]
+            if words and not words[-1].lower().isdigit():
+                yield Mention(" ".join(words), number)
+        for match in _ROLE_SUBJECT.finditer(text):
+            yield Mention(match.group(1), number)
+        for match in _MEMBERS.finditer(text):
+            listed = match.group(1) or match.group(2)
+            for member in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", listed):
+                member = re.sub(r"^(?:a|an|the)\s+", "", member.strip(), flags=re.I)
+                if 0 < len(member.split()) <= 3:
+                    yield Mention(member, number)
+
+
+def _table(line: str, number: int, header: list[str]) -> Iterator[Mention]:
+    if not header or re.fullmatch(r"[|\s:-]+", line):
+        return
+    column = next((i for i, name in enumerate(header)
+                   if re.search(r"agent|name|who", name)), None)
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    if column is not None and column < len(cells) and cells[column]:
+        yield Mention(_plain(cells[column]).strip(), number)
+
+
+def placed(mention: Mention, names: Iterable[str]) -> bool:
+    """A mention maps to an agent when its last word (singular or not) is one of the
+    agent's name parts, or all of the agent's name parts are in the mention."""
+    words = _words(mention.phrase)
+    if not words:
+        return True
+    head = {words[-1], words[-1].rstrip("s")}
+    for name in names:
+        parts = set(name.split("_"))
+        if head & parts or parts <= set(words) or "_".join(words) == name:
+            return True
+    return False
+
+
+def unplaced(spec: str, names: Iterable[str]) -> list[Mention]:
+    """The mentions of `spec` that map to none of `names`."""
+    names = list(names)
+    return [m for m in mentions(spec) if not placed(m, names)]
