@@ -75,8 +75,18 @@ class Loop(Artefact):
 
     worker: str = Field(pattern=NAME_PATTERN)
     approver: str = Field(pattern=NAME_PATTERN)
-    max_rounds: int | None = Field(None, ge=1, le=10)
+    max_rounds: int | None = Field(None, ge=1, le=10, description="the limit as stated")
+    counts: Literal["rounds", "returns"] = Field(
+        "rounds", description="rounds: attempts in all; returns: times the work is sent back")
     line: int | None = None
+
+    @property
+    def attempts(self) -> int | None:
+        """How many times the worker may answer: a stated limit on returns allows one
+        attempt more than it says."""
+        if self.max_rounds is None:
+            return None
+        return min(10, self.max_rounds + (1 if self.counts == "returns" else 0))
 
 
 class Link(Artefact):

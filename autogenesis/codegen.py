@@ -136,6 +136,7 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         "system_class": SYSTEM_CLASSES[blueprint.topology], "agents": agents,
         "entry": blueprint.entry, "exit": blueprint.exit, "order": blueprint.order,
         "monitors": [a.name for a in blueprint.agents if a.kind == "monitor"],
+        "max_rounds": max((a.max_rounds for a in blueprint.approvals), default=1),
         "example_inputs": [e.input for e in blueprint.examples] or [blueprint.goal],
         "has_examples": bool(blueprint.examples),
         "diagram": blueprint.diagram,

@@ -188,6 +188,20 @@ class BuildResult:
         return {stage: round(split[stage], 1) for stage in STAGE_ORDER if stage in split}
 
 
+@dataclass
+class PlanResult:
+    """How a spec was read: stage 1's `Requirements` and stage 2's `Blueprint`, each with
+    the approver's verdict (`Build.plan`)."""
+
+    run_id: UUID
+    understanding: StageResult
+    design: StageResult
+
+    @property
+    def approved(self) -> bool:
+        return self.understanding.approved and self.design.approved
+
+
 def _no_progress(_: Progress) -> None:
     return None
 
@@ -281,6 +295,41 @@ class Build:
         self.store.finish_run(run, "succeeded", package_path=str(result.package_path))
         self.store.flush()
         return result
+
+    async def plan(self, spec: str, *, spec_path: str | None = None,
+                   name: str = "plan") -> PlanResult:
+        """Stages 1 and 2 only, each judged once by the approver, logged as a run of kind
+        "plan": how the spec was read, before anyone spends minutes on a build. A
+        rejection is part of the answer (the verdict says why), not an error."""
+        dist_dir = self.options.out_dir / f".autogenesis-dist-{uuid4().hex[:12]}"
+        transport = self._transport()
+        async with Bus(self.store, transport=transport,
+                       default_timeout=self.options.stage_timeout) as bus:
+            await self._serve(bus, transport, dist_dir)
+            run = self.store.start_run(Run(
+                kind="plan", name=name, spec_path=spec_path,
+                spec_sha256=hashlib.sha256(spec.encode()).hexdigest(),
+                model=self.model.identity.model_id if self.model else "workers",
+                config=self._config()))
+            self.observer.run_id = run.id
+            self._wall = time.monotonic()
+            try:
+                with self.store.run_lock(run.id):
+                    read = await self._stage(bus, run.id, "understanding", {"spec": spec},
+                                             feedback=[], previous=None, iteration=1,
+                                             rounds=1)
+                    designed = await self._stage(
+                        bus, run.id, "design",
+                        {"requirements": read.artefact.model_dump(mode="json")},
+                        feedback=[], previous=None, iteration=1, rounds=1)
+            except BaseException as exc:
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                self.store.finish_run(run, status, error=str(exc) or type(exc).__name__)
+                self.store.flush()
+                raise
+        self.store.finish_run(run, "succeeded")
+        self.store.flush()
+        return PlanResult(run.id, read, designed)
 
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -511,12 +560,16 @@ class Build:
 
     async def _stage(self, bus: Bus, run_id: UUID, stage: str, inputs: dict[str, Any],
                      *, feedback: list[str], previous: str | None,
-                     iteration: int) -> StageResult:
+                     iteration: int, rounds: int | None = None) -> StageResult:
+        """One stage's artefact and verdict, reworked up to `max_rounds` times (then
+        `StageFailed`). With `rounds`, that many attempts and the last one is returned
+        whatever its verdict (`plan`)."""
         deadline = time.monotonic() + self.options.stage_timeout
         root: Message | None = None
         perturb = False
-        for round_ in range(1, self.options.max_rounds + 2):
-            if round_ > self.options.max_rounds and not perturb:
+        limit = rounds or self.options.max_rounds
+        for round_ in range(1, limit + 2):
+            if round_ > limit and not perturb:
                 break  # the extra round is only for a perturbed retry
             self.progress(Progress(stage, round_, "working", self._elapsed(),
                                    iteration=iteration))
@@ -554,7 +607,8 @@ class Build:
                                    "; ".join(verdict.reasons), iteration))
             result = StageResult(stage, artefact, verdict, round_, record.id, reply.id,
                                  iteration=iteration)
-            if verdict.approved or verdict.rework not in (None, stage):
+            if verdict.approved or verdict.rework not in (None, stage) or (
+                    rounds is not None and round_ >= rounds):
                 return result
             feedback, previous = verdict.reasons, digest
         raise StageFailed(stage, f"still rejected after {self.options.max_rounds} round(s): "

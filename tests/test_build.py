@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -307,3 +308,57 @@ def test_an_implied_name_that_does_not_fit_its_duty_is_made_by_rule(
     implied = [(a.name, a.named_by) for a in result.stages[0].artefact.agents if not a.stated]
     assert implied == [("topic_breaker", "rule"), ("idea_explainer", "rule"),
                        ("quiz_writer", "rule")]
+
+
+@pytest.mark.parametrize("name", ["nightly_check.md", "clinic_desk.md", "essay_jury.md"])
+def test_stated_monitors_and_supervisors_build_a_system_that_runs(
+        name: str, service_store: Store, tmp_path: Path):
+    """A monitor, a router with a separate approver, an aggregator with stated loops: the
+    blueprint keeps them and the generated package's own tests pass."""
+    result = run_build(service_store, (REPO / "tests" / "specs" / name).read_text(),
+                       tmp_path / "out")
+    assert all(s.verdict.approved for s in result.stages)
+    requirements, blueprint = result.stages[0].artefact, result.stages[1].artefact
+    kinds = {a.name: a.kind for a in blueprint.agents}
+    for agent in requirements.agents:
+        if agent.role in ("approver", "monitor"):
+            assert kinds[agent.name] == agent.role
+    for loop in requirements.loops:
+        approval = next(a for a in blueprint.approvals if a.worker == loop.worker)
+        assert approval.approver == loop.approver
+        assert loop.attempts in (None, approval.max_rounds)
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                           cwd=result.package_path, capture_output=True, text=True,
+                           timeout=120)
+    assert tests.returncode == 0, tests.stdout[-2000:]
+
+
+def test_a_monitor_is_shown_every_step_and_its_note_is_returned(service_store: Store,
+                                                                 tmp_path: Path):
+    result = run_build(service_store, (REPO / "tests" / "specs" / "nightly_check.md")
+                       .read_text(), tmp_path / "out")
+    slug = result.package.slug
+    probe = (
+        "import asyncio, json, sys\n"
+        f"sys.path.insert(0, {str(result.package_path)!r})\n"
+        "from autogenesis.llm.testing import FunctionModel\n"
+        "from autogenesis.runtime.launch import ask, load_config\n"
+        f"from {slug} import CONFIG_PATH\n"
+        f"from {slug}.system import build\n"
+        "seen = []\n"
+        "def reply(messages, schema, settings):\n"
+        "    if schema is None:\n"
+        "        seen.append(messages[-1]['content'])\n"
+        "        return 'note: ' + messages[-1]['content'][-40:]\n"
+        "    return {'approved': True, 'feedback': 'fine'}\n"
+        "body = asyncio.run(ask(build(FunctionModel(reply), load_config(CONFIG_PATH)), "
+        "'a CSV', timeout=60))\n"
+        "print(json.dumps({'monitors': body.get('monitors'), 'seen': seen}))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout.splitlines()[-1])
+    assert list(report["monitors"]) == ["watchdog"]
+    shown = report["seen"][-1]
+    for worker in ("loader", "validator", "reporter"):
+        assert f"{worker}: approved after 1 round(s)" in shown

@@ -31,8 +31,8 @@ def test_help_explains_and_does_not_import_torch(env: dict[str, str]) -> None:
                            "xgrammar", "llama_cpp"}
 
 
-@pytest.mark.parametrize("command", ["build", "worker", "replay", "resume", "inspect", "demo",
-                                     "models", "generate", "runs", "db"])
+@pytest.mark.parametrize("command", ["plan", "build", "worker", "replay", "resume", "inspect",
+                                     "demo", "models", "generate", "runs", "db"])
 def test_every_command_has_help(command: str, env: dict[str, str]) -> None:
     result = cli(command, "--help", env=env)
     assert result.returncode == 0, result.stderr
@@ -157,3 +157,38 @@ def test_generate_errors_are_one_line(env: dict[str, str], tmp_path: Path) -> No
         assert result.returncode == 1, (args, result.stderr)
         assert result.stderr.strip().splitlines()[-1].startswith("autogenesis: error: ")
         assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_shows_the_reading_and_logs_a_plan_run(env: dict[str, str], tmp_path: Path) -> None:
+    """`plan` with the real default model: the JSON keys the README documents, the line each
+    agent came from, and a run of kind plan."""
+    result = cli("plan", "examples/trip_planner.md", "--json", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"title", "slug", "topology", "topology_reason", "agents", "groups", "flow",
+            "loops", "examples", "rules", "unplaced", "verdicts", "run_id"} <= set(report)
+    assert (report["title"], report["slug"], report["topology"]) == (
+        "Trip planner", "trip_planner", "pipeline")
+    agents = {a["name"]: a for a in report["agents"]}
+    assert set(agents) == {"planner", "researcher", "budgeter", "editor", "supervisor"}
+    assert agents["budgeter"]["line"] == 9 and agents["budgeter"]["role"] == "worker"
+    assert agents["supervisor"]["named_by"] == "design" and agents["supervisor"]["line"] is None
+    assert all(v["approved"] for v in report["verdicts"].values())
+    runs = json.loads(cli("runs", "--kind", "plan", "--json", env=env).stdout)
+    assert report["run_id"] in {r["id"] for r in runs}
+
+    text = cli("plan", "examples/trip_planner.md", env=env, timeout=300)
+    assert text.returncode == 0, text.stderr
+    assert "budgeter" in text.stdout and "line 9" in text.stdout
+    assert "topology: pipeline" in text.stdout
+
+
+def test_plan_exits_1_and_names_what_it_could_not_place(env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    spec = tmp_path / "waves.md"
+    spec.write_text("# Greeter\n\n## Agents\n\n- **greeter**: says hello to each visitor\n"
+                    "- **🙂**: waves at people\n")
+    result = cli("plan", str(spec), env=env, timeout=300)
+    assert result.returncode == 1
+    assert "not placed:" in result.stdout and "🙂" in result.stdout
+    assert "understanding: REJECTED" in result.stdout

@@ -160,7 +160,7 @@ def blueprint_checks(bp: Blueprint, req: Requirements) -> list[Check]:
         f"{f', {pair.max_rounds} rounds' if pair else ''})"
         for worker, loops in stated_loops.items()
         if (pair := approver_of.get(worker)) is None or not any(
-            pair.approver == lp.approver and lp.max_rounds in (None, pair.max_rounds)
+            pair.approver == lp.approver and lp.attempts in (None, pair.max_rounds)
             for lp in loops)]
     return [
         check("spec_agents_present",

@@ -189,7 +189,7 @@ class Design(StageAgent):
         for worker in workers:
             loop = stated.get(worker)
             approver = loop.approver if loop else every or chief
-            rounds = (loop.max_rounds if loop else None) or DEFAULT_MAX_ROUNDS
+            rounds = (loop.attempts if loop else None) or DEFAULT_MAX_ROUNDS
             approvals.append(Approval(worker=worker, approver=approver, max_rounds=rounds))
         return approvals
 

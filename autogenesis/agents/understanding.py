@@ -55,21 +55,44 @@ def fits(name: str, duty: str) -> bool:
     return any(part[:4] in stems for part in name.split("_") if len(part) >= 4)
 
 
+PHRASAL = {"work out": "calculator", "figure out": "calculator", "find out": "finder",
+           "pull out": "extractor", "pick out": "selector", "sort out": "organiser",
+           "look up": "finder", "set up": "organiser", "make sure": "checker",
+           "come up with": "proposer", "keep track of": "tracker", "write up": "writer",
+           "put": "planner"}
+"""Verbs whose doer is not the verb + "er" ("work out how much flour" -> a calculator)."""
+
+
 def duty_name(duty: str, taken: set[str]) -> str:
     """A name made from the duty itself: its verb as a doer, after its object
     ("write two quiz questions" -> "quiz_writer", "explain each idea" -> "idea_explainer",
-    "turns each fact into a question" -> "question_writer")."""
+    "turns each fact into a question" -> "question_writer",
+    "work out how much flour ..." -> "flour_calculator")."""
+    lowered = duty.lower()
     into = re.search(r"\b(?:turns?|converts?|transforms?|makes?)\b.*?\binto\s+(?:an?\s+|the\s+)?"
-                     r"(?:[\w-]+\s+)?([a-z]+)", duty.lower())
+                     r"(?:[\w-]+\s+)?([a-z]+)", lowered)
     if into:
         return _unique(to_name(f"{singular(into.group(1))}_writer") or "helper_agent", taken)
-    words = re.findall(r"[a-z]+", duty.lower())
+    phrasal = next((p for p in PHRASAL if re.match(rf"{p}s?\b", lowered)
+                    or (re.match(rf"{p.split()[0]}s?\b", lowered) and p.split()[-1] in
+                    lowered.split()[1:3])), None)
+    words = re.findall(r"[a-z]+", lowered)
     if not words:
         return _unique("helper_agent", taken)
     verb = verb_of(words[0])
+    if phrasal:
+        words = [words[0], *(w for w in words[1:] if w not in phrasal.split())]
     thing = next((w for w in words[1:] if w not in DUTY_SKIP and len(w) > 2), None)
-    name = f"{singular(thing)}_{doer(verb)}" if thing else doer(verb)
+    role = PHRASAL[phrasal] if phrasal else doer(verb)
+    name = f"{singular(thing)}_{role}" if thing else role
     return _unique(to_name(name) or "helper_agent", taken)
+
+
+def _line_of(text: str, phrase: str) -> int | None:
+    """The first line of `text` that holds the last word of `phrase` (lines wrap)."""
+    last = phrase.split()[-1].lower() if phrase.split() else ""
+    return next((i for i, line in enumerate(text.splitlines(), 1) if last in line.lower()),
+                None)
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -134,6 +157,7 @@ class Understanding(StageAgent):
             answer_words=parsed.answer_words, step_seconds=parsed.step_seconds,
             groups=groups,
             loops=[Loop(worker=lp.worker, approver=lp.approver, max_rounds=lp.max_rounds,
+                        counts="returns" if lp.counts == "returns" else "rounds",
                         line=lp.line or None) for lp in loops],
             every_step=[a for a in parsed.every_step if a in taken],
             topology_reason=reason, notes=notes,
@@ -158,8 +182,8 @@ class Understanding(StageAgent):
         """The team of a spec that names no agent: one per responsibility it enumerates;
         the model is asked only when the enumeration gives fewer than `MIN_TEAM`, and its
         names must be built from the spec's words."""
-        agents = [AgentDuty(name=r.name, duties=[r.duty], stated=False, named_by="rule")
-                  for r in enumerated(text)]
+        agents = [AgentDuty(name=r.name, duties=[r.duty], stated=False, named_by="rule",
+                            line=_line_of(text, r.duty)) for r in enumerated(text)]
         if len(agents) >= MIN_TEAM:
             return agents
         taken = {a.name for a in agents}

@@ -1,6 +1,6 @@
 """The `autogenesis` command.
 
-Commands are split by concern (`build.py`, `worker.py`, `db.py`, `runs.py`, `replay.py`,
+Commands are split by concern (`plan.py`, `build.py`, `worker.py`, `db.py`, `runs.py`, `replay.py`,
 `inspect.py`, `demo.py`, `models.py`). Expected
 failures (`AutogenesisError`) become one line on stderr and exit code 1;
 anything else is a bug and keeps its traceback. Nothing here imports torch.
@@ -14,7 +14,7 @@ import sys
 import typer
 
 from autogenesis import __version__
-from autogenesis.cli import build, db, demo, models, replay, runs, worker
+from autogenesis.cli import build, db, demo, models, plan, replay, runs, worker
 from autogenesis.cli import inspect as inspect_cli
 from autogenesis.errors import AutogenesisError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("plan")(plan.plan)
 app.command("build")(build.build)
 app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")

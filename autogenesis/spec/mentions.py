@@ -36,7 +36,7 @@ _ROLE_SUBJECT = re.compile(
     rf"\b(?:a|an|the|my|our)\s+((?:[\w-]+\s+)?(?:{'|'.join(_ROLE_WORDS)}))\s*,?\s+"
     r"(?:who|that|should|will|\w+s\b)", re.I)
 _AGENT_PHRASE = re.compile(r"\b((?:[\w-]+\s+)?[\w-]+)\s+agent\b(?!s)", re.I)
-_MEMBERS = re.compile(r"\bagents?\b[^.(:]{0,40}?(?:\(([^)]+)\)|:\s*([^.;]+))", re.I)
+_MEMBERS = re.compile(r"\bagents\b[^.(:]{0,40}?(?:\(([^)]+)\)|:\s*([^.;]+))", re.I)
 _AGENT_HEADING = re.compile(r"agent|team|role|who|member|crew|staff|panel|équipe", re.I)
 _EXAMPLE = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:for\s+)?(?:example|exemple|input|"
                       r"expected|output|entrée|attendu|given)\b", re.I)
@@ -100,7 +100,7 @@ def _scan(lines: list[str]) -> Iterator[Mention]:
                 header = [c.strip().lower() for c in line.strip("|").split("|")]
             continue
         item = re.match(r"^(?:[-*+]|\d+[.)])\s+(.*)$", line)
-        if item and _AGENT_HEADING.search(heading):
+        if item and _AGENT_HEADING.search(heading) and not raw[:1].isspace():
             lead = re.split(r"\s*(?::|—|–|\s-\s|\()\s*", _plain(item.group(1)), maxsplit=1)[0]
             lead = re.sub(r"^(?:the|a|an)\s+|\s+agent$", "", lead.strip(), flags=re.I)
             if 0 < len(lead.split()) <= 4:
@@ -119,10 +119,10 @@ def _scan(lines: list[str]) -> Iterator[Mention]:
             yield Mention(match.group(1), number)
         for match in _MEMBERS.finditer(text):
             listed = match.group(1) or match.group(2)
-            for member in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", listed):
-                member = re.sub(r"^(?:a|an|the)\s+", "", member.strip(), flags=re.I)
-                if 0 < len(member.split()) <= 3:
-                    yield Mention(member, number)
+            members = [re.sub(r"^(?:a|an|the)\s+", "", m.strip(), flags=re.I)
+                       for m in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", listed)]
+            if all(0 < len(m.split()) <= 3 for m in members):   # names, not a sentence
+                yield from (Mention(m, number) for m in members)
 
 
 def _table(line: str, number: int, header: list[str]) -> Iterator[Mention]:

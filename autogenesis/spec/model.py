@@ -46,6 +46,8 @@ class Loop:
     max_rounds: int | None        # before the approver; or the phrase, until resolved
     line: int
     resolved: bool = True         # False while `worker` is still the spec's phrase
+    counts: str = "rounds"        # what max_rounds counts: "rounds" (attempts in all), or
+    #                               "returns" ("sends it back at most twice": 3 attempts)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
 from anyascii import anyascii
 
@@ -32,8 +33,10 @@ NOT_NAMES = frozenset([
 
 
 def words_of(text: str) -> list[str]:
-    """`text` folded to ASCII, lower case, as words of letters and digits."""
-    return re.findall(r"[a-z0-9]+", anyascii(text).lower().replace("'s ", " "))
+    """`text` folded to ASCII, lower case, as words of letters and digits. Symbols (emoji,
+    arrows) are dropped before transliteration, which would spell them out."""
+    letters = "".join(" " if unicodedata.category(c).startswith("S") else c for c in text)
+    return re.findall(r"[a-z0-9]+", anyascii(letters).lower().replace("'s ", " "))
 
 
 def to_name(text: str) -> str | None:

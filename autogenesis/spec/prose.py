@@ -128,6 +128,7 @@ class Prose:
     subject: str | None = None         # the agent the last clause was about
     last_group: Group | None = None
     speaker: str | None = None         # the subject of the sentence being read
+    named: str | None = None           # the last agent named as a subject ("she", "it")
 
     # --- agents ----------------------------------------------------------------------
 
@@ -247,7 +248,7 @@ class Prose:
             return None
         name = self.add_agent(to_name(match.group("role")), [match.group("rest")], line,
                               phrase=match.group(0)[:60])
-        self.subject = name
+        self.subject = self.named = name
         return name
 
     def agent_phrase(self, clause: str, line: int) -> str | None:
@@ -262,7 +263,7 @@ class Prose:
         marker = ROLE_MARKERS.get((match.group("marker") or "").strip().lower())
         name = self.add_agent(to_name(match.group("name")), [rest] if rest else [], line,
                               phrase=match.group("name"), role=marker, stated=bool(marker))
-        self.subject = name
+        self.subject = self.named = name
         return name
 
     def known(self, clause: str, line: int) -> str | None:
@@ -287,7 +288,7 @@ class Prose:
             if self.parsed.agent(name) is None:
                 continue
             self.add_agent(name, [rest], line)
-            self.subject = name
+            self.subject = self.named = name
             return name
         return None
 
@@ -302,6 +303,7 @@ class Prose:
         match = re.match(r"^(?:she|he|it|they)\s+(?P<rest>.+)$", clause, re.I)
         if match is None or not verb_like(match.group("rest").split()[0]):
             return None
+        self.subject = self.named
         if self.subject is not None and (agent := self.parsed.agent(self.subject)):
             duty = duty_text(match.group("rest"))
             if duty and duty not in agent.duties:
@@ -329,7 +331,7 @@ class Prose:
                 return None
             name = self.add_agent(to_name(" ".join(kept)), [" ".join([*words[k:], rest])],
                                   line, phrase=" ".join(kept))
-            self.subject = name
+            self.subject = self.named = name
             return name
         return None
 
@@ -349,7 +351,7 @@ class Prose:
                 duty, line, self.parsed.next_pos(), role_from_duties([duty]),
                 group=self.last_group.word if self.last_group and not
                 self.last_group.members else None))
-        self.subject = None
+        self.subject = None     # an unnamed helper's clause is about no named agent
         return None
 
     # --- groups ----------------------------------------------------------------------
@@ -453,8 +455,8 @@ class Prose:
         r"(?P<by>(?:the\s+)?[\w'’-]+(?:\s+[\w'’-]+)?))?", re.I)
     _ROUNDS = re.compile(
         r"(?:at most|no more than|up to|never more than|maximum(?: of)?|max\.?)\s+"
-        r"(?P<a>\w+)(?:\s+(?:times|rounds|attempts|tries|revisions)\b|(?=\s*[,.;)]|\s*$))"
-        r"|(?P<b>\w+)\s+(?:times|rounds)\s+at most|(?P<c>\d+)\s+fois\s+au\s+plus"
+        r"(?P<a>\w+)(?:\s+(?P<unit>times|rounds|attempts|tries|revisions)\b|(?=\s*[,.;)]|\s*$))"
+        r"|(?P<b>\w+)\s+(?P<unit2>times|rounds)\s+at most|(?P<c>\d+)\s+fois\s+au\s+plus"
         r"|au\s+plus\s+(?P<d>\d+)\s+fois|\b(?P<e>once|twice|thrice)\b", re.I)
     _APPROVES_EACH = re.compile(r"\b(?:approv\w*|check\w*|review\w*)\s+(?:every|each|all)\s+"
                                 r"(?:step|answer|reply|result|draft|output|[\w-]+'s\s+work)",
@@ -492,11 +494,17 @@ class Prose:
         if approver is None:
             return
         rounds = self._ROUNDS.search(clause, match.start())
-        limit = None
+        limit, counts = None, "rounds"
         if rounds:
-            limit = number(next(v for v in rounds.groupdict().values() if v))
+            found = rounds.groupdict()
+            limit = number(next(found[k] for k in "abcde" if found[k]))
+            unit = (found["unit"] or found["unit2"] or "").lower()
+            # "at most 2 rounds" counts attempts; "sends it back at most twice" counts
+            # returns, which leaves one attempt more
+            counts = "rounds" if unit in ("rounds", "attempts", "tries") else "returns"
         resolved = target in ("*", "<previous>")
-        self.parsed.loops.append(Loop(approver, target, limit, line, resolved=resolved))
+        self.parsed.loops.append(Loop(approver, target, limit, line, resolved=resolved,
+                                      counts=counts))
 
 
 def agent_items(text: str) -> Iterator[tuple[str, str | None, str]]:

@@ -451,7 +451,7 @@ def resolve_loops(parsed: ParsedSpec, agents: list[tuple[str, str, list[str]]]) 
                 for other in parsed.loops):
             for other in parsed.loops:
                 if other.approver == loop.approver and other.max_rounds is None:
-                    other.max_rounds = loop.max_rounds
+                    other.max_rounds, other.counts = loop.max_rounds, loop.counts
             continue
         loops.append(loop)
     expanded: list[Loop] = []
@@ -478,9 +478,10 @@ def resolve_loops(parsed: ParsedSpec, agents: list[tuple[str, str, list[str]]]) 
             existing = next((e for e in expanded if e.worker == worker
                              and e.approver == loop.approver), None)
             if existing is None:
-                expanded.append(Loop(loop.approver, worker, loop.max_rounds, loop.line))
+                expanded.append(Loop(loop.approver, worker, loop.max_rounds, loop.line,
+                                     counts=loop.counts))
             elif existing.max_rounds is None:
-                existing.max_rounds = loop.max_rounds
+                existing.max_rounds, existing.counts = loop.max_rounds, loop.counts
     return expanded
 
 

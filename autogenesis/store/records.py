@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID, uuid4
 
 RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
-RunKind = Literal["build", "system", "demo", "test", "bench", "generate", "replay"]
+RunKind = Literal["build", "system", "demo", "test", "bench", "generate", "replay", "plan"]
 EventKind = Literal["loop", "deadline", "retry", "error", "spool", "dead_letter", "interrupt"]
 
 
