@@ -237,3 +237,36 @@ def test_the_examples_keep_their_agents(name: str):
     topology, agents = EXAMPLES_BEFORE[name]
     assert (bp.topology, [(a.name, a.kind) for a in bp.agents]) == (topology, agents)
     assert mentions(text) and failed(requirements_checks(req, text)) == []
+
+
+@pytest.mark.parametrize(("text", "agents"), [
+    ("# Crew\n\n- **ResearchAgent** — finds papers\n- **WriterAgent** — writes the brief\n",
+     ["research", "writer"]),
+    ("# Notes\n\n### Agent: Collector\nResponsibilities:\n- pulls the merged PRs\n\n"
+     "### Agent: Writer\nResponsibilities:\n- writes one sentence per PR\n",
+     ["collector", "writer"]),
+    ("Clip finder\n\nScout - finds three quotable moments\nClipper - writes a caption for "
+     "each\nHost - approves the clips\n", ["scout", "clipper", "host"]),
+    ("# Cleaning\n\n```yaml\nagents:\n  - name: profiler\n    job: describes columns\n"
+     "  - name: cleaner\n    job: fixes dates\n```\n", ["profiler", "cleaner"]),
+    ("## Mail\n\nStep 1: The classifier agent labels the email.\nStep 2: The drafter agent "
+     "writes a reply.\n", ["classifier", "drafter"]),
+    ("# Thesis\n\n**Role: Structure reviewer.** Reads the outline.\n\n**Role: Supervisor.** "
+     "Reads the review and approves it.\n", ["structure_reviewer", "supervisor"]),
+    ("The system has a coordinator and two workers: a summarizer and a translator. The "
+     "coordinator gives each document to the summarizer.\n",
+     ["coordinator", "summarizer", "translator"]),
+])
+def test_more_styles_people_write(text: str, agents: list[str]):
+    assert sorted(a.name for a in parse_spec(text).agents) == sorted(agents)
+
+
+def test_a_reading_that_lost_the_named_agents_is_rejected():
+    """What the issue saw: one `assistant_agent` for a spec that names five."""
+    text = (CORPUS / "grant_proposal.md").read_text()
+    req, _ = read(text)
+    lone = req.model_copy(update={"loops": [], "flow": [], "every_step": [], "agents": [
+        AgentDuty(name="assistant_agent", duties=["does it"], stated=False, named_by="rule")]})
+    reasons = " ".join(failed(requirements_checks(lone, text)))
+    for name in ("outline", "budget", "impact", "style", "panel"):
+        assert f"mentions {name!r}" in reasons

@@ -48,6 +48,8 @@ ADDED_DUTY = {
 TOPOLOGY_SCHEMA = {"type": "object", "properties": {"topology": {"enum": list(TOPOLOGIES)}},
                    "required": ["topology"], "additionalProperties": False}
 DEFAULT_MAX_ROUNDS = 2
+NEAREST_ROLE = {"manager": ("approver", "aggregator"), "aggregator": ("approver", "manager")}
+"""The supervisor that takes the chief's part when the spec gives no agent that role."""
 
 
 ANSWER_TOKENS = 128
@@ -73,6 +75,10 @@ def _supervisor(agents: Sequence[AgentDuty], kind: str, back_sources: set[str],
     if kind == "approver":
         found = [a for a in agents if a.name in back_sources and a.role == "worker"]
         return found[-1] if found else None
+    for nearest in NEAREST_ROLE.get(kind, ()):   # a stated hierarchy whose one supervisor
+        roled = [a for a in agents if a.role == nearest]     # approves: it leads
+        if roled:
+            return roled[-1]
     return None
 
 
@@ -132,6 +138,10 @@ class Design(StageAgent):
                         and position.get(a, 0) > position.get(b, 0)}
         kind = SUPERVISOR[topology]
         chief = _supervisor(req.agents, kind, back_sources)
+        if chief is None and kind == "router" and reason.startswith("stated") and \
+                len(req.agents) >= 3:       # a stated router: the input goes to the first
+            chief = req.agents[0]             # agent the spec lists
+            reason += f"; {chief.name}, listed first, routes"
         stated = list(req.agents)
         if chief is not None and len(stated) == 1:  # a lone agent works; someone must approve
             chief = None
@@ -144,6 +154,9 @@ class Design(StageAgent):
         kinds = {a.name: (kind if a.name == chief.name else
                           "worker" if a.role in SUPERVISOR_KINDS and a.role != "approver"
                           else a.role) for a in stated}
+        if "worker" not in kinds.values():    # only supervisors stated: they do the work
+            kinds = {name: kind if name == chief.name else "worker"
+                     for name, kind in kinds.items()}
         workers = worker_order([a.name for a in stated if kinds[a.name] == "worker"], links)
         approvals = self._approvals(req, workers, chief.name, kinds)
         approver_of = {a.worker: a.approver for a in approvals}

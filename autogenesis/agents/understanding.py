@@ -148,7 +148,8 @@ class Understanding(StageAgent):
         loops = resolve_loops(parsed, [(a.name, a.role, a.duties) for a in agents])
         notes += [n for n in parsed.notes if n not in notes]
         flow = [Link(source=a, target=b) for a, b in parsed.flow]
-        if not flow and parsed.order:
+        if not flow and parsed.order and topology in ("pipeline", "feedback_loop"):
+            # numbered steps are a flow; a numbered list of a panel's members is not
             flow = [Link(source=a, target=b) for a, b in itertools.pairwise(parsed.order)]
         return Requirements(
             title=title, goal=goal, agents=agents, flow=flow,

@@ -22,6 +22,7 @@ SECTION_WORDS = {
     "examples": ("example", "exemple", "beispiel", "ejemplo", "scenario", "sample",
                  "test case", "cas d"),
     "agents": ("agent", "role", "rôle", "team", "équipe", "member", "participant", "panel",
+               "jury", "board", "committee",
                "worker", "who does", "who is who", "crew", "staff", "cast", "route to",
                "routes to", "specialists", "desks"),
     "flow": ("flow", "flux", "ablauf", "process", "pipeline", "step", "étape", "workflow",

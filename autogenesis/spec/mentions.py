@@ -35,12 +35,16 @@ _ROLE_WORDS = ("reviewer", "editor", "critic", "checker", "judge", "chair", "mod
 _ROLE_SUBJECT = re.compile(
     rf"\b(?:a|an|the|my|our)\s+((?:[\w-]+\s+)?(?:{'|'.join(_ROLE_WORDS)}))\s*,?\s+"
     r"(?:who|that|should|will|\w+s\b)", re.I)
-_AGENT_PHRASE = re.compile(r"\b((?:[\w-]+\s+)?[\w-]+)\s+agent\b(?!s)", re.I)
+_AGENT_PHRASE = re.compile(r"\b((?:[\w-]+\s+)?[\w-]+)\s+(?:agent|bot)\b(?!s)", re.I)
 _MEMBERS = re.compile(r"\bagents\b[^.(:]{0,40}?(?:\(([^)]+)\)|:\s*([^.;]+))", re.I)
-_AGENT_HEADING = re.compile(r"agent|team|role|who|member|crew|staff|panel|équipe", re.I)
+_AGENT_HEADING = re.compile(r"agent|team|role|who|member|crew|staff|panel|équipe|jury|board|"
+                            r"committee|bots", re.I)
 _EXAMPLE = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:for\s+)?(?:example|exemple|input|"
                       r"expected|output|entrée|attendu|given)\b", re.I)
 _ARROW = re.compile(r"\s*(?:->|→|=>|⟶)\s*")
+_YAML_NAME = re.compile(r"^-?\s*name\s*:\s*[\"']?([^\"'#]+)")
+_BOLD_DOER = re.compile(r"^(?:the\s+)?\*\*([^*]{1,40})\*\*\s*(?:agent\s+)?[:—–-]?\s*[a-z]+s\b")
+_DASH_LINE = re.compile(r"^([A-Z][\w-]*(?: [\w-]+){0,2}) [-–—] [a-z]+s\b")
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,11 @@ class Mention:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", anyascii(text).lower())
+    """Folded words, CamelCase split, without a trailing "agent" ("WriterAgent": writer)."""
+    words = re.findall(r"[a-z0-9]+", anyascii(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)).lower())
+    while len(words) > 1 and words[-1] in ("agent", "bot"):
+        words.pop()
+    return words
 
 
 def _plain(text: str) -> str:
@@ -75,22 +83,34 @@ def _scan(lines: list[str]) -> Iterator[Mention]:
     header: list[str] = []
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
+        dash_line = _DASH_LINE.match(line)
+        if dash_line and not code and any(        # "Scout - finds ...": one agent per line
+                _DASH_LINE.match(lines[j].strip()) for j in (number - 2, number)
+                if 0 <= j < len(lines)):
+            yield Mention(dash_line.group(1), number)
         if number == 1 and line == "---":
             front = True
             continue
         if front:
             if line == "---":
                 front = False
-            elif (entry := re.match(r"^-?\s*name\s*:\s*[\"']?([^\"'#]+)", line)):
-                yield Mention(entry.group(1).strip(), number)
+            elif raw[:1] in " -\t" and (entry := _YAML_NAME.match(line)):
+                yield Mention(entry.group(1).strip(), number)     # an entry of a list
             continue
         if line.startswith("```"):
             code = not code
             continue
-        if code or not line:
+        if code:
+            if raw[:1] in " -\t" and (entry := _YAML_NAME.match(line)):
+                yield Mention(entry.group(1).strip(), number)     # YAML in a fenced block
+            continue
+        if not line:
             continue
         if line.startswith("#"):
             heading, header = line.lstrip("#").strip(), []
+            prefixed = re.match(r"^(?:agent|role|bot)\s*:\s*(.+)$", heading, re.I)
+            if prefixed:
+                yield Mention(_plain(prefixed.group(1)).strip(), number)
             continue
         if "example" in heading.lower() or _EXAMPLE.match(line):
             continue
@@ -100,7 +120,9 @@ def _scan(lines: list[str]) -> Iterator[Mention]:
                 header = [c.strip().lower() for c in line.strip("|").split("|")]
             continue
         item = re.match(r"^(?:[-*+]|\d+[.)])\s+(.*)$", line)
-        if item and _AGENT_HEADING.search(heading) and not raw[:1].isspace():
+        if item and not raw[:1].isspace() and (doer := _BOLD_DOER.match(item.group(1))):
+            yield Mention(doer.group(1), number)          # "1. **Parser** reads a CV"
+        elif item and _AGENT_HEADING.search(heading) and not raw[:1].isspace():
             lead = re.split(r"\s*(?::|—|–|\s-\s|\()\s*", _plain(item.group(1)), maxsplit=1)[0]
             lead = re.sub(r"^(?:the|a|an)\s+|\s+agent$", "", lead.strip(), flags=re.I)
             if 0 < len(lead.split()) <= 4:
@@ -121,7 +143,7 @@ def _scan(lines: list[str]) -> Iterator[Mention]:
             listed = match.group(1) or match.group(2)
             members = [re.sub(r"^(?:a|an|the)\s+", "", m.strip(), flags=re.I)
                        for m in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", listed)]
-            if all(0 < len(m.split()) <= 3 for m in members):   # names, not a sentence
+            if len(members) >= 2 and all(0 < len(m.split()) <= 3 for m in members):
                 yield from (Mention(m, number) for m in members)
 
 

@@ -36,6 +36,7 @@ def words_of(text: str) -> list[str]:
     """`text` folded to ASCII, lower case, as words of letters and digits. Symbols (emoji,
     arrows) are dropped before transliteration, which would spell them out."""
     letters = "".join(" " if unicodedata.category(c).startswith("S") else c for c in text)
+    letters = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", letters)   # ResearchAgent: two words
     return re.findall(r"[a-z0-9]+", anyascii(letters).lower().replace("'s ", " "))
 
 

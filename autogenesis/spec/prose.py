@@ -100,7 +100,7 @@ _GROUP_LABEL = re.compile(
 _GROUP_COLON = re.compile(
     rf"\b(?:(?P<count>{COUNT})\s+(?P<noun>{W}?)s?(?:\s+agents?)?(?P<mid>\s[^:—–]{{0,80}}?)?"
     rf"|(?:{DET}\s+)?(?P<noun2>{W}?)s?(?:\s+agents?)?)\s*(?::|—|–|--)\s*"
-    rf"(?P<list>(?:{DET}\s+)?{W}(?:\s+{W})?(?:\s*,\s*(?:and\s+)?(?:{DET}\s+)?{W}(?:\s+{W})?)+"
+    rf"(?P<list>(?:{DET}\s+)?{W}(?:\s+{W})?(?:\s*,\s*(?:and\s+)?(?:{DET}\s+)?{W}(?:\s+{W})?)*"
     rf"(?:\s*,?\s+and\s+(?:{DET}\s+)?{W}(?:\s+{W})?)?)\s*(?:—|–|--|[.;]|$)", re.I)
 _GROUP_ONES = re.compile(rf"\b(?P<count>{COUNT})\s+(?P<noun>{W}?)s\s*:\s*(?P<list>one\s+.+)$",
                          re.I)
@@ -215,7 +215,7 @@ class Prose:
             self.clause(ones.group(2), line)
             return
         label_role = None
-        label = re.match(rf"^({W}(?:\s+{W})?)\s*:\s+(?={DET}\s)", clause, re.I)
+        label = re.match(rf"^({W}(?:\s+(?:{W}|\d+))?)\s*:\s+(?={DET}\s)", clause, re.I)
         if label:       # "Lead: the estimator, who ..." / "The team: a curator who ..."
             label_role = ROLE_MARKERS.get(label.group(1).lower())
             clause = clause[label.end():]
@@ -421,18 +421,26 @@ class Prose:
                        rf"(?P<b>(?:the\s+)?{W}(?:\s+{W})?)", re.I)
     _THEN = re.compile(rf",\s+(?P<a>(?:the\s+)?{W}(?:\s+{W})?)(?:'s\s+{W})?\s+to\s+"
                        rf"(?P<b>(?:the\s+)?{W}(?:\s+{W})?)", re.I)
+    _AND = re.compile(rf"\s*(?:,|\band)\s+(?P<b>(?:the\s+)?{W}(?:\s+{W})?)", re.I)
 
     def handoffs(self, text: str) -> None:
         for pattern in (self._HANDOFF, self._GOES):
             for match in pattern.finditer(text):
                 if not self.edge(match):
                     continue
+                source, at = match.group("a"), match.end()
+                while (more := self._AND.match(text, at)) and (
+                        self.edge_between(source, more.group("b"))):
+                    at = more.end()     # "... goes to the watering bot and the shopping bot"
                 for more in self._THEN.finditer(text, match.end()):
                     if not self.edge(more):
                         break
 
     def edge(self, match: re.Match[str]) -> bool:
-        a, b = self.resolve(match.group("a")), self.resolve(match.group("b"))
+        return self.edge_between(match.group("a"), match.group("b"))
+
+    def edge_between(self, source: str, target: str) -> bool:
+        a, b = self.resolve(source), self.resolve(target)
         if a is None or b is None or a == b:
             return False
         if (a, b) not in self.parsed.flow:
@@ -446,8 +454,9 @@ class Prose:
         r"|\breturns?\s+(?P<obj2>it|them|(?:the|a|any)\s+[\w-]+(?:\s+[\w-]+)?)"
         r"\s+to\s+(?P<target2>(?:the\s+|its\s+|their\s+)?[\w'’-]+(?:\s+[\w'’-]+){0,2})"
         r"|\b(?:may|can|might)\s+return\s+(?P<obj6>it|them|(?:a|the|any)\s+\w+)"
-        r"|\basks?\s+(?P<target3>them|(?:the\s+)?[\w'’-]+(?:\s+[\w'’-]+)?)\s+(?:to\s+(?:re-?\w+|"
-        r"redo|rewrite|revise|fix|try again|\w+\s+again)|for\s+(?:a|an)\s+\w+)"
+        r"|\basks?\s+(?P<target3>them|(?:the\s+)?[\w'’-]+(?:\s+[\w'’-]+){0,2}?)\s+(?:to\s+(?:re-?\w+|"
+        r"redo|rewrite|revise|fix|correct|change|swap|replace|improve|shorten|update|"
+        r"try again|\w+\s+again)|for\s+(?:a|an)\s+\w+)"
         r"|\brenvoie\b(?:\s+\S+){0,3}?\s+(?:à|au|aux)\s+(?:la\s+|l'|le\s+)?"
         r"(?P<target4>[\w'’-]+)"
         r"|\b(?P<obj5>every|each|all)\s+(?:step|answer|reply|result|draft|output|part|"
@@ -455,7 +464,8 @@ class Prose:
         r"(?P<by>(?:the\s+)?[\w'’-]+(?:\s+[\w'’-]+)?))?", re.I)
     _ROUNDS = re.compile(
         r"(?:at most|no more than|up to|never more than|maximum(?: of)?|max\.?)\s+"
-        r"(?P<a>\w+)(?:\s+(?P<unit>times|rounds|attempts|tries|revisions)\b|(?=\s*[,.;)]|\s*$))"
+        r"(?P<a>\w+)(?:\s+(?P<unit>times|rounds|attempts|tries|retries|revisions)\b"
+        r"|(?=\s*[,.;)]|\s*$))"
         r"|(?P<b>\w+)\s+(?P<unit2>times|rounds)\s+at most|(?P<c>\d+)\s+fois\s+au\s+plus"
         r"|au\s+plus\s+(?P<d>\d+)\s+fois|\b(?P<e>once|twice|thrice)\b", re.I)
     _APPROVES_EACH = re.compile(r"\b(?:approv\w*|check\w*|review\w*)\s+(?:every|each|all)\s+"
@@ -491,6 +501,8 @@ class Prose:
                     target = "*"
             else:
                 target = phrase
+            if re.search(r"\bwho\s+wrote\s+it\b|\bwhoever\b", clause, re.I):
+                target = "*"        # "sends it back to the reviewer who wrote it"
         if approver is None:
             return
         rounds = self._ROUNDS.search(clause, match.start())

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from typing import Any
+
+import yaml
 
 from autogenesis.spec.examples import (
     ARROW,
@@ -48,6 +51,15 @@ _FLOW_LABEL = re.compile(r"^\s*[\w ]{1,24}\s*:\s*(?=.*(?:->|→|=>|⟶|⇒))")
 _NAME_COLUMNS = ("agent", "name", "who", "member", "role name")
 _ROLE_COLUMNS = ("role", "kind", "type")
 _DUTY_COLUMNS = ("duty", "duties", "does", "what", "responsib", "task", "job", "description")
+_DUTY_KEYS = ("duties", "duty", "does", "description", "job", "task", "tasks", "responsibility",
+              "responsibilities", "goal")
+_AGENT_PREFIX = re.compile(r"^(?:agent|role|bot|assistant)\s*(?:\d+\s*)?[:—–-]\s*(?=\S)", re.I)
+_DUTIES_LABEL = re.compile(r"^\s*(?:responsibilit\w*|duties|duty|tasks?|does|job|what it does)"
+                           r"\s*:?\s*$", re.I)
+_AGENT_LINE = re.compile(r"^(?P<name>[^\W\d_][\w'’-]*(?:\s+[^\W\d_][\w'’-]*){0,2})\s+[-–—:]\s+"
+                         r"(?P<duty>\S.*)$")
+_BOLD_PARAGRAPH = re.compile(r"^\*\*(?:(?:role|agent|name)\s*:\s*)?(?P<name>[^*:.]{1,40})[.:]?"
+                             r"\*\*\s*[:—–.-]?\s*(?P<duty>\S.*)$", re.I | re.S)
 TOPOLOGIES = ("pipeline", "router", "hierarchy", "contract_net", "consensus", "feedback_loop")
 
 
@@ -120,18 +132,26 @@ class Reader:
                 self.item(block)
             elif block.kind == "paragraph":
                 self.paragraph(block)
+            elif block.kind == "code":
+                self.code(block)
         self.settle()
         return self.parsed
 
     @staticmethod
     def agent_heading(heading: Block, after: list[Block]) -> str | None:
-        """One heading per agent: `### Watcher` followed by what it does ("Reads ...")."""
-        words = plain(heading.text).split()
+        """One heading per agent: `### Watcher` followed by what it does ("Reads ..." or
+        "Responsibilities:" and a list), or `### Agent: Collector`."""
+        text = plain(heading.text)
+        prefixed = _AGENT_PREFIX.match(text)
+        if prefixed:
+            return to_name(text[prefixed.end():])
+        words = text.split()
         if heading.level < 2 or not words or len(words) > 4 or not after \
                 or after[0].kind != "paragraph" or section_of(heading.text) is not None:
             return None
         first = after[0].text.split()[0] if after[0].text.split() else ""
-        return to_name(plain(heading.text)) if verb_like(first) else None
+        return to_name(text) if verb_like(first) or _DUTIES_LABEL.match(after[0].text) \
+            else None
 
     def front_matter(self, front: dict[str, Any]) -> None:
         if not front:
@@ -148,23 +168,7 @@ class Reader:
         if isinstance(topology, str) and stated_topology(topology):
             self.stated_topology = (stated_topology(topology) or "", line_of(topology),
                                     f"topology: {topology}")
-        agents = front.get("agents") or []
-        if isinstance(agents, dict):
-            agents = [{"name": k, "duty": v} for k, v in agents.items()]
-        for entry in agents if isinstance(agents, list) else []:
-            if isinstance(entry, str):
-                name, _, duty = entry.partition(":")
-                entry = {"name": name, "duty": duty}
-            if not isinstance(entry, dict) or not entry.get("name"):
-                continue
-            raw = str(entry["name"])
-            duties = entry.get("duties") or entry.get("duty") or entry.get("does") or \
-                entry.get("description") or []
-            duties = [duties] if isinstance(duties, str) else [str(d) for d in duties]
-            role = ROLE_MARKERS.get(str(entry.get("role", "")).strip().lower())
-            self.prose.add_agent(to_name(raw), duties, line_of(raw), phrase=raw, role=role,
-                                 stated=role is not None)
-            self.loops_in(to_name(raw), duties, line_of(raw))
+        self.front_agents(front.get("agents") or [], line_of)
         for example in front.get("examples") or []:
             if isinstance(example, dict):
                 given = example.get("input") or example.get("question") or ""
@@ -175,6 +179,34 @@ class Reader:
         for key in ("constraints", "rules"):
             for rule in front.get(key) or []:
                 self.constraint(str(rule))
+
+    def code(self, block: Block) -> None:
+        """A fenced block of YAML that lists agents, read like front matter."""
+        try:
+            data = yaml.safe_load(block.text)
+        except yaml.YAMLError:
+            return
+        if isinstance(data, dict) and isinstance(data.get("agents"), list | dict):
+            self.front_agents(data["agents"], lambda value: block.line)
+
+    def front_agents(self, agents: Any, line_of: Callable[[str], int]) -> None:
+        """Agents given as YAML: a list of mappings (name, role, duty), of "name: duty"
+        strings, or a mapping of name to duty."""
+        if isinstance(agents, dict):
+            agents = [{"name": k, "duty": v} for k, v in agents.items()]
+        for entry in agents if isinstance(agents, list) else []:
+            if isinstance(entry, str):
+                name, _, duty = entry.partition(":")
+                entry = {"name": name, "duty": duty}
+            if not isinstance(entry, dict) or not entry.get("name"):
+                continue
+            raw = str(entry["name"])
+            duties = next((entry[k] for k in _DUTY_KEYS if entry.get(k)), [])
+            duties = [duties] if isinstance(duties, str) else [str(d) for d in duties]
+            role = ROLE_MARKERS.get(str(entry.get("role", "")).strip().lower())
+            self.prose.add_agent(to_name(raw), duties, line_of(raw), phrase=raw, role=role,
+                                 stated=role is not None)
+            self.loops_in(to_name(raw), duties, line_of(raw))
 
     def row(self, block: Block) -> None:
         cells = {k.lower(): v for k, v in block.cells.items()}
@@ -197,6 +229,11 @@ class Reader:
 
     def item(self, block: Block) -> None:
         text = block.text
+        if self.heading_agent is not None and block.section not in ("examples", "constraints"):
+            duties = [" ".join(plain(d).split()) for d in (text, *block.children)]
+            self.prose.add_agent(self.heading_agent, duties, block.line)   # its duties
+            self.loops_in(self.heading_agent, duties, block.line)
+            return
         if block.section == "examples":
             self.parsed.examples.append(parse_example(text))
             return
@@ -210,7 +247,9 @@ class Reader:
             has_agent = bool(re.search(r"\bagent\b", text.split(":")[0], re.I))
             listed = block.section in ("agents", "flow") or (
                 block.label is not None and section_of(block.label) == "agents")
-            if not (listed or looks_like_agent(plain(name), marker, has_agent)):
+            bold_doer = text.lstrip().startswith("**") and verb_like(
+                (duty.split() or [""])[0])        # "**Designer juror** – scores each logo"
+            if not (listed or bold_doer or looks_like_agent(plain(name), marker, has_agent)):
                 continue
             role = ROLE_MARKERS.get((marker or "").strip().lower())
             duties = [" ".join(plain(duty).split())] if duty.strip() else []
@@ -234,6 +273,26 @@ class Reader:
         self.prose_text(plain(text), block.line)
 
     def paragraph(self, block: Block) -> None:
+        if self.heading_agent is not None and _DUTIES_LABEL.match(block.text):
+            return          # "Responsibilities:" above the agent's list of duties
+        lines = [plain(t) for _, t in block.lines()]
+        agent_lines = [_AGENT_LINE.match(t) for t in lines]
+        if len(lines) >= 2 and sum(1 for m in agent_lines if m and verb_like(
+                m.group("duty").split()[0])) >= 2:    # "Scout - finds ...", one per line
+            for (line, _), match in zip(block.lines(), agent_lines, strict=True):
+                if match and verb_like(match.group("duty").split()[0]):
+                    name = self.prose.add_agent(to_name(match.group("name")),
+                                                [match.group("duty")], line,
+                                                phrase=match.group("name"))
+                    self.loops_in(name, [match.group("duty")], line)
+            return
+        lead = _BOLD_PARAGRAPH.match(block.text)
+        if lead and verb_like(lead.group("duty").split()[0]):
+            # "**Role: Structure reviewer.** Reads the outline ...": an agent per paragraph
+            name = self.prose.add_agent(to_name(plain(lead.group("name"))), sentences(
+                plain(lead.group("duty"))), block.line, phrase=plain(lead.group("name")))
+            self.loops_in(name, [plain(lead.group("duty"))], block.line)
+            return
         heading_agent = self.heading_agent
         lines = block.lines()
         texts = [plain(t) for _, t in lines]

@@ -68,6 +68,8 @@ def _item(item: str, shared_verb: str | None) -> Responsibility | None:
     if obj and obj[0] in _PRONOUNS:                # "checks them for accessibility"
         obj = words_of(for_what.group(1)) if for_what and verb != "translate" else []
     obj = [w for w in obj if w not in _PRONOUNS and not w.isdigit()]
+    if not obj and first not in VERBS:
+        return None     # ", all within two weeks": a qualifier, not a responsibility
     head = [*obj[-2:-1], singular(obj[-1])] if obj else []
     if verb is None or verb in GENERIC_VERBS:
         parts = head

@@ -87,20 +87,24 @@ def agent_noun(word: str) -> bool:
 ROLE_DUTIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (role, re.compile(pattern, re.I)) for role, pattern in (
         ("router", r"\b(?:rout(?:es|ing)\b|dispatch|triage|decides? (?:which|where|who)|"
+                   r"(?:especialista|spécialiste|spezialist)|"
                    r"picks? the (?:right |best )?(?:specialist|team|desk|agent|expert)|"
                    r"chooses? (?:the|which|one) (?:specialist|team|desk|agent|expert)|"
                    r"sends? (?:each|every) \w+ to (?:the right|one|exactly one))"),
         ("aggregator", r"\b(?:votes?\b|voting|tall(?:y|ies)|majority|"
                        r"declares? the (?:winner|strongest|best)|announces? the winner)"),
         ("manager", r"\b(?:supervis|manag(?:es|ing)\b|delegat|splits?\b|assigns?\b|"
+                    r"gives? (?:each|every) [\w-]+(?: [\w-]+)? to\b|"
                     r"hands? (?:out|one|each|the work|(?:the |its )?(?:[\w-]+ ){1,3}to (?:each|"
                     r"every|all|the \w+s\b|\w+ \w+s\b))|"
                     r"distribut|coordinat|"
                     r"announces? (?:it|each|the \w+|every \w+) to|awards?\b|oversees)"),
         ("aggregator", r"\b(?:collects? (?:the |all )?(?:\w+ )?(?:answers|votes|proposals|"
-                       r"results|bids|scores|opinions|reviews)|averag|combin|merg|aggregat|"
-                       r"consolidat)"),
+                       r"results|bids|scores|opinions|reviews)|averag|combin(?:es|ing)\b|"
+                       r"merg(?:es|ing)\b|aggregat|consolidat)"),
         ("approver", r"\b(?:approv|approuv|signs? (?:\w+ )?off|rejects?\b|renvoie|"
+                     r"asks? (?:the |a )?[\w-]+(?: agent)? to (?:swap|redo|rewrite|revise|fix|"
+                     r"correct|change|replace|re-?\w+)\b|"
                      r"(?:sends?|returns?|hands?|gives?|passes?) (?:it|them|the \w+|"
                      r"any \w+|\w+)? ?back\b|returns? (?:it|them|the \w+) to\b)"),
         ("monitor", r"\b(?:notes?|records?|logs?|reports?|watches|tracks?) (?:any|every|each|"
