@@ -270,3 +270,34 @@ def test_a_reading_that_lost_the_named_agents_is_rejected():
     reasons = " ".join(failed(requirements_checks(lone, text)))
     for name in ("outline", "budget", "impact", "style", "panel"):
         assert f"mentions {name!r}" in reasons
+
+
+def test_a_larger_models_own_reading_is_a_third_opinion_merged_only_where_confirmed():
+    """The rules miss `oncall` here ("go to Oncall agent" has no article); the approver's
+    second reading sees it, and so does the model's list, with an invented name too."""
+    text = ("# Archive\n\n- **cleaner**: strips ads\n- **summarizer**: writes a summary\n\n"
+            "Escalations go to Oncall agent.\n")
+
+    def listing(messages, schema, settings):
+        if schema and "agents" in schema["properties"]:
+            return {"agents": [{"name": "oncall", "duty": "takes the escalations"},
+                               {"name": "cleaner", "duty": "strips ads"},
+                               {"name": "aeropanet", "duty": "does things"}]}
+        return ""
+
+    async def understand(extract: bool) -> Requirements:
+        agent = Understanding(FunctionModel(listing), Prompts(), extract=extract)
+        req = await agent.produce(Work({"spec": text}))
+        assert isinstance(req, Requirements)
+        return req
+
+    alone = asyncio.run(understand(False))
+    merged = asyncio.run(understand(True))
+    assert "oncall" not in {a.name for a in alone.agents}
+    assert any("'to Oncall'" in p for p in failed(requirements_checks(alone, text)))
+    assert [(a.name, a.named_by) for a in merged.agents if a.name == "oncall"] == [
+        ("oncall", "model")]
+    assert "aeropanet" not in {a.name for a in merged.agents}
+    note = next(n for n in merged.notes if n.startswith("the model's own reading"))
+    assert "1 agree" in note and "added oncall" in note and "aeropanet" in note
+    assert failed(requirements_checks(merged, text)) == []

@@ -4,7 +4,9 @@ What the spec states outright comes from `autogenesis.spec.parse_spec`, by
 rule, so nothing stated is ever dropped: agents with their roles and lines,
 groups, hand-offs, approval loops, examples, limits and the topology with its
 reason. The model is asked only for what is implicit, and its answers are
-checked: a name for each agent the spec gives a duty but no name ("one helper
+checked (with a larger model than the offline default, the model also gives its own list
+of the spec's agents: a third opinion, merged only where the approver's second reading
+agrees): a name for each agent the spec gives a duty but no name ("one helper
 should break the topic down"), kept only when it fits the duty and is built
 from the spec's own words or role words; and, for a spec that names no agent
 and enumerates fewer than three responsibilities, the agents it needs, under
@@ -15,10 +17,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import AgentDuty, Example, Group, Link, Loop, Requirements
+from autogenesis.llm.base import Model
+from autogenesis.llm.source import default_gguf
+from autogenesis.prompts import Prompts
 from autogenesis.spec import check_spec_text, parse_spec, to_name
+from autogenesis.spec.mentions import mentions, placed
 from autogenesis.spec.names import doer, singular, verb_of
 from autogenesis.spec.reader import resolve_loops
 from autogenesis.spec.team import enumerated, name_from_spec
@@ -103,8 +110,24 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 class Understanding(StageAgent):
+    """`extract`: also ask the model for its own list of the spec's agents, a third
+    opinion beside the rules and the approver's second reading (None: only when the
+    model is not the small offline default, whose list is noise, nor a test double)."""
+
     stage = "understanding"
     produces = Requirements
+
+    def __init__(self, model: Model, prompts: Prompts, *, extract: bool | None = None) -> None:
+        super().__init__(model, prompts)
+        self.extract = extract
+
+    def _extracts(self) -> bool:
+        if self.extract is not None:
+            return self.extract
+        identity = self.model.identity
+        default = default_gguf()
+        return identity.backend != "scripted" and (
+            default is None or Path(identity.model_id) != default)
 
     async def produce(self, work: Work) -> Requirements:
         text = check_spec_text(work.inputs["spec"])
@@ -131,6 +154,10 @@ class Understanding(StageAgent):
                 if group.word == role.group:
                     groups[i] = group.model_copy(update={"members": [*group.members, name]})
         topology, reason = parsed.topology_hint, parsed.topology_reason
+        if placed and self._extracts():
+            for agent in await self._third_opinion(text, [a for _, a in placed], work, notes):
+                taken.add(agent.name)
+                placed.append((parsed.seen + len(placed) + 1, agent))
         if not placed:
             for agent in await self._task_team(text, work, notes):
                 taken.add(agent.name)
@@ -178,6 +205,37 @@ class Understanding(StageAgent):
         if name is None or name in taken or not fits(name, duty):
             return duty_name(duty, taken), "rule"  # small models repeat themselves or drift
         return name, "model"
+
+    async def _third_opinion(self, text: str, agents: list[AgentDuty], work: Work,
+                             notes: list[str]) -> list[AgentDuty]:
+        """The model's own list of the spec's agents, under a JSON schema. Where it agrees
+        with the rules nothing changes; an agent only it found is added when its name is
+        built from the spec's words and names a mention of the approver's second reading
+        (`mentions`) that the rules left unplaced: two opinions of three. The outcome is written in `notes`."""
+        result = await self.ask("understanding_agents", work, schema=AGENTS_SCHEMA,
+                                max_new_tokens=240, spec=text)
+        known = {a.name for a in agents}
+        found = mentions(text)
+        agreed, added, refused = [], [], []
+        for item in (result.parsed or {}).get("agents", []):
+            name = to_name(item["name"])
+            if name is None:
+                continue
+            missed = [m for m in found if placed(m, [name]) and not placed(m, known)]
+            if name in known:
+                agreed.append(name)
+            elif missed and name_from_spec(name, text) and item["duty"].strip():
+                added.append(AgentDuty(name=name, duties=[item["duty"].strip()], stated=False,
+                                       named_by="model"))
+                known.add(name)
+            else:
+                refused.append(name)
+        notes.append(f"the model's own reading listed {len(agreed) + len(added) + len(refused)}"
+                     f" agent(s): {len(agreed)} agree with the rules"
+                     + (f"; added {', '.join(a.name for a in added)} (the second reading "
+                        "finds them too)" if added else "")
+                     + (f"; not taken: {', '.join(refused)}" if refused else ""))
+        return added
 
     async def _task_team(self, text: str, work: Work, notes: list[str]) -> list[AgentDuty]:
         """The team of a spec that names no agent: one per responsibility it enumerates;
