@@ -47,11 +47,12 @@ the same build again from the log, or resume it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,7 @@ from autogenesis.agents import (
     StageAgent,
     Testing,
     Tuning,
+    Understanding,
     Work,
 )
 from autogenesis.artefacts import (
@@ -89,7 +91,7 @@ from autogenesis.prompts import Prompts
 from autogenesis.scenarios import Runner, SandboxRunner
 from autogenesis.store import Store
 from autogenesis.store.records import Artefact as ArtefactRecord
-from autogenesis.store.records import Event, GeneratedFile, Run
+from autogenesis.store.records import Event, GeneratedFile, Run, RunKind
 from autogenesis.store.records import Verdict as VerdictRecord
 
 if TYPE_CHECKING:   # aiomqtt is imported only by builds that use it
@@ -127,6 +129,7 @@ class BuildOptions:
     budget_s: float = 300.0
     stage_timeout: float = 600.0
     model_blocking: bool = False
+    model_reads: bool = False      # stage 1 also asks the model for its list of agents
     model: str | None = None       # what sandboxed runs of the system load (None: default)
     backend: str | None = None
     stop_after: str | None = None  # a stage: write the package as it stands after it
@@ -208,11 +211,14 @@ def _no_progress(_: Progress) -> None:
 
 def stage_agents(model: Model, prompts: Prompts, store: Store, *,
                  runner: Callable[[], Runner], clock: Callable[[], float],
-                 dist_dir: Path) -> list[StageAgent]:
+                 dist_dir: Path,
+                 model_reads: bool | Callable[[UUID | None], bool] = False) -> list[StageAgent]:
     """The nine stage agents, wired as a build needs them (in its process or a worker's):
-    `runner` gives the sandbox runner, `clock` the build's clock for tuning, and the
-    deployed wheel is kept under `dist_dir`."""
-    return [*(cls(model, prompts) for cls in STAGES),
+    `runner` gives the sandbox runner, `clock` the build's clock for tuning, the deployed
+    wheel is kept under `dist_dir`, and `model_reads` (or a function of the run) says
+    whether stage 1 asks the model for its own reading of the spec."""
+    return [Understanding(model, prompts, extract=model_reads),
+            *(cls(model, prompts) for cls in STAGES if cls is not Understanding),
             Testing(model, prompts, store=store, runner_factory=runner),
             Tuning(model, prompts, store=store, runner_factory=runner, clock=clock),
             Documentation(model, prompts),
@@ -258,24 +264,26 @@ class Build:
     def _elapsed(self) -> float:
         return time.monotonic() - self._wall
 
-    async def run(self, spec: str, *, spec_path: str | None = None,
-                  name: str = "build") -> BuildResult:
-        dist_dir = self.options.out_dir / f".autogenesis-dist-{uuid4().hex[:12]}"
+    @contextlib.asynccontextmanager
+    async def _logged_run(self, kind: RunKind, spec: str, spec_path: str | None, name: str,
+                          dist_dir: Path) -> AsyncIterator[tuple[Bus, Run]]:
+        """The bus with the agents served, and the run's row: started, held by the run
+        lock (it tells `resume` the run is live), and finished as failed or interrupted
+        when the body raises. The body finishes a run that succeeds."""
         transport = self._transport()
         async with Bus(self.store, transport=transport,
                        default_timeout=self.options.stage_timeout) as bus:
             await self._serve(bus, transport, dist_dir)
             run = self.store.start_run(Run(
-                kind="build", name=name, spec_path=spec_path,
+                kind=kind, name=name, spec_path=spec_path,
                 spec_sha256=hashlib.sha256(spec.encode()).hexdigest(),
                 model=self.model.identity.model_id if self.model else "workers",
                 config=self._config()))
             self.observer.run_id = run.id
             self._wall = time.monotonic()
-            started = self.observer.now()
             try:
-                with self.store.run_lock(run.id):   # tells `resume` this run is live
-                    result = await self._stages(bus, run, spec, started, dist_dir)
+                with self.store.run_lock(run.id):
+                    yield bus, run
             except BaseException as exc:
                 status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
                 self.store.finish_run(run, status, error=str(exc) or type(exc).__name__)
@@ -283,6 +291,13 @@ class Build:
                 raise
             finally:
                 shutil.rmtree(dist_dir, ignore_errors=True)
+
+    async def run(self, spec: str, *, spec_path: str | None = None,
+                  name: str = "build") -> BuildResult:
+        dist_dir = self.options.out_dir / f".autogenesis-dist-{uuid4().hex[:12]}"
+        async with self._logged_run("build", spec, spec_path, name, dist_dir) as (bus, run):
+            started = self.observer.now()
+            result = await self._stages(bus, run, spec, started, dist_dir)
         result.seconds = self._elapsed()
         if self.model is not None:
             result.calls = self.model.calls
@@ -302,31 +317,12 @@ class Build:
         "plan": how the spec was read, before anyone spends minutes on a build. A
         rejection is part of the answer (the verdict says why), not an error."""
         dist_dir = self.options.out_dir / f".autogenesis-dist-{uuid4().hex[:12]}"
-        transport = self._transport()
-        async with Bus(self.store, transport=transport,
-                       default_timeout=self.options.stage_timeout) as bus:
-            await self._serve(bus, transport, dist_dir)
-            run = self.store.start_run(Run(
-                kind="plan", name=name, spec_path=spec_path,
-                spec_sha256=hashlib.sha256(spec.encode()).hexdigest(),
-                model=self.model.identity.model_id if self.model else "workers",
-                config=self._config()))
-            self.observer.run_id = run.id
-            self._wall = time.monotonic()
-            try:
-                with self.store.run_lock(run.id):
-                    read = await self._stage(bus, run.id, "understanding", {"spec": spec},
-                                             feedback=[], previous=None, iteration=1,
-                                             rounds=1)
-                    designed = await self._stage(
-                        bus, run.id, "design",
-                        {"requirements": read.artefact.model_dump(mode="json")},
-                        feedback=[], previous=None, iteration=1, rounds=1)
-            except BaseException as exc:
-                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-                self.store.finish_run(run, status, error=str(exc) or type(exc).__name__)
-                self.store.flush()
-                raise
+        async with self._logged_run("plan", spec, spec_path, name, dist_dir) as (bus, run):
+            read = await self._stage(bus, run.id, "understanding", {"spec": spec},
+                                     feedback=[], previous=None, iteration=1, rounds=1)
+            designed = await self._stage(
+                bus, run.id, "design", {"requirements": read.artefact.model_dump(mode="json")},
+                feedback=[], previous=None, iteration=1, rounds=1)
         self.store.finish_run(run, "succeeded")
         self.store.flush()
         return PlanResult(run.id, read, designed)
@@ -339,6 +335,7 @@ class Build:
             "budget_s": self.options.budget_s,
             "stage_timeout": self.options.stage_timeout,
             "model_blocking": self.options.model_blocking,
+            "model_reads": self.options.model_reads,
             "out_dir": str(self.options.out_dir),
             "sandbox_model": self.options.model,
             "sandbox_backend": self.options.backend}
@@ -375,7 +372,7 @@ class Build:
         assert self.model is not None
         return stage_agents(self.model, self.prompts, self.store,
                             runner=lambda: self.runner, clock=self.observer.now,
-                            dist_dir=dist_dir)
+                            dist_dir=dist_dir, model_reads=self.options.model_reads)
 
     async def _stages(self, bus: Bus, run: Run, spec: str, started: float,
                       dist_dir: Path) -> BuildResult:

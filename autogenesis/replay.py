@@ -118,6 +118,7 @@ class LoggedRun:
             budget_s=config.get("budget_s", 300.0),
             stage_timeout=config.get("stage_timeout", 600.0),
             model_blocking=config.get("model_blocking", False),
+            model_reads=config.get("model_reads", False),
             model=config.get("sandbox_model"), backend=config.get("sandbox_backend"))
 
 

@@ -64,12 +64,14 @@ class RunSettings:
     sandbox_model: str | None = None
     sandbox_backend: str | None = None
     model_blocking: bool = False
+    model_reads: bool = False
 
     @classmethod
     def of(cls, row: Mapping[str, Any] | None) -> RunSettings:
         config = (row or {}).get("config") or {}
         return cls(config.get("sandbox_model"), config.get("sandbox_backend"),
-                   bool(config.get("model_blocking", False)))
+                   bool(config.get("model_blocking", False)),
+                   bool(config.get("model_reads", False)))
 
 
 Served = Callable[[str, Message, float], None]
@@ -121,7 +123,8 @@ class Worker:
         """The agents named, each numbering its calls after the run's log."""
         every: dict[str, Agent] = {agent.stage: agent for agent in stage_agents(
             self.model, self.prompts, self.store, runner=self.runner_for_caller,
-            clock=self.observer.now, dist_dir=Path(self._tmp.name))}
+            clock=self.observer.now, dist_dir=Path(self._tmp.name),
+            model_reads=lambda run: self.settings(run).model_reads)}
         every["approver"] = Approver(
             self.model, self.prompts,
             model_blocking=lambda run: self.settings(run).model_blocking)

@@ -29,8 +29,9 @@ TABLES = ("messages", "completions", "artefacts", "verdicts", "events", "files",
           "observations")
 
 
-def logged_build(store: Store, out: Path, spec: str = "trip_planner.md") -> BuildResult:
-    build = Build(store, build_model(), options=BuildOptions(out_dir=out),
+def logged_build(store: Store, out: Path, spec: str = "trip_planner.md",
+                 **options) -> BuildResult:
+    build = Build(store, build_model(), options=BuildOptions(out_dir=out, **options),
                   runner=InProcessRunner())
     result = asyncio.run(build.run((REPO / "examples" / spec).read_text(),
                                    spec_path=f"examples/{spec}", name=spec[:-3]))
@@ -78,6 +79,17 @@ def test_reexecution_of_an_unchanged_build_is_identical(store: Store, built: Bui
     # and the original run's log is exactly as it was
     store.flush()
     assert counts(store, built.run_id) == before
+
+
+def test_a_build_whose_model_also_read_the_spec_reexecutes_identically(store: Store,
+                                                                        tmp_path: Path):
+    """`--model-reads` is logged with the run: the re-execution asks the model the same."""
+    built = logged_build(store, tmp_path / "original", "lesson_pipeline.md",
+                         model_reads=True)
+    calls = [c for c in store.completions(built.run_id) if c["agent"] == "understanding"]
+    assert any("agents" in (c["json_schema"] or {}).get("properties", {}) for c in calls)
+    result = replay(store, built.run_id, out_dir=tmp_path / "again")
+    assert result.diverged is None, str(result.diverged)
 
 
 def test_a_changed_prompt_stops_at_the_first_call_that_uses_it(store: Store,

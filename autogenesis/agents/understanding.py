@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from pathlib import Path
+from collections.abc import Callable
+from uuid import UUID
 
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import AgentDuty, Example, Group, Link, Loop, Requirements
 from autogenesis.llm.base import Model
-from autogenesis.llm.source import default_gguf
 from autogenesis.prompts import Prompts
 from autogenesis.spec import check_spec_text, parse_spec, to_name
 from autogenesis.spec.mentions import mentions, placed
@@ -110,24 +110,22 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 class Understanding(StageAgent):
-    """`extract`: also ask the model for its own list of the spec's agents, a third
-    opinion beside the rules and the approver's second reading (None: only when the
-    model is not the small offline default, whose list is noise, nor a test double)."""
+    """`extract` (or a function of the run, for a worker serving many builds): also ask
+    the model for its own list of the spec's agents, a third opinion beside the rules and
+    the approver's second reading. A build setting (`model_reads`), logged with the run,
+    so that a re-execution asks the same; on by default only for a model other than the
+    small offline one, whose list is noise."""
 
     stage = "understanding"
     produces = Requirements
 
-    def __init__(self, model: Model, prompts: Prompts, *, extract: bool | None = None) -> None:
+    def __init__(self, model: Model, prompts: Prompts, *,
+                 extract: bool | Callable[[UUID | None], bool] = False) -> None:
         super().__init__(model, prompts)
         self.extract = extract
 
-    def _extracts(self) -> bool:
-        if self.extract is not None:
-            return self.extract
-        identity = self.model.identity
-        default = default_gguf()
-        return identity.backend != "scripted" and (
-            default is None or Path(identity.model_id) != default)
+    def _extracts(self, work: Work) -> bool:
+        return self.extract(work.run_id) if callable(self.extract) else self.extract
 
     async def produce(self, work: Work) -> Requirements:
         text = check_spec_text(work.inputs["spec"])
@@ -154,7 +152,7 @@ class Understanding(StageAgent):
                 if group.word == role.group:
                     groups[i] = group.model_copy(update={"members": [*group.members, name]})
         topology, reason = parsed.topology_hint, parsed.topology_reason
-        if placed and self._extracts():
+        if placed and self._extracts(work):
             for agent in await self._third_opinion(text, [a for _, a in placed], work, notes):
                 taken.add(agent.name)
                 placed.append((parsed.seen + len(placed) + 1, agent))
@@ -211,7 +209,8 @@ class Understanding(StageAgent):
         """The model's own list of the spec's agents, under a JSON schema. Where it agrees
         with the rules nothing changes; an agent only it found is added when its name is
         built from the spec's words and names a mention of the approver's second reading
-        (`mentions`) that the rules left unplaced: two opinions of three. The outcome is written in `notes`."""
+        (`mentions`) that the rules left unplaced: two opinions of three. The outcome is
+        written in `notes`."""
         result = await self.ask("understanding_agents", work, schema=AGENTS_SCHEMA,
                                 max_new_tokens=240, spec=text)
         known = {a.name for a in agents}

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport
-from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
+from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
 from autogenesis.config import Settings
 from autogenesis.llm.loader import load_model
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
@@ -43,6 +43,8 @@ def build(
                                  "required stages go on past it (see --stage-timeout)."),
     stage_timeout: float = typer.Option(600.0, "--stage-timeout", min=1.0,
                                         help="Deadline of each stage, in seconds."),
+    reads: bool | None = typer.Option(None, "--model-reads/--no-model-reads",
+                                      help=MODEL_READS_HELP),
     model_blocking: bool = typer.Option(False, "--model-blocking",
                                         help="Let the model's judgement reject artefacts "
                                         "(default: advisory; rules decide)."),
@@ -77,6 +79,7 @@ def build(
     options = BuildOptions(out_dir=out, max_rounds=max_rounds, max_iterations=max_iterations,
                            budget_s=budget * 60, stage_timeout=stage_timeout,
                            model_blocking=model_blocking, model=model, backend=backend,
+                           model_reads=model_reads(reads, model),
                            bus=bus, wait_s=wait)
     loaded = None
     if bus is None:

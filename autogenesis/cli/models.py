@@ -25,7 +25,7 @@ from autogenesis.llm.loader import (
 )
 from autogenesis.llm.logged import LoggedModel
 from autogenesis.llm.schema import load_schema
-from autogenesis.llm.source import file_sha256, resolve
+from autogenesis.llm.source import file_sha256, is_default, resolve
 from autogenesis.llm.transformers_backend import cache_folder, cached_conversion
 from autogenesis.store import Store
 from autogenesis.store.records import Run
@@ -135,3 +135,15 @@ def generate(
               f"finish: {result.finish_reason}; run {run.id}[/]")
     if result.problem is not None:
         raise UserError(result.problem + " (try a larger --max-new-tokens)")
+
+
+MODEL_READS_HELP = ("Also ask the model for its own list of the spec's agents, a third opinion "
+                    "merged only where the approver's second reading agrees (default: on for "
+                    "a --model or AUTOGENESIS_MODEL other than the small offline default).")
+
+
+def model_reads(flag: bool | None, model: str | None) -> bool:
+    """--model-reads / --no-model-reads, else on for a model other than the default."""
+    if flag is not None:
+        return flag
+    return not is_default(model or Settings.from_env().model)

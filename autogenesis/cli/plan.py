@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from autogenesis.artefacts import Blueprint, Requirements
-from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
+from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
 from autogenesis.llm.loader import load_model
 from autogenesis.pipeline import Build, BuildOptions, PlanResult
 from autogenesis.spec import read_spec
@@ -33,6 +33,8 @@ def plan(
     backend: str | None = typer.Option(None, "--backend", "-b", help=BACKEND_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (keys in the "
                                  "README) instead of text."),
+    reads: bool | None = typer.Option(None, "--model-reads/--no-model-reads",
+                                      help=MODEL_READS_HELP),
 ) -> None:
     """Show how SPEC is read, without building: title, slug, topology and why, agents
     (role, duties, the line each came from), groups, hand-offs, approval loops, examples,
@@ -44,7 +46,8 @@ def plan(
     with err.status("loading the model..."):
         loaded = load_model(model, backend=backend)
     with Store.open() as store, err.status("reading the spec..."):
-        result = asyncio.run(Build(store, loaded, options=BuildOptions()).plan(
+        options = BuildOptions(model_reads=model_reads(reads, model))
+        result = asyncio.run(Build(store, loaded, options=options).plan(
             text, spec_path=str(spec), name=spec.stem))
     report = plan_report(result)
     if as_json:

@@ -51,6 +51,12 @@ def default_gguf() -> Path | None:
     return None
 
 
+def is_default(model: str | None) -> bool:
+    """`model` (--model / AUTOGENESIS_MODEL) names the small offline default."""
+    return model is None or model.strip() in ("", "default") or (
+        (default := default_gguf()) is not None and Path(model).expanduser() == default)
+
+
 def resolve(model: str | None) -> ModelSource:
     """Turn --model / AUTOGENESIS_MODEL (None or "default" for the default) into a source."""
     if model is None or model.strip() in ("", "default"):

@@ -566,11 +566,6 @@ def parse_spec(text: str) -> ParsedSpec:
     return Reader(text).read()
 
 
-def words(text: str) -> set[str]:
-    """The spec's words, folded as names are (for checking names built from them)."""
-    return set(words_of(text))
-
-
 _TITLE_STOP = wordset("""of to for with from in on at by and or that who which into onto than
 as about across""")
 _TITLE_GENERIC = wordset("""system team tool way set group crew help helpers agents assistant
