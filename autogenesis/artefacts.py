@@ -94,9 +94,26 @@ class Link(Artefact):
     target: str = Field(pattern=NAME_PATTERN)
 
 
+CheckKind = Literal["mentions", "absent", "words_max", "words_min", "count", "decision",
+                    "route", "code", "rubric"]
+
+
+class AcceptanceCheck(Artefact):
+    """One thing an example's answer must do, from the spec's words
+    (`autogenesis.acceptance`): deterministic unless `by` is "model"."""
+
+    kind: CheckKind
+    text: str = Field(description="what is checked, in words")
+    params: dict[str, Any] = Field(default_factory=dict)
+    by: Literal["rule", "model"] = "rule"
+    source: Literal["expected", "input", "constraint"] = "expected"
+
+
 class Example(Artefact):
     input: str
     expected: str = ""
+    checks: list[AcceptanceCheck] = Field(default_factory=list)
+    unchecked: str = Field("", description="why no rule can check this example, if none can")
 
 
 class Requirements(Artefact):
@@ -265,6 +282,22 @@ class PytestRun(Artefact):
     output: str = Field("", description="the end of pytest's output")
 
 
+class CheckResult(Artefact):
+    """An acceptance check run on one answer: passed, failed, or None when no rule
+    could judge it (a model rubric not yet judged is unchecked, never passed)."""
+
+    kind: str
+    text: str
+    passed: bool | None
+    detail: str = ""
+
+
+def pass_count(results: list[CheckResult]) -> tuple[int, int]:
+    """(passed, judged) over the checks a rule could judge."""
+    judged = [r for r in results if r.passed is not None]
+    return sum(bool(r.passed) for r in judged), len(judged)
+
+
 class Scenario(Artefact):
     """One spec example run through the generated system with the real model."""
 
@@ -283,9 +316,25 @@ class Scenario(Artefact):
     latency_s: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    calls: int = Field(0, description="model calls the system made")
     events: list[str] = Field(default_factory=list, description="loop/deadline/... events")
     error: str = ""
     run_id: str | None = Field(None, description="the logged run of the system")
+    checks: list[CheckResult] = Field(default_factory=list)
+
+
+class BaselineRun(Artefact):
+    """One example answered by a baseline arm instead of the system: `single` is one
+    plain call of the same model with the spec's goal and duties as its prompt."""
+
+    arm: Literal["single"]
+    example: int = Field(ge=1)
+    answer: str = ""
+    checks: list[CheckResult] = Field(default_factory=list)
+    calls: int = 1
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
 
 
 class TestReport(Artefact):
@@ -299,10 +348,20 @@ class TestReport(Artefact):
     network: str = Field(description="none: own empty network namespace; shared: none made")
     memory_mb: int
     timeout_s: float
+    baselines: list[BaselineRun] = Field(default_factory=list)
 
     @property
     def reached(self) -> int:
         return sum(s.reached_exit for s in self.scenarios)
+
+    def passes(self, arm: str = "system") -> tuple[int, int]:
+        """(checks passed, checks a rule judged) over every example, for the system or a
+        baseline arm; checks only the system can be judged on (its route) are left out
+        of both, so the two compare on the same checks."""
+        runs = self.scenarios if arm == "system" else [b for b in self.baselines
+                                                       if b.arm == arm]
+        results = [r for run in runs for r in run.checks if r.kind != "route"]
+        return pass_count(results)
 
 
 # --- stage 6 ----------------------------------------------------------------------

@@ -238,4 +238,5 @@ def scenario(number: int, example: dict[str, Any], exit_agent: str, outcome: Out
         latency_s=round(latency, 3),
         tokens_in=sum(int(_column("completions", r, "tokens_in") or 0) for r in completions),
         tokens_out=sum(int(_column("completions", r, "tokens_out") or 0) for r in completions),
+        calls=len(completions),
         events=events, error=outcome.error[:600], run_id=str(run_id))

@@ -103,3 +103,10 @@ def env(tmp_path: Path, service_url: str) -> dict[str, str]:
         "AUTOGENESIS_HOME": str(tmp_path / "home"),
         "AUTOGENESIS_DATABASE_URL": service_url,
     }
+
+
+@pytest.fixture
+def service_store(service_url: str, tmp_path: Path) -> Iterator[Store]:
+    """A store on the service server only, for builds too slow to run on both servers."""
+    with Store(service_url, spool_dir=tmp_path / "spool") as opened:
+        yield opened

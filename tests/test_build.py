@@ -31,12 +31,6 @@ from conftest import REPO
 SPECS = sorted(p.name for p in (REPO / "examples").glob("*.md") if p.name != "README.md")
 
 
-@pytest.fixture
-def service_store(service_url: str, tmp_path: Path):
-    with Store(service_url, spool_dir=tmp_path / "spool") as opened:
-        yield opened
-
-
 def run_build(store: Store, spec: str, out: Path, model=None, **options) -> BuildResult:
     """Stages 1-4 (test_build_stages.py runs the rest)."""
     options.setdefault("stop_after", "generator")

@@ -106,6 +106,12 @@ def requirements_checks(req: Requirements, spec: str) -> list[Check]:
         check("loops_known",
               (f"the loop {lp.worker} -> {lp.approver} names an unknown agent"
                for lp in req.loops if {lp.worker, lp.approver} - names)),
+        check("examples_checked",
+              (f"example {n} ({e.input[:40]!r}) has no check a rule can run and no reason "
+               "why" for n, e in enumerate(req.examples, 1)
+               if not any(c.by == "rule" for c in e.checks) and not e.unchecked),
+              f"{sum(len(e.checks) for e in req.examples)} check(s) over "
+              f"{len(req.examples)} example(s)"),
     ]
 
 
@@ -314,6 +320,15 @@ def testing_checks(report: TestReport, pkg: Package, bp: Blueprint) -> list[Chec
                f"{s.error or 'its answer was empty or came from ' + repr(s.exit_agent)}"
                for s in report.scenarios if not s.reached_exit),
               f"{report.reached}/{len(report.scenarios)} reached {bp.exit!r}"),
+        Check(name="examples_pass_checks", blocking=False,
+              passed=(passes := report.passes("system"))[0] == passes[1],
+              detail=f"{passes[0]}/{passes[1]} of the examples' checks pass: "
+              + "; ".join(f"example {s.example}: {r.text} ({r.detail})"
+                          for s in report.scenarios for r in s.checks if r.passed is False)[:600]),
+        Check(name="matches_one_call", blocking=False,
+              passed=passes[0] >= (single := report.passes("single"))[0],
+              detail=f"the system passes {passes[0]}/{passes[1]}, one call of the same model "
+                     f"{single[0]}/{single[1]}"),
         Check(name="network_isolated", passed=report.network == "none", blocking=False,
               detail="own empty network namespace" if report.network == "none" else
               "no network namespace could be made here: the runs had the host's network"),

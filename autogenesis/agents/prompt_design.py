@@ -12,7 +12,9 @@ template). The score, in [0, 1]:
                + 0.3 * min(1, words shared with the duties and the input / 3)
 
 The kept variant's trial answer becomes the agent's few-shot example when its
-trial score is at least 0.7 (a bootstrapped demonstration).
+trial score is at least 0.7, it does not repeat itself, and it passes the first
+example's acceptance checks (a bootstrapped demonstration). A generated agent shows a
+shot only for the input it answers, so it never leaks into another input.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from autogenesis.acceptance import run_checks
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import AgentDesign, AgentPrompt, Blueprint, PromptSet, Shot, VariantScore
 from autogenesis.bus.message import Message
@@ -81,6 +84,30 @@ def trial_score(answer: str, duties: Iterable[str], task: str, limit: int) -> fl
     return round(score + 0.3 * min(1.0, len(shared) / 3), 3)
 
 
+def junk(answer: str) -> str | None:
+    """Why an answer is not fit to show as an example, or None: repeating itself (a
+    phrase of four words said three times, or fewer than half its words distinct)."""
+    words = re.findall(r"[\w']+", answer.lower())
+    grams = [" ".join(words[i:i + 4]) for i in range(len(words) - 3)]
+    if any(grams.count(g) >= 3 for g in set(grams)):
+        return "it repeats a phrase"
+    if len(words) >= 20 and len(set(words)) < len(words) / 2:
+        return "fewer than half its words are distinct"
+    return None
+
+
+def shot_passes(answer: str, blueprint: Blueprint, *, is_exit: bool) -> bool:
+    """A trial answer may become a few-shot example only when it is not junk and passes
+    its example's checks: all of them for the exit agent's answer (it is the system's
+    answer), for another agent those any step must pass (about the input; nothing the
+    spec forbids)."""
+    if junk(answer) is not None or not blueprint.examples:
+        return False
+    checks = [c for c in blueprint.examples[0].checks if c.kind != "route"
+              and (is_exit or c.source == "input" or c.kind == "absent")]
+    return all(r.passed is not False for r in run_checks(checks, answer))
+
+
 def template_prompt(agent: AgentDesign, blueprint: Blueprint) -> str:
     duties = "; ".join(agent.duties)
     limit = f" Keep answers under {blueprint.answer_words} words." if blueprint.answer_words \
@@ -139,8 +166,9 @@ class PromptDesign(StageAgent):
                        for name, text in variants.items() if text]
             scored += results
             best = max(results, key=lambda r: (r.score, r.variant == "template"))
-            shots = [Shot(input=task, output=clean_model_prompt(best.trial_answer))] \
-                if best.trial >= SHOT_THRESHOLD else []
+            shot = clean_model_prompt(best.trial_answer)
+            shots = [Shot(input=task, output=shot)] if best.trial >= SHOT_THRESHOLD \
+                and shot_passes(shot, blueprint, is_exit=agent.name == blueprint.exit) else []
             chosen.append(AgentPrompt(agent=agent.name, system=variants[best.variant],
                                       output_format=fmt, examples=shots,
                                       variant=best.variant, score=best.score))

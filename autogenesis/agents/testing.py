@@ -5,7 +5,10 @@ The package is written to a temporary folder and run there in the sandbox
 every spec example with the real model (the spec's goal when it gave
 none). Each system run is a logged run of kind `system` whose parent is the
 build; its messages, model calls and events come back from the sandbox in a
-trace file. No model call is made here: this agent only runs and records.
+trace file. Every answer is held against its example's acceptance checks
+(`autogenesis.acceptance`), and so is the answer of the baseline: one plain
+call of the same model with the spec's goal and the agents' duties as its
+prompt, made here and logged like every call of the build.
 """
 
 from __future__ import annotations
@@ -17,10 +20,19 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from autogenesis.acceptance import run_checks
 from autogenesis.agents.base import StageAgent, Work
-from autogenesis.artefacts import Artefact, Blueprint, Package, Scenario, TestReport
+from autogenesis.artefacts import (
+    AcceptanceCheck,
+    Artefact,
+    BaselineRun,
+    Blueprint,
+    Package,
+    Scenario,
+    TestReport,
+)
 from autogenesis.codegen import materialise
-from autogenesis.llm.base import Model
+from autogenesis.llm.base import Decoding, Model
 from autogenesis.prompts import Prompts
 from autogenesis.sandbox import network_isolation
 from autogenesis.scenarios import PYTEST_TIMEOUT_S, SCENARIO_MEMORY_MB, Runner, scenario
@@ -60,6 +72,18 @@ def examples_of(blueprint: Blueprint) -> list[tuple[int | str, dict[str, Any]]]:
     return [(blueprint.goal, {"input": blueprint.goal, "expected": ""})]
 
 
+def checks_of(example: dict[str, Any]) -> list[AcceptanceCheck]:
+    return [AcceptanceCheck.model_validate(c) for c in example.get("checks", ())]
+
+
+def checked(scenario: Scenario, example: dict[str, Any]) -> Scenario:
+    """The scenario with its example's acceptance checks run on its answer (the agents that
+    sent messages are its route)."""
+    route = sorted(set(scenario.path))
+    return scenario.model_copy(update={"checks": run_checks(checks_of(example),
+                                                            scenario.answer, route)})
+
+
 def scenario_timeout(config: dict[str, Any]) -> float:
     return min(float(config.get("deadline_s", MAX_SCENARIO_S)), MAX_SCENARIO_S)
 
@@ -85,6 +109,28 @@ class Testing(SystemStage):
     stage = "testing"
     produces = TestReport
 
+    async def produce(self, work: Work) -> TestReport:
+        report = await asyncio.to_thread(self.run_stage, work)
+        blueprint = Blueprint.model_validate(work.inputs["blueprint"])
+        baselines = [await self.single_call(blueprint, n, example)
+                     for n, (_, example) in enumerate(examples_of(blueprint), start=1)]
+        return report.model_copy(update={"baselines": baselines})
+
+    async def single_call(self, blueprint: Blueprint, number: int,
+                          example: dict[str, Any]) -> BaselineRun:
+        """The baseline: what one plain call of the same model makes of the example."""
+        messages = self.prompts.messages(
+            "baseline", title=blueprint.title, goal=blueprint.goal, input=example["input"],
+            duties=[d for a in blueprint.agents if a.kind == "worker" for d in a.duties],
+            words=blueprint.answer_words)
+        tokens = max(a.model.max_new_tokens for a in blueprint.agents)
+        result = await self.model.generate(messages, settings=Decoding(max_new_tokens=tokens))
+        answer = result.text.strip()
+        return BaselineRun(arm="single", example=number, answer=answer[:2000],
+                           checks=run_checks(checks_of(example), answer),
+                           tokens_in=result.tokens_in, tokens_out=result.tokens_out,
+                           seconds=round(result.latency_ms / 1000, 3))
+
     def run_stage(self, work: Work) -> TestReport:
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
         package = Package.model_validate(work.inputs["package"])
@@ -94,9 +140,10 @@ class Testing(SystemStage):
             folder = materialise(package, Path(tmp) / package.slug)
             tests = runner.pytest(folder)
             scenarios = [
-                self.runs.run(runner, folder, package.slug, which, parent=work.run_id,
-                              stage=self.stage, timeout=timeout, exit_agent=blueprint.exit,
-                              example=example, number=n)
+                checked(self.runs.run(runner, folder, package.slug, which,
+                                      parent=work.run_id, stage=self.stage, timeout=timeout,
+                                      exit_agent=blueprint.exit, example=example, number=n),
+                        example)
                 for n, (which, example) in enumerate(examples_of(blueprint), start=1)]
         return TestReport(package_sha256=package.sha256, tests=tests, scenarios=scenarios,
                           network="none" if network_isolation() else "shared",

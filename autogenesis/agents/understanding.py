@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from uuid import UUID
 
+from autogenesis.acceptance import checks_for
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import AgentDuty, Example, Group, Link, Loop, Requirements
 from autogenesis.llm.base import Model
@@ -178,7 +179,8 @@ class Understanding(StageAgent):
             flow = [Link(source=a, target=b) for a, b in itertools.pairwise(parsed.order)]
         return Requirements(
             title=title, goal=goal, agents=agents, flow=flow,
-            examples=[Example(input=i, expected=e) for i, e in parsed.examples],
+            examples=[self._example(i, e, parsed.constraints, [a.name for a in agents])
+                      for i, e in parsed.examples],
             constraints=parsed.constraints, topology_hint=topology,
             answer_words=parsed.answer_words, step_seconds=parsed.step_seconds,
             groups=groups,
@@ -188,6 +190,13 @@ class Understanding(StageAgent):
             every_step=[a for a in parsed.every_step if a in taken],
             topology_reason=reason, notes=notes,
         )
+
+    @staticmethod
+    def _example(given: str, expected: str, constraints: list[str],
+                 agents: list[str]) -> Example:
+        """An example with the checks its answer must pass (`autogenesis.acceptance`)."""
+        checks, why = checks_for(given, expected, constraints, agents)
+        return Example(input=given, expected=expected, checks=checks, unchecked=why)
 
     async def _name_role(self, title: str, duty: str, taken: set[str], spec: str,
                          work: Work, notes: list[str]) -> tuple[str, str]:

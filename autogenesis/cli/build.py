@@ -126,7 +126,13 @@ def summary(result: BuildResult) -> list[str]:
         t.measure.tokens_out for t in tried if t.measure)
     split = ", ".join(f"{stage} {seconds:.1f}s"
                       for stage, seconds in result.seconds_by_stage().items())
+    passed, judged = report.passes("system")
+    single, single_judged = report.passes("single")
+    verdict = (f"built {blueprint.slug}: passes {passed}/{judged} of its spec's checks; one "
+               f"call of the same model passes {single}/{single_judged}" if judged else
+               f"built {blueprint.slug}: its spec's examples give no check a rule can run")
     return [
+        verdict,
         f"built {result.package_path} in {result.seconds:.1f}s; run {result.run_id}",
         f"  tests: {report.tests.passed} passed, {report.tests.failed} failed; examples "
         f"reaching the exit agent ({blueprint.exit}): {report.reached}/{len(report.scenarios)}",

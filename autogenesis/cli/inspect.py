@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from autogenesis import diagram
+from autogenesis.artefacts import TestReport
 from autogenesis.cli.replay import find_run
 from autogenesis.errors import UserError
 from autogenesis.inspection import Inspection, inspect_run, run_of_folder
@@ -126,16 +127,44 @@ def _verdicts(console: Console, result: Inspection) -> None:
     console.print(table)
 
 
+CHECK = {True: "✓", False: "✗", None: "?"}
+
+
+def checks_lines(report: TestReport) -> list[str]:
+    """The system's pass rate on its spec's checks beside one call of the same model's."""
+    passed, judged = report.passes("system")
+    single, single_judged = report.passes("single")
+    if not judged and not single_judged:
+        return ["  checks: none a rule can judge (see the examples' reasons)"]
+    calls = sum(s.calls for s in report.scenarios)
+    tokens = sum(s.tokens_out for s in report.scenarios)
+    single_tokens = sum(b.tokens_out for b in report.baselines if b.arm == "single")
+    single_calls = sum(b.calls for b in report.baselines if b.arm == "single")
+    return [f"  checks: the system passes {passed}/{judged} ({calls} calls, {tokens} tokens "
+            f"out); one call of the same model passes {single}/{single_judged} "
+            f"({single_calls} calls, {single_tokens} tokens out)"]
+
+
 def _results(console: Console, result: Inspection) -> None:
     if result.tests is not None:
         t = result.tests.tests
         console.print(f"\n[bold]Tests[/] {t.passed} passed, {t.failed} failed, {t.errors} "
                       f"errors in {t.seconds:.1f}s (network: {result.tests.network})")
+        for line in checks_lines(result.tests):
+            console.print(escape(line))
+        baselines = {b.example: b for b in result.tests.baselines if b.arm == "single"}
         for s in result.tests.scenarios:
             answer = " ".join(s.answer.split())[:100] or s.error or "-"
             console.print(f"  example {s.example}: {MARK[s.reached_exit]} exit "
                           f"{s.exit_agent or '-'}, {s.steps_approved}/{s.steps} steps approved,"
                           f" {s.latency_s:.1f}s: {escape(answer)}")
+            single = baselines.get(s.example)
+            for i, check in enumerate(s.checks):
+                other = single.checks[i] if single and i < len(single.checks) else None
+                console.print(f"      {CHECK[check.passed]} system  "
+                              f"{CHECK[other.passed] if other else ' '} one call  "
+                              f"{escape(check.text)}: {escape(check.detail)}"
+                              + (f" | {escape(other.detail)}" if other else ""))
     if result.tuning is not None:
         tu = result.tuning
         console.print(f"\n[bold]Tuning[/] metric {tu.before.metric:.3f} -> {tu.after.metric:.3f}"

@@ -79,6 +79,8 @@ class ModelAgent(Agent):
                       feedback: str | None = None) -> list[dict[str, str]]:
         messages = [self.system_message()]
         for shot_input, shot_output in self.prompt.examples:
+            if shot_input.strip() != task.strip():
+                continue    # a shot answers its own input only: it must not leak elsewhere
             messages += [{"role": "user", "content": shot_input},
                          {"role": "assistant", "content": shot_output}]
         parts = [f"Task: {task}"]

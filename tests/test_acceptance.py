@@ -1,0 +1,169 @@
+"""Acceptance checks: a spec's expected outcomes, its limits and its inputs become checks
+(`autogenesis.acceptance`), and each check can fail on a bad answer as well as pass on a
+good one. A build runs them on the system's answers and on one plain call of the model."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from scripted_build import InProcessRunner, build_model
+
+from autogenesis.acceptance import checks_for, run_checks
+from autogenesis.artefacts import TestReport
+from autogenesis.cli.build import summary
+from autogenesis.pipeline import Build, BuildOptions
+from autogenesis.store import Store
+
+from conftest import REPO
+
+
+def kinds(given: str, expected: str, constraints=(), agents=()) -> dict[str, list[str]]:
+    checks, _ = checks_for(given, expected, constraints, agents)
+    found: dict[str, list[str]] = {}
+    for check in checks:
+        found.setdefault(check.kind, []).append(check.text)
+    return found
+
+
+def results(given: str, expected: str, answer: str, constraints=(), agents=(),
+            route=None) -> dict[str, bool | None]:
+    checks, _ = checks_for(given, expected, constraints, agents)
+    return {r.text: r.passed for r in run_checks(checks, answer, route)}
+
+
+@pytest.mark.parametrize(("given", "expected", "good", "bad"), [
+    ("photosynthesis", "a lesson that mentions light, water and carbon dioxide",
+     "Plants use light, water and carbon dioxide to make sugar.", "Plants are green."),
+    ("Two days in Lisbon", "a plan for the city",
+     "Day 1 in Lisbon: the castle.", "I'm so glad you enjoyed Paris."),
+    ("a reply", "an apologetic reply with no refund promise",
+     "We are sorry for the trouble.", "Sorry: we promise a refund tomorrow."),
+    ("a topic", "an article of 10 to 20 words",
+     "This answer has exactly twelve words in it to meet the range.", "Too short."),
+    ("the water cycle", "a quiz with two questions",
+     "What is evaporation? What is rain?", "Evaporation is water turning to vapour."),
+    ("an abstract", "a reject decision",
+     "Decision: reject. The claim is unsupported.", "Decision: accept, a fine paper."),
+    ("12500 EUR to NL", "not suspicious", "This payment is not suspicious.",
+     "Suspicious: amount too high."),
+    ("fix the door hinge", "the handyman wins and describes the repair",
+     "The handyman wins: he oils the hinge.", "The gardener wins."),
+    ("a Fibonacci function", "a function whose tests pass",
+     "```python\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n```",
+     "```python\ndef fib(n) return n\n```"),
+    ("a payment on 2026-05-04", "a call on 2026-05-06", "Call on 2026-05-06.",
+     "Call in two days."),
+])
+def test_every_kind_of_check_passes_a_good_answer_and_fails_a_bad_one(
+        given: str, expected: str, good: str, bad: str):
+    assert all(v is not False for v in results(given, expected, good).values()), \
+        results(given, expected, good)
+    assert any(v is False for v in results(given, expected, bad).values()), \
+        results(given, expected, bad)
+
+
+def test_limits_apply_to_every_example_and_routes_only_to_the_system():
+    found = kinds("I was charged twice", "handled by billing, offers a refund check",
+                  constraints=["Replies stay under 80 words and are polite."],
+                  agents=["billing", "sales"])
+    assert found["route"] == ["handled by billing"]
+    assert found["words_max"] == ["at most 80 words"]
+    assert found["rubric"]       # "offers a refund check": left to a model, marked so
+    single = results("I was charged twice", "handled by billing", "We refund you.",
+                     agents=["billing"])
+    assert single == {"handled by billing": None}   # one plain call has no route
+    system = results("I was charged twice", "handled by billing", "We refund you.",
+                     agents=["billing"], route=["triage", "sales"])
+    assert system == {"handled by billing": False}
+
+
+def test_an_example_no_rule_can_check_says_why():
+    checks, why = checks_for("40 croissants Friday", "", [])
+    assert checks == [] and "no expected outcome" in why
+    checks, why = checks_for("a job", "a winning warehouse and its bid", [])
+    assert [c.by for c in checks] == ["model"] and "nothing a rule can check" in why
+
+
+def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_so(
+        service_store: Store, tmp_path: Path):
+    """The Lisbon-for-Paris case: every answer of the system is about Lisbon."""
+    def lisbon(messages, schema, settings):
+        if schema is None:
+            return "I'm so glad you enjoyed your Lisbon trip: food and old streets."
+        fields = schema["properties"]
+        if "approved" in fields:
+            return {"approved": True, "feedback": "fine"}
+        if "choice" in fields:
+            return {"choice": fields["choice"]["enum"][0]}
+        return {"score": 5}
+
+    build = Build(service_store, build_model(),
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1),
+                  runner=InProcessRunner(lisbon))
+    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text(),
+                                   spec_path="trip_planner.md"))
+    report = result.artefact(TestReport)
+    paris = report.scenarios[1]
+    assert paris.input.startswith("One rainy day in Paris")
+    assert any(c.text.startswith("mentions Paris") and c.passed is False for c in paris.checks)
+    single = next(b for b in report.baselines if b.example == 2)
+    assert any(c.text.startswith("mentions Paris") and c.passed for c in single.checks)
+    passed, judged = report.passes("system")
+    one_call, _ = report.passes("single")
+    assert passed < judged and one_call > passed
+    testing = next(s for s in result.stages if s.stage == "testing")
+    advisory = {c.name: c for c in testing.verdict.checks}
+    assert advisory["matches_one_call"].passed is False
+    assert advisory["examples_pass_checks"].passed is False
+    line = summary(result)[0]
+    assert line == (f"built trip_planner: passes {passed}/{judged} of its spec's checks; one "
+                    f"call of the same model passes {one_call}/{judged}")
+
+
+def prompt_set(trial_answer: str):
+    from autogenesis.agents import Design, PromptDesign, Understanding, Work
+    from autogenesis.llm.testing import FunctionModel
+    from autogenesis.prompts import Prompts
+
+    def reply(messages, schema, settings):
+        if schema is not None:
+            return ""
+        if messages[-1]["content"].startswith("Task:"):
+            return trial_answer          # every agent's trial run on example 1
+        return "You plan trips: read the wishes and write the part of the plan asked."
+
+    async def stages():
+        model = FunctionModel(reply)
+        spec = (REPO / "examples" / "trip_planner.md").read_text()
+        req = await Understanding(model, Prompts()).produce(Work({"spec": spec}))
+        bp = await Design(model, Prompts()).produce(Work({"requirements": req.model_dump(
+            mode="json")}))
+        return bp, await PromptDesign(model, Prompts()).produce(Work({"blueprint": bp.model_dump(
+            mode="json")}))
+
+    return asyncio.run(stages())
+
+
+def test_a_junk_trial_answer_is_never_kept_as_a_few_shot_example():
+    junk = ("I'm going to eat some of the old streets. " * 4).strip()
+    _, prompts = prompt_set(junk)
+    assert all(p.examples == [] for p in prompts.prompts)
+
+
+def test_a_trial_answer_that_passes_its_checks_is_kept_for_its_own_input_only():
+    good = "Day 1 in Lisbon: a food tour and old streets. Day 2: museums. Total 180 euros."
+    blueprint, prompts = prompt_set(good)
+    editor = prompts.prompt(blueprint.exit)
+    assert editor is not None and [s.output for s in editor.examples] == [good]
+
+    from autogenesis.llm.testing import FunctionModel
+    from autogenesis.runtime.model_agent import ModelAgent, PromptConfig
+
+    agent = ModelAgent("editor", model=FunctionModel(lambda *a: "x"), prompt=PromptConfig(
+        system="s", examples=((editor.examples[0].input, good),)))
+    own = agent.task_messages(editor.examples[0].input)
+    other = agent.task_messages("One rainy day in Paris with kids")
+    assert [m["content"] for m in own if m["role"] == "assistant"] == [good]
+    assert not any(m["role"] == "assistant" for m in other)   # no Lisbon in a Paris run
