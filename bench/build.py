@@ -10,7 +10,9 @@ wheel build and venv install still real). Prints per spec the result (or
 the stage that failed), agents in the blueprint, the package's tests,
 examples reaching the exit agent, reworks and iterations, seconds per stage
 (in run order, iterations summed), and the total beside the scripted
-baseline. Logs to the configured database (the embedded one by default) and
+baseline; then per spec the acceptance checks the system's answers pass beside those
+one plain call of the same model passes, with calls, tokens out and seconds of each.
+Logs to the configured database (the embedded one by default) and
 writes packages to a temporary folder.
 """
 
@@ -63,6 +65,7 @@ def main() -> None:
     print(f"{'spec':<24}{'result':<9}{'agents':>7}{'tests':>7}{'exit':>6}{'rework':>7}"
           f"{'iter':>5}" + "".join(f"{SHORT[s]:>6}" for s in order)
           + f"{'total s':>9}{'scripted s':>11}")
+    checks: list[tuple[str, TestReport]] = []
     with Store.open() as store, tempfile.TemporaryDirectory() as tmp:
         for spec in specs:
             started = time.perf_counter()
@@ -85,6 +88,20 @@ def main() -> None:
                   f"{f'{report.reached}/{len(report.scenarios)}':>6}{reworks:>7}"
                   f"{result.iterations:>5}" + "".join(f"{split.get(s, 0):>6.0f}" for s in order)
                   + f"{total:>9.1f}{scripted:>11.1f}")
+            checks.append((spec.name, report))
+    print("\nacceptance checks per spec: the system beside one call of the same model")
+    print(f"{'spec':<24}{'system':>8}{'calls':>7}{'tokens':>8}{'seconds':>9}"
+          f"{'one call':>10}{'calls':>7}{'tokens':>8}{'seconds':>9}")
+    for name, report in checks:
+        passed, judged = report.passes("system")
+        single, single_judged = report.passes("single")
+        arm = [b for b in report.baselines if b.arm == "single"]
+        print(f"{name:<24}{f'{passed}/{judged}':>8}"
+              f"{sum(s.calls for s in report.scenarios):>7}"
+              f"{sum(s.tokens_out for s in report.scenarios):>8}"
+              f"{sum(s.latency_s for s in report.scenarios):>9.1f}"
+              f"{f'{single}/{single_judged}':>10}{sum(b.calls for b in arm):>7}"
+              f"{sum(b.tokens_out for b in arm):>8}{sum(b.seconds for b in arm):>9.1f}")
 
 
 if __name__ == "__main__":
