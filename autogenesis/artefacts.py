@@ -334,7 +334,6 @@ class BaselineRun(Artefact):
     calls: int = 1
     tokens_in: int = 0
     tokens_out: int = 0
-    seconds: float = 0.0
 
 
 class TestReport(Artefact):

@@ -37,6 +37,8 @@ def test_build_with_the_default_model(env: dict[str, str], service_url: str, tmp
     assert reached and reached[1] == reached[2] != "0", result.stdout
     assert "installed in a fresh venv and run" in result.stdout
     assert "time by stage: understanding" in result.stdout
+    assert re.fullmatch(r"built lesson_builder: passes \d+/\d+ of its spec's checks; one call "
+                        r"of the same model passes \d+/\d+", summary[-1]), summary[-1]
 
     with Store(service_url, spool_dir=tmp_path / "spool") as store:
         run = store.run(run_id)

@@ -132,7 +132,6 @@ def summary(result: BuildResult) -> list[str]:
                f"call of the same model passes {single}/{single_judged}" if judged else
                f"built {blueprint.slug}: its spec's examples give no check a rule can run")
     return [
-        verdict,
         f"built {result.package_path} in {result.seconds:.1f}s; run {result.run_id}",
         f"  tests: {report.tests.passed} passed, {report.tests.failed} failed; examples "
         f"reaching the exit agent ({blueprint.exit}): {report.reached}/{len(report.scenarios)}",
@@ -145,4 +144,5 @@ def summary(result: BuildResult) -> list[str]:
         f"  tokens: {result.tokens_in} in / {result.tokens_out} out over {result.calls} "
         f"calls by the build's agents; {system_tokens} out by the system in its test runs",
         f"  time by stage: {split}",
+        verdict,
     ]
