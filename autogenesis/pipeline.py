@@ -218,7 +218,7 @@ def stage_agents(model: Model, prompts: Prompts, store: Store, *,
     wheel is kept under `dist_dir`, and `model_reads` (or a function of the run) says
     whether stage 1 asks the model for its own reading of the spec."""
     return [Understanding(model, prompts, extract=model_reads),
-            *(cls(model, prompts) for cls in STAGES if cls is not Understanding),
+            *(cls(model, prompts) for cls in STAGES),
             Testing(model, prompts, store=store, runner_factory=runner),
             Tuning(model, prompts, store=store, runner_factory=runner, clock=clock),
             Documentation(model, prompts),

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from scripted_build import InProcessRunner, build_model
+from scripted_build import InProcessRunner, build_model, system_answers
 
 from autogenesis.acceptance import checks_for, run_checks
 from autogenesis.artefacts import TestReport
@@ -92,12 +92,7 @@ def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_s
     def lisbon(messages, schema, settings):
         if schema is None:
             return "I'm so glad you enjoyed your Lisbon trip: food and old streets."
-        fields = schema["properties"]
-        if "approved" in fields:
-            return {"approved": True, "feedback": "fine"}
-        if "choice" in fields:
-            return {"choice": fields["choice"]["enum"][0]}
-        return {"score": 5}
+        return system_answers(messages, schema, settings)
 
     build = Build(service_store, build_model(),
                   options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1),

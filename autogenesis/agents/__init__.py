@@ -18,8 +18,9 @@ from autogenesis.agents.testing import Testing
 from autogenesis.agents.tuning import Tuning
 from autogenesis.agents.understanding import Understanding
 
-STAGES: tuple[type[StageAgent], ...] = (Understanding, Design, PromptDesign, Generator)
-"""The stages that only need the model (the others also run the generated package)."""
+STAGES: tuple[type[StageAgent], ...] = (Design, PromptDesign, Generator)
+"""The stages that only need the model and the prompts (understanding also takes the
+build's `model_reads`; the others run the generated package)."""
 
 __all__ = ["STAGES", "Approver", "DeploymentStage", "Design", "Documentation",
            "FeedbackStage", "Generator", "PromptDesign", "StageAgent", "Testing", "Tuning",

@@ -41,7 +41,7 @@ from autogenesis.codegen import PLACEHOLDER, check_identifier, materialise, safe
 from autogenesis.errors import ConfigError
 from autogenesis.sandbox import run_sandboxed
 from autogenesis.spec import parse_spec
-from autogenesis.spec.mentions import mentions, unplaced
+from autogenesis.spec.mentions import mentions, placed
 from autogenesis.spec.team import name_from_spec
 
 MIN_PROMPT_COVERAGE = 0.5
@@ -68,6 +68,7 @@ def _safe_names(names: Iterable[str], what: str) -> list[str]:
 
 def requirements_checks(req: Requirements, spec: str) -> list[Check]:
     parsed = parse_spec(spec)
+    found = mentions(spec)      # the second, independent reading
     names = {a.name for a in req.agents}
     implied = [a for a in req.agents if not a.stated]
     examples = {(e.input, e.expected) for e in req.examples}
@@ -97,8 +98,8 @@ def requirements_checks(req: Requirements, spec: str) -> list[Check]:
               if len(names) != len(req.agents) else []),
         check("spec_mentions_placed",
               (f"the spec mentions {m.phrase!r} (line {m.line}), which is no agent of the "
-               "requirements" for m in unplaced(spec, names)),
-              f"{len(mentions(spec))} agent mention(s) found by a second reading, all placed"),
+               "requirements" for m in found if not placed(m, names)),
+              f"{len(found)} agent mention(s) found by a second reading, all placed"),
         check("names_from_spec",
               (f"agent {a.name!r} was named by the model with words that are not the spec's"
                for a in req.agents if a.named_by == "model"

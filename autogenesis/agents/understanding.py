@@ -133,7 +133,7 @@ class Understanding(StageAgent):
         parsed = parse_spec(text)
         title = parsed.title or " ".join((parsed.goal or "system").split()[:4])
         goal = parsed.goal or title
-        notes = list(parsed.notes)
+        notes: list[str] = []        # what this stage adds to the reader's notes
         # (position in the spec, agent): stated agents and named implied roles interleave.
         placed: list[tuple[int, AgentDuty]] = [
             (a.pos, AgentDuty(name=a.name, duties=a.duties or [f"does the "
@@ -172,7 +172,7 @@ class Understanding(StageAgent):
                 notes.append(f"{group.count} {group.word}(s) stated, {len(group.members)} "
                              f"found: {', '.join(group.members)}")
         loops = resolve_loops(parsed, [(a.name, a.role, a.duties) for a in agents])
-        notes += [n for n in parsed.notes if n not in notes]
+        notes = [*parsed.notes, *(n for n in notes if n not in parsed.notes)]
         flow = [Link(source=a, target=b) for a, b in parsed.flow]
         if not flow and parsed.order and topology in ("pipeline", "feedback_loop"):
             # numbered steps are a flow; a numbered list of a panel's members is not

@@ -169,9 +169,3 @@ def placed(mention: Mention, names: Iterable[str]) -> bool:
         if head & parts or parts <= set(words) or "_".join(words) == name:
             return True
     return False
-
-
-def unplaced(spec: str, names: Iterable[str]) -> list[Mention]:
-    """The mentions of `spec` that map to none of `names`."""
-    names = list(names)
-    return [m for m in mentions(spec) if not placed(m, names)]

@@ -23,7 +23,6 @@ from autogenesis.spec.model import Group, ImpliedRole, Loop, ParsedSpec, StatedA
 from autogenesis.spec.names import singular, to_name, words_of
 from autogenesis.spec.vocabulary import (
     ROLE_MARKERS,
-    ROLE_NOUNS,
     agent_noun,
     number,
     role_from_duties,
@@ -538,5 +537,4 @@ def agent_items(text: str) -> Iterator[tuple[str, str | None, str]]:
 
 def looks_like_agent(name: str, marker: str | None, has_agent_word: bool) -> bool:
     words = words_of(name)
-    return bool(words) and (has_agent_word or marker is not None or agent_noun(words[-1])
-                            or words[-1] in ROLE_NOUNS)
+    return bool(words) and (has_agent_word or marker is not None or agent_noun(words[-1]))

@@ -39,14 +39,8 @@ class Responsibility:
     duty: str
 
 
-def _verbs() -> frozenset[str]:
-    return frozenset(WORK_VERBS) | GENERIC_VERBS | frozenset(
-        ("give", "keep", "send", "book", "find", "draft", "forecast", "plan", "monitor",
-         "track", "test", "deploy", "integrate", "allocate", "schedule", "grade", "manage",
-         "answer", "write", "translate", "check", "recommend", "remind"))
-
-
-VERBS = _verbs()
+VERBS = WORK_VERBS | GENERIC_VERBS | frozenset(("give", "keep", "remind"))
+"""Verbs that start a responsibility ("plans delivery routes", "keep track of ...")."""
 
 
 def _item(item: str, shared_verb: str | None) -> Responsibility | None:
