@@ -12,7 +12,7 @@ from scripted_build import InProcessRunner, build_model, system_answers
 
 from autogenesis.acceptance import checks_for, run_checks
 from autogenesis.artefacts import TestReport
-from autogenesis.cli.build import summary
+from autogenesis.cli.build import min_pass_problem, summary
 from autogenesis.pipeline import Build, BuildOptions
 from autogenesis.store import Store
 
@@ -112,9 +112,15 @@ def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_s
     advisory = {c.name: c for c in testing.verdict.checks}
     assert advisory["matches_one_call"].passed is False
     assert advisory["examples_pass_checks"].passed is False
-    line = summary(result)[-1]
-    assert line == (f"built trip_planner: passes {passed}/{judged} of its spec's checks; one "
-                    f"call of the same model passes {one_call}/{judged}")
+    lines = summary(result)
+    assert lines[-1] == (f"built trip_planner: passes {passed}/{judged} of its spec's checks; "
+                         f"one call of the same model passes {one_call}/{judged}")
+    assert lines[-2].startswith(f"  checks: {judged - passed} of {judged} fail, so the system "
+                                "does not yet do what its spec's examples ask")
+    assert min_pass_problem(report, 0.0) is None
+    assert f"passes {passed}/{judged}" in (min_pass_problem(report, 0.99) or "")
+    unjudged = report.model_copy(update={"scenarios": []})
+    assert "no check a rule can run" in (min_pass_problem(unjudged, 0.5) or "")
 
 
 def prompt_set(trial_answer: str):

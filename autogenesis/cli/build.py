@@ -15,6 +15,7 @@ from rich.status import Status
 from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport
 from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
 from autogenesis.config import Settings
+from autogenesis.errors import UserError
 from autogenesis.llm.loader import load_model
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.spec import read_spec
@@ -60,6 +61,10 @@ def build(
     wait: float = typer.Option(30.0, "--wait", min=0.0,
                                help="With --bus: seconds to wait for workers to serve every "
                                "agent before giving up."),
+    min_pass: float | None = typer.Option(
+        None, "--min-pass", min=0.0, max=1.0,
+        help="Exit 1 (the package is still written) unless the system passes at least this "
+        "share of its spec's checks that a rule can judge, e.g. 0.8."),
 ) -> None:
     """Build a multi-agent system from SPEC with the hierarchy of local agents:
     understanding, design, prompt design, generator, testing, tuning, documentation,
@@ -98,6 +103,23 @@ def build(
         result = asyncio.run(pipeline.run(text, spec_path=str(spec), name=spec.stem))
     for line in summary(result):
         typer.echo(line)
+    problem = min_pass_problem(result.artefact(TestReport), min_pass)
+    if problem:
+        raise UserError(problem)
+
+
+def min_pass_problem(report: TestReport, rate: float | None) -> str | None:
+    """Why the build misses `--min-pass`, or None. Nothing a rule judged is a miss: a
+    result no one could check is never a pass."""
+    if rate is None:
+        return None
+    passed, judged = report.passes("system")
+    if not judged:
+        return f"--min-pass {rate}: the spec's examples give no check a rule can run"
+    if passed / judged < rate:
+        return (f"--min-pass {rate}: the system passes {passed}/{judged} "
+                f"({passed / judged:.0%}) of its spec's checks")
+    return None
 
 
 def progress_printer(err: Console, status: Status) -> Callable[[Progress], None]:
@@ -131,11 +153,15 @@ def summary(result: BuildResult) -> list[str]:
     verdict = (f"built {blueprint.slug}: passes {passed}/{judged} of its spec's checks; one "
                f"call of the same model passes {single}/{single_judged}" if judged else
                f"built {blueprint.slug}: its spec's examples give no check a rule can run")
+    failing = [f"  checks: {judged - passed} of {judged} fail, so the system does not yet do "
+               "what its spec's examples ask; the approvals above judge its structure, not its"
+               " answers (`autogenesis inspect` shows every check)"] if passed < judged else []
     return [
         f"built {result.package_path} in {result.seconds:.1f}s; run {result.run_id}",
         f"  tests: {report.tests.passed} passed, {report.tests.failed} failed; examples "
         f"reaching the exit agent ({blueprint.exit}): {report.reached}/{len(report.scenarios)}",
-        f"  tuning: metric {tuning.before.metric:.2f} -> {tuning.after.metric:.2f}, "
+        f"  tuning: metric (exit reached, steps approved) {tuning.before.metric:.2f} -> "
+        f"{tuning.after.metric:.2f}, "
         f"{sum(t.kept for t in tried)} of {len(tried)} measured change(s) kept",
         f"  deployment: dist/{deployment.wheel} (sha256 {deployment.wheel_sha256[:12]}) "
         f"installed in a fresh venv and run",
@@ -144,5 +170,6 @@ def summary(result: BuildResult) -> list[str]:
         f"  tokens: {result.tokens_in} in / {result.tokens_out} out over {result.calls} "
         f"calls by the build's agents; {system_tokens} out by the system in its test runs",
         f"  time by stage: {split}",
+        *failing,
         verdict,
     ]
