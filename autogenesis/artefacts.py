@@ -215,7 +215,8 @@ class VariantScore(Artefact):
     score: float
     coverage: float
     trial: float
-    trial_answer: str
+    trial_answer: str = Field(description="the answer on the first example tried")
+    tokens: int = Field(0, description="output tokens of the trial answers")
 
 
 class PromptSet(Artefact):
@@ -370,6 +371,8 @@ class Measure(Artefact):
     """The system measured on the spec's examples."""
 
     metric: float = Field(description="see TuningReport.metric_rule")
+    checks_passed: int = 0
+    checks_judged: int = Field(0, description="checks a rule judged on the answers")
     reached: int
     examples: int
     steps_approved: float = Field(description="fraction of steps approved")
@@ -490,6 +493,8 @@ class Verdict(Artefact):
     checks: list[Check] = Field(default_factory=list)
     rework: str | None = Field(None, description="the earlier stage that can fix a "
                                "rejection (None: the stage itself)")
+    shortfall: bool = Field(False, description="rejected only for how well a working system "
+                            "answers: after its rounds the build goes on and reports it")
 
 
 STAGE_ARTEFACTS: dict[str, type[Artefact]] = {

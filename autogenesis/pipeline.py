@@ -77,6 +77,7 @@ from autogenesis.artefacts import (
     Docs,
     Feedback,
     Package,
+    TestReport,
     TuningReport,
     Verdict,
 )
@@ -159,10 +160,18 @@ class StageResult:
     message_id: UUID        # the reply that carried it
     seconds: float = 0.0
     iteration: int = 1
+    kept: bool = False
+    """Rejected for a shortfall (`Verdict.shortfall`) and kept as the best version after
+    rework did not make it up: the build went on with it."""
 
     @property
     def approved(self) -> bool:
         return self.verdict.approved
+
+    @property
+    def stands(self) -> bool:
+        """Approved, or kept with its shortfall: the version the later stages used."""
+        return self.verdict.approved or self.kept
 
 
 @dataclass
@@ -177,18 +186,62 @@ class BuildResult:
     tokens_in: int = 0
     tokens_out: int = 0
     abandoned: list[StageResult] = field(default_factory=list)
-    """Stages of a later iteration that failed (the package is the iteration before's)."""
+    """Stage results set aside: a later iteration that failed (the package is the
+    iteration before's), or rework after a shortfall that did no better than the version
+    kept."""
 
     def artefact(self, kind: type[Artefact]) -> Any:
-        """The last approved artefact of `kind` (e.g. `TestReport`)."""
+        """The artefact of `kind` (e.g. `TestReport`) the build went on with."""
         return next(s.artefact for s in reversed(self.stages)
-                    if s.approved and isinstance(s.artefact, kind))
+                    if s.stands and isinstance(s.artefact, kind))
+
+    @property
+    def shortfalls(self) -> list[StageResult]:
+        return [s for s in self.stages if s.kept]
 
     def seconds_by_stage(self) -> dict[str, float]:
         split: Counter[str] = Counter()
         for s in self.stages:
             split[s.stage] += s.seconds
         return {stage: round(split[stage], 1) for stage in STAGE_ORDER if stage in split}
+
+
+@dataclass
+class Best:
+    """A snapshot of the walk when a stage fell short: what the build goes on with if
+    rework does no better."""
+
+    score: int
+    inputs: dict[str, Any]
+    origin: dict[str, tuple[UUID, UUID]]
+    count: int           # results up to and including the stage's own
+    stage: str
+
+
+@dataclass
+class Walk:
+    """Where a build is in `STAGE_ORDER`: the latest approved artefacts (`inputs`), each
+    package file's origin, the results so far, feedback waiting for a stage's next run,
+    each stage's last digest, rejections that sent work elsewhere, and the iteration."""
+
+    inputs: dict[str, Any]
+    results: list[StageResult] = field(default_factory=list)
+    origin: dict[str, tuple[UUID, UUID]] = field(default_factory=dict)
+    pending: dict[str, list[str]] = field(default_factory=dict)
+    previous: dict[str, str] = field(default_factory=dict)
+    attempts: Counter[str] = field(default_factory=Counter)
+    iteration: int = 1
+    best: Best | None = None
+    set_aside: list[StageResult] = field(default_factory=list)
+
+    def offer(self, result: StageResult) -> None:
+        """Snapshot the walk at `result`, a shortfall, if it is the best so far (the
+        system passes more checks; the earlier on a tie)."""
+        report = result.artefact
+        score = report.passes("system")[0] if isinstance(report, TestReport) else 0
+        if self.best is None or score > self.best.score:
+            self.best = Best(score, dict(self.inputs), dict(self.origin), len(self.results),
+                             result.stage)
 
 
 @dataclass
@@ -376,46 +429,45 @@ class Build:
 
     async def _stages(self, bus: Bus, run: Run, spec: str, started: float,
                       dist_dir: Path) -> BuildResult:
-        inputs: dict[str, Any] = {"spec": spec, "iteration": 1}
-        results: list[StageResult] = []
-        origin: dict[str, tuple[UUID, UUID]] = {}    # file path -> (artefact row, message)
-        pending: dict[str, list[str]] = {}           # feedback waiting for a stage's next run
-        previous: dict[str, str] = {}                # digest of each stage's last artefact
-        attempts: Counter[str] = Counter()           # rejections that sent work elsewhere
-        iteration, index = 1, 0
-        abandoned: list[StageResult] = []
+        walk = Walk(inputs={"spec": spec, "iteration": 1})
+        index = 0
         kept: tuple[dict[str, Any], dict[str, tuple[UUID, UUID]], int] | None = None
         while index < len(STAGE_ORDER):
             stage = STAGE_ORDER[index]
             try:
-                index = await self._step(bus, run.id, stage, inputs, results,
-                                         origin, pending, previous, attempts, iteration,
-                                         started)
+                index = await self._step(bus, run.id, stage, walk, started)
             except StageFailed as exc:
+                if walk.best is not None:   # rework after a shortfall failed: keep the best
+                    self._fail_event(run.id, stage, exc, walk.iteration,
+                                     kept_shortfall=walk.best.stage)
+                    index = self._keep_best(run.id, walk, f"its rework failed: {exc}")
+                    continue
                 if kept is None:
                     raise
                 # A later iteration failed: the last complete one stands, nothing lost.
-                self.store.log(Event("error", run.id, agent=stage, detail={
-                    "iteration": iteration, "failed": str(exc),
-                    "kept_iteration": iteration - 1}))
+                self._fail_event(run.id, stage, exc, walk.iteration,
+                                 kept_iteration=walk.iteration - 1)
                 self.progress(Progress(stage, exc.rounds, "abandoned", self._elapsed(),
-                                       f"iteration {iteration} failed ({exc}); keeping "
-                                       f"iteration {iteration - 1}", iteration))
+                                       f"iteration {walk.iteration} failed ({exc}); keeping "
+                                       f"iteration {walk.iteration - 1}", walk.iteration))
                 inputs, origin, count = kept
-                abandoned = results[count:]
-                del results[count:]
-                iteration -= 1
+                walk.inputs, walk.origin = inputs, origin
+                walk.set_aside += walk.results[count:]
+                del walk.results[count:]
+                walk.iteration -= 1
                 break
             if stage == "feedback" and index == len(STAGE_ORDER):
-                restart = self._next_iteration(results[-1], results, iteration, started)
+                restart = self._next_iteration(walk.results[-1], walk.results, walk.iteration,
+                                               started)
                 if restart is not None:
-                    kept = (dict(inputs), dict(origin), len(results))
-                    attempts.clear()
-                    iteration += 1
-                    inputs["iteration"] = iteration
-                    pending[restart] = [r.request for r in results[-1].artefact.requests
-                                        if r.stage == restart]
+                    kept = (dict(walk.inputs), dict(walk.origin), len(walk.results))
+                    walk.attempts.clear()
+                    walk.iteration += 1
+                    walk.inputs["iteration"] = walk.iteration
+                    walk.pending[restart] = [r.request for r in walk.results[-1].artefact.requests
+                                             if r.stage == restart]
                     index = STAGE_ORDER.index(restart)
+        inputs, origin, results = walk.inputs, walk.origin, walk.results
         package = Package.model_validate(inputs["package"])
         deployment = Deployment.model_validate(inputs["deployment"]) \
             if "deployment" in inputs else None
@@ -438,8 +490,8 @@ class Build:
                 run_id=run.id, path=f"{package.slug}/dist/{deployment.wheel}",
                 sha256=deployment.wheel_sha256, size=deployment.wheel_size,
                 artefact_id=deployed.artefact_id, message_id=deployed.message_id))
-        return BuildResult(run.id, path, package, results, iterations=iteration,
-                           abandoned=abandoned)
+        return BuildResult(run.id, path, package, results, iterations=walk.iteration,
+                           abandoned=walk.set_aside)
 
     def _wheel_from_log(self, run_id: UUID, deployment: Deployment, path: Path) -> None:
         """Write the deployed wheel to `path` from the install observation that carried it
@@ -456,37 +508,89 @@ class Build:
                 path.write_bytes(data)
                 return
 
-    async def _step(self, bus: Bus, run_id: UUID, stage: str, inputs: dict[str, Any],
-                    results: list[StageResult], origin: dict[str, tuple[UUID, UUID]],
-                    pending: dict[str, list[str]], previous: dict[str, str],
-                    attempts: Counter[str], iteration: int, started: float) -> int:
+    async def _step(self, bus: Bus, run_id: UUID, stage: str, walk: Walk,
+                    started: float) -> int:
         """Run one stage; the index of the stage to run next."""
+        inputs = walk.inputs
         if stage == "tuning":
             inputs["budget_s"] = round(min(TUNING_MAX_S, TUNING_SHARE * self._left(started)), 1)
         stage_started = self.observer.now()
         result = await self._stage(
             bus, run_id, stage, {k: inputs[k] for k in STAGE_INPUTS[stage]},
-            feedback=pending.pop(stage, []), previous=previous.get(stage), iteration=iteration)
+            feedback=walk.pending.pop(stage, []), previous=walk.previous.get(stage),
+            iteration=walk.iteration)
         result.seconds = self.observer.now() - stage_started
-        results.append(result)
-        previous[stage] = result.artefact.digest()
+        walk.results.append(result)
+        walk.previous[stage] = result.artefact.digest()
         if not result.approved:  # the verdict sends the work to an earlier stage
-            attempts[stage] += 1
+            walk.attempts[stage] += 1
             target = result.verdict.rework
             assert target is not None
-            if attempts[stage] >= self.options.max_rounds:
-                raise StageFailed(stage, f"still rejected after {attempts[stage]} round(s): "
-                                  + "; ".join(result.verdict.reasons), rounds=attempts[stage])
-            pending[target] = [f"the {stage} stage rejected the result: {reason}"
-                               for reason in result.verdict.reasons]
-            self.progress(Progress(stage, attempts[stage], "rework", self._elapsed(),
-                                   f"back to {target}", iteration))
+            done = walk.attempts[stage] >= self.options.max_rounds
+            if result.verdict.shortfall:
+                walk.offer(result)
+                why = self._no_more_rework(walk, stage, target, started)
+                if why is not None:
+                    return self._keep_best(run_id, walk, why)
+            elif done:
+                raise StageFailed(stage, f"still rejected after {walk.attempts[stage]} "
+                                  "round(s): " + "; ".join(result.verdict.reasons),
+                                  rounds=walk.attempts[stage])
+            walk.pending[target] = [f"the {stage} stage rejected the result: {reason}"
+                                    for reason in result.verdict.reasons]
+            self.progress(Progress(stage, walk.attempts[stage], "rework", self._elapsed(),
+                                   f"back to {target}", walk.iteration))
             return STAGE_ORDER.index(target)
+        if walk.best is not None and walk.best.stage == stage:
+            walk.best = None   # the stage that fell short is approved now: made up
         inputs[OUTPUT_KEY[stage]] = result.artefact.model_dump(mode="json")
-        self._apply(stage, result, inputs, origin, run_id)
+        self._apply(stage, result, inputs, walk.origin, run_id)
         if stage == self.options.stop_after:
             return len(STAGE_ORDER)
         return STAGE_ORDER.index(stage) + 1
+
+    def _no_more_rework(self, walk: Walk, stage: str, target: str,
+                        started: float) -> str | None:
+        """Why a shortfall is not reworked again (None: it is): its rounds are spent, or
+        redoing the stages from `target` took longer than the budget has left (rework
+        after a shortfall is optional work, like tuning)."""
+        if walk.attempts[stage] >= self.options.max_rounds:
+            return f"still short after {walk.attempts[stage]} round(s)"
+        redo = STAGE_ORDER[STAGE_ORDER.index(target):STAGE_ORDER.index(stage) + 1]
+        needed = sum(r.seconds for r in walk.results
+                     if r.iteration == walk.iteration and r.stage in redo)
+        left = self._left(started)
+        if needed > left:
+            return (f"redoing {target} to {stage} took {needed:.0f}s and {max(left, 0):.0f}s "
+                    "of the budget are left")
+        return None
+
+    def _keep_best(self, run_id: UUID, walk: Walk, why: str) -> int:
+        """Go on with the best version of the stage that fell short (the later versions are
+        set aside, logged as they are); the index of the stage after it."""
+        best = walk.best
+        assert best is not None
+        walk.inputs, walk.origin = best.inputs, best.origin
+        walk.set_aside += walk.results[best.count:]
+        del walk.results[best.count:]
+        walk.pending.clear()
+        walk.best = None
+        kept = walk.results[-1]
+        kept.kept = True
+        walk.inputs[OUTPUT_KEY[kept.stage]] = kept.artefact.model_dump(mode="json")
+        self.store.log(Event("shortfall", run_id, agent=kept.stage, message_id=kept.message_id,
+                             detail={"why": why, "kept_artefact": str(kept.artefact_id),
+                                     "reasons": kept.verdict.reasons,
+                                     "iteration": walk.iteration}))
+        self.progress(Progress(kept.stage, walk.attempts[kept.stage], "kept", self._elapsed(),
+                               f"{why}; going on with the best version: "
+                               + "; ".join(kept.verdict.reasons), walk.iteration))
+        return STAGE_ORDER.index(kept.stage) + 1
+
+    def _fail_event(self, run_id: UUID, stage: str, exc: StageFailed, iteration: int,
+                    **kept: Any) -> None:
+        self.store.log(Event("error", run_id, agent=stage, detail={
+            "iteration": iteration, "failed": str(exc), **kept}))
 
     def _apply(self, stage: str, result: StageResult, inputs: dict[str, Any],
                origin: dict[str, tuple[UUID, UUID]], run_id: UUID) -> None:

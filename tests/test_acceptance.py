@@ -11,9 +11,9 @@ import pytest
 from scripted_build import InProcessRunner, build_model, system_answers
 
 from autogenesis.acceptance import checks_for, run_checks
-from autogenesis.artefacts import TestReport
+from autogenesis.artefacts import Deployment, TestReport
 from autogenesis.cli.build import min_pass_problem, summary
-from autogenesis.pipeline import Build, BuildOptions
+from autogenesis.pipeline import Build, BuildOptions, Progress
 from autogenesis.store import Store
 
 from conftest import REPO
@@ -94,11 +94,26 @@ def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_s
             return "I'm so glad you enjoyed your Lisbon trip: food and old streets."
         return system_answers(messages, schema, settings)
 
+    news: list[Progress] = []
     build = Build(service_store, build_model(),
-                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1),
-                  runner=InProcessRunner(lisbon))
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1,
+                                       budget_s=3600),
+                  runner=InProcessRunner(lisbon), progress=news.append)
     result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text(),
                                    spec_path="trip_planner.md"))
+    # Fewer checks than one call: testing sent the work back to prompt design, which ran
+    # again with the reasons; after its rounds the build went on with the best version.
+    reworks = [p for p in news if p.stage == "testing" and p.status == "rework"]
+    assert [p.detail for p in reworks] == ["back to prompt_design"] * 2
+    redone = [s for s in [*result.stages, *result.abandoned] if s.stage == "prompt_design"]
+    assert len(redone) == 2    # the second rework had nothing new to try: a loop
+    assert any(p.stage == "prompt_design" and p.status == "loop" for p in news)
+    testing = [s for s in result.stages if s.stage == "testing"]
+    assert [s.kept for s in testing] == [True] and not testing[0].approved
+    assert testing[0].verdict.shortfall and testing[0].verdict.rework == "prompt_design"
+    assert [s.stage for s in result.shortfalls] == ["testing"]
+    assert any(p.status == "kept" and "its rework failed" in p.detail for p in news)
+    assert result.package_path.is_dir() and result.artefact(Deployment).installed
     report = result.artefact(TestReport)
     paris = report.scenarios[1]
     assert paris.input.startswith("One rainy day in Paris")
@@ -108,8 +123,7 @@ def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_s
     passed, judged = report.passes("system")
     one_call, _ = report.passes("single")
     assert passed < judged and one_call > passed
-    testing = next(s for s in result.stages if s.stage == "testing")
-    advisory = {c.name: c for c in testing.verdict.checks}
+    advisory = {c.name: c for c in testing[0].verdict.checks}
     assert advisory["matches_one_call"].passed is False
     assert advisory["examples_pass_checks"].passed is False
     lines = summary(result)
@@ -121,6 +135,27 @@ def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_s
     assert f"passes {passed}/{judged}" in (min_pass_problem(report, 0.99) or "")
     unjudged = report.model_copy(update={"scenarios": []})
     assert "no check a rule can run" in (min_pass_problem(unjudged, 0.5) or "")
+
+
+def test_a_shortfall_is_not_reworked_past_the_budget(service_store: Store, tmp_path: Path):
+    """Rework after a shortfall is optional work: with no budget left the build goes on
+    at once with what it has, and says why."""
+    def lisbon(messages, schema, settings):
+        return "Lisbon, again." if schema is None else system_answers(messages, schema,
+                                                                      settings)
+
+    news: list[Progress] = []
+    build = Build(service_store, build_model(),
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1,
+                                       budget_s=0),
+                  runner=InProcessRunner(lisbon), progress=news.append)
+    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    assert not [p for p in news if p.status == "rework"]
+    kept = [p.detail for p in news if p.status == "kept"]
+    assert len(kept) == 1 and "of the budget are left" in kept[0]
+    assert [s.stage for s in result.shortfalls] == ["testing"]
+    events = service_store.events(result.run_id)
+    assert [e["kind"] for e in events if e["kind"] == "shortfall"] == ["shortfall"]
 
 
 def prompt_set(trial_answer: str):

@@ -224,10 +224,12 @@ def test_unapproved_steps_start_a_second_iteration_at_prompt_design(store: Store
 
 def test_a_later_iteration_that_fails_leaves_the_earlier_one_standing(store: Store,
                                                                       tmp_path: Path):
-    """Prompt design answers the change request with the same prompts (a loop): the second
-    iteration fails, and the package of the first is written, with the failure logged."""
+    """Prompt design answers the change request with the same prompts (a loop; with one
+    example it has no more to try it on): the second iteration fails, and the package of
+    the first is written, with the failure logged."""
     events: list[Progress] = []
-    result = full_build(store, spec_text("trip_planner.md"), tmp_path / "out",
+    spec = spec_text("trip_planner.md").split('- Input: "One rainy day')[0]
+    result = full_build(store, spec, tmp_path / "out",
                         runner=InProcessRunner(rejecting), events=events, max_iterations=2)
     assert result.iterations == 1
     assert [e.stage for e in events if e.status == "abandoned"] == ["prompt_design"]

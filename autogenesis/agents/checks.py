@@ -326,7 +326,7 @@ def testing_checks(report: TestReport, pkg: Package, bp: Blueprint) -> list[Chec
               detail=f"{passes[0]}/{passes[1]} of the examples' checks pass: "
               + "; ".join(f"example {s.example}: {r.text} ({r.detail})"
                           for s in report.scenarios for r in s.checks if r.passed is False)[:600]),
-        Check(name="matches_one_call", blocking=False,
+        Check(name="matches_one_call",
               passed=passes[0] >= (single := report.passes("single"))[0],
               detail=f"the system passes {passes[0]}/{passes[1]}, one call of the same model "
                      f"{single[0]}/{single[1]}"),

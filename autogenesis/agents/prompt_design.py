@@ -2,19 +2,25 @@
 
 Two variants of every agent's system prompt: `template` (written by rule from
 the agent's kind, duties and limits) and `model` (written by the model from
-the same facts). Each is scored and the better one kept (ties go to the
-template). The score, in [0, 1]:
+the same facts); the agent that gives the system's answer gets a third,
+`one_call`, the prompt of the one-call baseline (the spec's goal and every
+duty), so the system is never denied what one call does. Each is tried on the
+spec's first example (on every example when testing sent the work back) and
+scored; the best is kept, fewer trial tokens breaking a tie, then the template:
 
     score    = 0.5 * coverage + 0.5 * trial
     coverage = share of the content words of the agent's duties found in the prompt
-    trial    = the agent, with that prompt, answers the first spec example:
-               0.4 for a non-empty answer, + 0.3 when it keeps the word limit,
-               + 0.3 * min(1, words shared with the duties and the input / 3)
+    trial    = mean over the examples tried of the share of the example's checks
+               the trial answer passes (all of them for the answering agent; for
+               another, those any step must pass); 0 for an answer that repeats
+               itself; with no check to run: 0.4 for a non-empty answer, + 0.3
+               when it keeps the word limit, + 0.3 * min(1, words shared with the
+               duties and the input / 3)
 
-The kept variant's trial answer becomes the agent's few-shot example when its
-trial score is at least 0.7, it does not repeat itself, and it passes the first
-example's acceptance checks (a bootstrapped demonstration). A generated agent shows a
-shot only for the input it answers, so it never leaks into another input.
+The kept variant's trial answer on the first example becomes the agent's few-shot
+example when its trial score is at least 0.7 and it passes that example's checks
+(a bootstrapped demonstration). A generated agent shows a shot only for the
+input it answers, so it never leaks into another input.
 """
 
 from __future__ import annotations
@@ -25,14 +31,25 @@ from typing import Any
 
 from autogenesis.acceptance import run_checks
 from autogenesis.agents.base import StageAgent, Work
-from autogenesis.artefacts import AgentDesign, AgentPrompt, Blueprint, PromptSet, Shot, VariantScore
+from autogenesis.artefacts import (
+    AcceptanceCheck,
+    AgentDesign,
+    AgentPrompt,
+    Blueprint,
+    Example,
+    PromptSet,
+    Shot,
+    VariantScore,
+)
 from autogenesis.bus.message import Message
 from autogenesis.codegen import PLACEHOLDER
 from autogenesis.llm.base import Decoding
 
-SCORE_RULE = __doc__.split("score, in [0, 1]:")[1].split("The kept")[0].strip()
+SCORE_RULE = __doc__.split("then the template:")[1].split("The kept")[0].strip()
 TRIAL_TOKENS = 64
 SHOT_THRESHOLD = 0.7
+ANSWERING = ("worker", "manager", "aggregator")
+"""Kinds whose answer, as the exit agent, is the system's answer in plain text."""
 STOPWORDS = frozenset([
     "about", "after", "also", "and", "any", "are", "because", "been", "before", "being",
     "both", "but", "can", "does", "each", "either", "every", "from", "given", "have", "into",
@@ -75,6 +92,7 @@ def coverage(prompt: str, duties: Iterable[str]) -> float:
 
 
 def trial_score(answer: str, duties: Iterable[str], task: str, limit: int) -> float:
+    """The trial score of an answer no check applies to (see the module's rule)."""
     if not answer.strip():
         return 0.0
     score = 0.4
@@ -82,6 +100,12 @@ def trial_score(answer: str, duties: Iterable[str], task: str, limit: int) -> fl
         score += 0.3
     shared = content_words(answer) & (content_words(" ".join(duties)) | content_words(task))
     return round(score + 0.3 * min(1.0, len(shared) / 3), 3)
+
+
+def checks_score(answer: str, checks: list[AcceptanceCheck]) -> float | None:
+    """The share of `checks` (those a rule can judge) the answer passes; None if none."""
+    judged = [r.passed for r in run_checks(checks, answer) if r.passed is not None]
+    return round(sum(judged) / len(judged), 3) if judged else None
 
 
 def junk(answer: str) -> str | None:
@@ -96,15 +120,20 @@ def junk(answer: str) -> str | None:
     return None
 
 
+def trial_checks(example: Example, *, is_exit: bool) -> list[AcceptanceCheck]:
+    """The checks an agent's answer alone is held to: all of the example's (bar the route)
+    for the agent whose answer is the system's, for another those any step must pass
+    (about the input; nothing the spec forbids)."""
+    return [c for c in example.checks if c.kind != "route"
+            and (is_exit or c.source == "input" or c.kind == "absent")]
+
+
 def shot_passes(answer: str, blueprint: Blueprint, *, is_exit: bool) -> bool:
     """A trial answer may become a few-shot example only when it is not junk and passes
-    its example's checks: all of them for the exit agent's answer (it is the system's
-    answer), for another agent those any step must pass (about the input; nothing the
-    spec forbids)."""
+    its example's checks (`trial_checks`)."""
     if junk(answer) is not None or not blueprint.examples:
         return False
-    checks = [c for c in blueprint.examples[0].checks if c.kind != "route"
-              and (is_exit or c.source == "input" or c.kind == "absent")]
+    checks = trial_checks(blueprint.examples[0], is_exit=is_exit)
     return all(r.passed is not False for r in run_checks(checks, answer))
 
 
@@ -151,7 +180,9 @@ class PromptDesign(StageAgent):
 
     async def produce(self, work: Work) -> PromptSet:
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
-        task = blueprint.examples[0].input if blueprint.examples else blueprint.goal
+        examples = blueprint.examples or [Example(input=blueprint.goal)]
+        if not work.feedback:   # a first try: the first example; a rework: every one
+            examples = examples[:1]
         chosen: list[AgentPrompt] = []
         scored: list[VariantScore] = []
         for agent in blueprint.agents:
@@ -160,30 +191,53 @@ class PromptDesign(StageAgent):
                 "prompt_design", work, max_new_tokens=96, title=blueprint.title,
                 goal=blueprint.goal, name=agent.name, kind=agent.kind, duties=agent.duties,
                 words=blueprint.answer_words)
+            is_exit = agent.name == blueprint.exit
             variants = {"template": template_prompt(agent, blueprint),
                         "model": clean_model_prompt(written.text)}
-            results = [await self._score(agent, blueprint, name, text, fmt, task)
+            if is_exit and agent.kind in ANSWERING:
+                variants["one_call"] = self.one_call_prompt(blueprint)
+            results = [await self._score(agent, blueprint, name, text, fmt, examples,
+                                         is_exit=is_exit)
                        for name, text in variants.items() if text]
             scored += results
-            best = max(results, key=lambda r: (r.score, r.variant == "template"))
+            best = max(results, key=lambda r: (r.score, -r.tokens, r.variant == "template"))
             shot = clean_model_prompt(best.trial_answer)
-            shots = [Shot(input=task, output=shot)] if best.trial >= SHOT_THRESHOLD \
-                and shot_passes(shot, blueprint, is_exit=agent.name == blueprint.exit) else []
+            shots = [Shot(input=examples[0].input, output=shot)] \
+                if best.trial >= SHOT_THRESHOLD \
+                and shot_passes(shot, blueprint, is_exit=is_exit) else []
             chosen.append(AgentPrompt(agent=agent.name, system=variants[best.variant],
                                       output_format=fmt, examples=shots,
                                       variant=best.variant, score=best.score))
         return PromptSet(prompts=chosen, scored=scored, score_rule=SCORE_RULE)
 
+    def one_call_prompt(self, blueprint: Blueprint) -> str:
+        """The system prompt of the one-call baseline (testing's), for the answering agent."""
+        return self.prompts.messages(
+            "baseline", title=blueprint.title, goal=blueprint.goal, input="",
+            duties=[d for a in blueprint.agents if a.kind == "worker" for d in a.duties],
+            words=blueprint.answer_words)[0]["content"].strip()
+
     async def _score(self, agent: AgentDesign, blueprint: Blueprint, variant: str, text: str,
-                     fmt: str, task: str) -> VariantScore:
+                     fmt: str, examples: list[Example], *, is_exit: bool) -> VariantScore:
         limit = blueprint.answer_words or round(agent.model.max_new_tokens / 1.4)
-        messages = [{"role": "system", "content": f"{text}\n\nOutput format: {fmt}"},
-                    {"role": "user", "content": f"Task: {task}"}]
-        result = await self.model.generate(messages, settings=Decoding(
-            max_new_tokens=min(TRIAL_TOKENS, agent.model.max_new_tokens)))
-        answer = result.text.strip()
+        trials, answers, tokens = [], [], 0
+        for example in examples:
+            messages = [{"role": "system", "content": f"{text}\n\nOutput format: {fmt}"},
+                        {"role": "user", "content": f"Task: {example.input}"}]
+            result = await self.model.generate(messages, settings=Decoding(
+                max_new_tokens=min(TRIAL_TOKENS, agent.model.max_new_tokens)))
+            answer = result.text.strip()
+            by_checks = checks_score(answer, trial_checks(example, is_exit=is_exit))
+            if answer and junk(answer) is not None:
+                trials.append(0.0)
+            elif by_checks is not None and answer:
+                trials.append(by_checks)
+            else:
+                trials.append(trial_score(answer, agent.duties, example.input, limit))
+            answers.append(answer)
+            tokens += result.tokens_out
         cov = coverage(text, agent.duties)
-        trial = trial_score(answer, agent.duties, task, limit)
+        trial = round(sum(trials) / len(trials), 3)
         return VariantScore(agent=agent.name, variant=variant, system=text, coverage=cov,
-                            trial=trial,
-                            score=round(0.5 * cov + 0.5 * trial, 3), trial_answer=answer)
+                            trial=trial, score=round(0.5 * cov + 0.5 * trial, 3),
+                            trial_answer=answers[0], tokens=tokens)

@@ -14,8 +14,9 @@ config.json, cheapest-to-check first:
 4. a little sampling (temperature 0.3, fixed seed) instead of greedy decoding;
 5. a tighter deadline: three times the slowest measured answer.
 
-A change is kept when the metric improves, or holds at fewer output tokens
-(`METRIC_RULE`). Trials stop when the next one would not fit the stage's
+The metric is the share of the examples' acceptance checks the answers pass
+(`METRIC_RULE`); a change is kept when it improves, or holds at fewer output
+tokens. Trials stop when the next one would not fit the stage's
 time budget; those not run are reported as such. The chosen config is the
 artefact's `config` and goes into the package's config.json.
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from autogenesis.agents.base import Work
-from autogenesis.agents.testing import SystemStage, examples_of, scenario_timeout
+from autogenesis.agents.testing import SystemStage, checked, examples_of, scenario_timeout
 from autogenesis.artefacts import (
     Blueprint,
     Measure,
@@ -41,16 +42,18 @@ from autogenesis.artefacts import (
     TestReport,
     Trial,
     TuningReport,
+    pass_count,
 )
 from autogenesis.codegen import materialise
 from autogenesis.llm.base import Model
 from autogenesis.prompts import Prompts
 from autogenesis.scenarios import Runner
 
-METRIC_RULE = ("per example: 0 if the exit agent gave no answer, else 0.5 + 0.5 x the "
-               "fraction of steps their approvers approved; the metric is the mean over the "
-               "measured examples. A change is kept when the metric rises, or stays the same "
-               "with fewer output tokens.")
+METRIC_RULE = ("per example: 0 if the exit agent gave no answer, else the share of the "
+               "example's checks a rule judged that its answer passes (with none: 0.5 + 0.5 "
+               "x the fraction of steps their approvers approved); the metric is the mean "
+               "over the measured examples. A change is kept when the metric rises, or stays "
+               "the same with fewer output tokens.")
 MEASURED_EXAMPLES = 1
 """Trials run on the first examples only (the baseline is compared on the same ones)."""
 VARIANT_MARGIN = 0.1
@@ -61,14 +64,19 @@ REPETITION_PENALTY = 1.3
 def example_metric(s: Scenario) -> float:
     if not s.reached_exit:
         return 0.0
+    passed, judged = pass_count(s.checks)
+    if judged:
+        return passed / judged
     return 0.5 + 0.5 * (s.steps_approved / s.steps if s.steps else 1.0)
 
 
 def measure(scenarios: list[Scenario]) -> Measure:
     n = len(scenarios)
     steps = sum(s.steps for s in scenarios)
+    passed, judged = pass_count([r for s in scenarios for r in s.checks])
     return Measure(
         metric=round(sum(map(example_metric, scenarios)) / n, 4) if n else 0.0,
+        checks_passed=passed, checks_judged=judged,
         reached=sum(s.reached_exit for s in scenarios), examples=n,
         steps_approved=round(sum(s.steps_approved for s in scenarios) / steps, 4)
         if steps else 1.0,
@@ -200,11 +208,11 @@ class Tuning(SystemStage):
                 (folder / config_file).write_text(json.dumps(candidate, indent=2) + "\n",
                                                   encoding="utf-8")
                 timeout = scenario_timeout(candidate)
-                scenarios = [self.runs.run(runner, folder, package.slug, which,
-                                           parent=work.run_id, stage=self.stage,
-                                           timeout=timeout, exit_agent=blueprint.exit,
-                                           example=example, number=n,
-                                           config={"trial": description})
+                scenarios = [checked(self.runs.run(runner, folder, package.slug, which,
+                                                   parent=work.run_id, stage=self.stage,
+                                                   timeout=timeout, exit_agent=blueprint.exit,
+                                                   example=example, number=n,
+                                                   config={"trial": description}), example)
                              for n, (which, example) in enumerate(measured, start=1)]
                 result = measure(scenarios)
                 kept, reason = better(result, best)

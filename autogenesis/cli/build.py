@@ -142,7 +142,9 @@ def summary(result: BuildResult) -> list[str]:
     deployment: Deployment = result.artefact(Deployment)
     blueprint: Blueprint = result.artefact(Blueprint)
     tried = [t for t in tuning.trials if t.measure is not None]
-    reworks = sum(1 for s in result.stages if not s.approved) + sum(
+    kept = "".join(f", {s.stage} kept after falling short of one call" for s in
+                   result.shortfalls)
+    reworks = sum(1 for s in [*result.stages, *result.abandoned] if not s.approved) + sum(
         s.rounds - 1 for s in result.stages)
     system_tokens = sum(s.tokens_out for s in report.scenarios) + sum(
         t.measure.tokens_out for t in tried if t.measure)
@@ -160,13 +162,13 @@ def summary(result: BuildResult) -> list[str]:
         f"built {result.package_path} in {result.seconds:.1f}s; run {result.run_id}",
         f"  tests: {report.tests.passed} passed, {report.tests.failed} failed; examples "
         f"reaching the exit agent ({blueprint.exit}): {report.reached}/{len(report.scenarios)}",
-        f"  tuning: metric (exit reached, steps approved) {tuning.before.metric:.2f} -> "
+        f"  tuning: metric (share of checks passed) {tuning.before.metric:.2f} -> "
         f"{tuning.after.metric:.2f}, "
         f"{sum(t.kept for t in tried)} of {len(tried)} measured change(s) kept",
         f"  deployment: dist/{deployment.wheel} (sha256 {deployment.wheel_sha256[:12]}) "
         f"installed in a fresh venv and run",
-        f"  rounds: {len({s.stage for s in result.stages})} stages approved, {reworks} "
-        f"rework(s); iterations: {result.iterations}",
+        f"  rounds: {len({s.stage for s in result.stages if s.approved})} stages approved"
+        f"{kept}, {reworks} rework(s); iterations: {result.iterations}",
         f"  tokens: {result.tokens_in} in / {result.tokens_out} out over {result.calls} "
         f"calls by the build's agents; {system_tokens} out by the system in its test runs",
         f"  time by stage: {split}",

@@ -16,7 +16,8 @@ from uuid import UUID, uuid4
 
 RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
 RunKind = Literal["build", "system", "demo", "test", "bench", "generate", "replay", "plan"]
-EventKind = Literal["loop", "deadline", "retry", "error", "spool", "dead_letter", "interrupt"]
+EventKind = Literal["loop", "deadline", "retry", "error", "spool", "dead_letter", "interrupt",
+                    "shortfall"]
 
 
 class Record(Protocol):
