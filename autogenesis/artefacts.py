@@ -326,9 +326,11 @@ class Scenario(Artefact):
 
 class BaselineRun(Artefact):
     """One example answered by a baseline arm instead of the system: `single` is one
-    plain call of the same model with the spec's goal and duties as its prompt."""
+    plain call of the same model with the spec's goal and duties as its prompt; `vote`
+    is a majority vote of as many sampled calls of that prompt as the system made, on
+    the example's decision checks only."""
 
-    arm: Literal["single"]
+    arm: Literal["single", "vote"]
     example: int = Field(ge=1)
     answer: str = ""
     checks: list[CheckResult] = Field(default_factory=list)
@@ -362,6 +364,15 @@ class TestReport(Artefact):
                                                        if b.arm == arm]
         results = [r for run in runs for r in run.checks if r.kind != "route"]
         return pass_count(results)
+
+    def decisions(self) -> tuple[int, int, int]:
+        """(the system's passes, the vote's passes, checks judged for both) on the checks
+        the equal-budget vote decided."""
+        system = {(s.example, r.text): r.passed for s in self.scenarios for r in s.checks}
+        both = [(system.get((b.example, r.text)), r.passed) for b in self.baselines
+                if b.arm == "vote" for r in b.checks]
+        both = [(s, v) for s, v in both if s is not None and v is not None]
+        return sum(bool(s) for s, _ in both), sum(bool(v) for _, v in both), len(both)
 
 
 # --- stage 6 ----------------------------------------------------------------------
@@ -427,12 +438,25 @@ class Deployment(Artefact):
 # --- stage 8 ----------------------------------------------------------------------
 
 
+class Prose(Artefact):
+    """A piece of the docs the model wrote (`autogenesis.acceptance.prose`): what it wrote,
+    what the docs keep (its text, or the spec's words when it failed the checks)."""
+
+    where: str = Field(description="e.g. 'overview' or 'agent planner'")
+    written: str
+    kept: str
+    by: Literal["model", "spec"]
+    problems: list[str] = Field(default_factory=list)
+    prompt: str = Field("", description="what the model was given (for the echo check)")
+
+
 class Docs(Artefact):
     """Stage 8: README, ARCHITECTURE and per-agent reference + operations guide."""
 
     files: list[PackageFile] = Field(min_length=1)
     agents: list[str] = Field(description="agents with a reference section")
     commands: list[str] = Field(default_factory=list, description="every command shown")
+    prose: list[Prose] = Field(default_factory=list)
 
 
 # --- stage 9 ----------------------------------------------------------------------

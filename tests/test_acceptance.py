@@ -8,12 +8,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from scripted_build import InProcessRunner, build_model, system_answers
+from scripted_build import BuildAnswers, InProcessRunner, build_model, system_answers
 
 from autogenesis.acceptance import checks_for, run_checks
 from autogenesis.artefacts import Deployment, TestReport
 from autogenesis.cli.build import min_pass_problem, summary
+from autogenesis.llm.testing import FunctionModel
 from autogenesis.pipeline import Build, BuildOptions, Progress
+from autogenesis.prompts import Prompts
 from autogenesis.store import Store
 
 from conftest import REPO
@@ -158,6 +160,67 @@ def test_a_shortfall_is_not_reworked_past_the_budget(service_store: Store, tmp_p
     assert [e["kind"] for e in events if e["kind"] == "shortfall"] == ["shortfall"]
 
 
+def blueprint_of(spec: str):
+    """The blueprint stages 1 and 2 make of `examples/<spec>` with a scripted model."""
+    from autogenesis.agents import Design, Understanding, Work
+
+    async def stages():
+        model = build_model()
+        req = await Understanding(model, Prompts()).produce(
+            Work({"spec": (REPO / "examples" / spec).read_text()}))
+        return await Design(model, Prompts()).produce(
+            Work({"requirements": req.model_dump(mode="json")}))
+
+    return asyncio.run(stages())
+
+
+def test_the_vote_takes_as_many_samples_as_the_system_made_calls_and_a_majority_decides():
+    from autogenesis.agents import Testing
+
+    blueprint = blueprint_of("contract_delegation.md")
+    example = blueprint.examples[0].model_dump()
+    sampled: list[tuple[float, int]] = []
+
+    def mostly_handyman(messages, schema, settings):
+        sampled.append((settings.temperature, settings.seed))
+        return "The gardener wins." if settings.seed % 3 == 0 else "The handyman wins."
+
+    testing = Testing(FunctionModel(mostly_handyman), Prompts(), store=None,
+                      runner_factory=InProcessRunner)
+    run = asyncio.run(testing.vote(blueprint, 1, example, 5))
+    assert run.arm == "vote" and run.calls == 5 and len(sampled) == 5
+    assert {t for t, _ in sampled} == {0.7} and sorted(s for _, s in sampled) == [1, 2, 3, 4, 5]
+    assert [(r.text, r.passed, r.detail) for r in run.checks] == [
+        ("handyman wins", True, "4 of 5 samples")]
+    assert "handyman" in run.answer
+
+    def mostly_gardener(messages, schema, settings):
+        return "The handyman wins." if settings.seed == 1 else "The gardener wins."
+
+    testing = Testing(FunctionModel(mostly_gardener), Prompts(), store=None,
+                      runner_factory=InProcessRunner)
+    run = asyncio.run(testing.vote(blueprint, 1, example, 3))
+    assert [(r.passed, r.detail) for r in run.checks] == [(False, "1 of 3 samples")]
+    assert "gardener" in run.answer     # the sample shown agrees with the vote
+
+
+def test_a_build_reports_the_vote_beside_the_system_on_its_decisions(
+        service_store: Store, tmp_path: Path):
+    build = Build(service_store, build_model(),
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1),
+                  runner=InProcessRunner(system_answers))
+    result = asyncio.run(build.run((REPO / "examples" / "contract_delegation.md").read_text()))
+    report = result.artefact(TestReport)
+    vote = [b for b in report.baselines if b.arm == "vote"]
+    assert [b.calls for b in vote] == [report.scenarios[0].calls] and vote[0].calls > 1
+    system, voted, decided = report.decisions()
+    assert decided == 1
+    assert f"on its 1 decision(s) the system passes {system}, a vote of {vote[0].calls} " \
+        f"calls {voted}" in summary(result)[-1]
+    testing = next(s for s in result.stages if s.stage == "testing")
+    assert "matches_vote" in {c.name for c in testing.verdict.checks}
+
+
 def prompt_set(trial_answer: str):
     from autogenesis.agents import Design, PromptDesign, Understanding, Work
     from autogenesis.llm.testing import FunctionModel
@@ -203,3 +266,83 @@ def test_a_trial_answer_that_passes_its_checks_is_kept_for_its_own_input_only():
     other = agent.task_messages("One rainy day in Paris with kids")
     assert [m["content"] for m in own if m["role"] == "assistant"] == [good]
     assert not any(m["role"] == "assistant" for m in other)   # no Lisbon in a Paris run
+
+
+# --- the model's prose in the docs ---------------------------------------------------
+
+TRIP = ("Trip planner. Plan a short city trip from one sentence of wishes. researcher: "
+        "suggests two or three sights for each day that fit the wishes.")
+ASKED = ("System: Trip planner\nGoal: Plan a short city trip.\nAgent: researcher (worker)\n"
+         "Duties: suggests two or three sights for each day that fit the wishes\n\n"
+         "In one sentence of under 30 words, say what researcher does for the system.")
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("The researcher suggests two or three sights for each day that fit the wishes.", None),
+    ("It reads the wishes and suggests sights for each day of a short city trip.", None),
+    ("The system is a collaborative tool that allows individuals to plan and organize their "
+     "daily lives.", "says what the spec does not: collaborative, tool"),
+    ("System: Trip planner Duties: suggests two or three sights for each day.",
+     "echoes its prompt: \"duties suggests two or three sights\""),
+    ("In one sentence of under 30 words, the researcher suggests sights.",
+     "echoes its prompt"),
+    ("The researcher suggests sights. " * 4, "repeats a phrase"),
+])
+def test_prose_checks_catch_repetition_echoed_prompts_and_claims_the_spec_does_not_make(
+        text: str, problem: str | None):
+    from autogenesis.acceptance.prose import prose_problems
+
+    found = prose_problems(text, source=TRIP, prompt=ASKED)
+    if problem is None:
+        assert found == []
+    else:
+        assert any(problem in p for p in found), found
+
+
+def test_docs_fall_back_to_the_spec_s_words_and_the_approver_rejects_bad_prose_kept(
+        service_store: Store, tmp_path: Path):
+    from autogenesis.agents.checks import docs_checks
+    from autogenesis.artefacts import Blueprint, Docs
+    answers = BuildAnswers()
+
+    def reply(messages, schema, settings):
+        asked = messages[-1]["content"]
+        if schema is None and "say what this system does" in asked:
+            return ("The system is a collaborative tool that allows individuals to plan and "
+                    "organize their daily lives.")
+        if schema is None and "say what researcher does" in asked:
+            return "System: Trip planner Duties: Suggests two or three sights for each day."
+        if schema is None and "say what planner does" in asked:
+            return "The planner reads the traveller's wishes and breaks the trip into days."
+        return answers(messages, schema, settings)
+
+    build = Build(service_store, FunctionModel(reply),
+                  options=BuildOptions(out_dir=tmp_path / "out", stop_after="documentation"),
+                  runner=InProcessRunner(system_answers))
+    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    docs, blueprint = result.artefact(Docs), result.artefact(Blueprint)
+    pieces = {p.where: p for p in docs.prose}
+    assert pieces["overview"].by == "spec" and pieces["overview"].kept == blueprint.goal
+    assert "collaborative" in pieces["overview"].written
+    assert pieces["agent researcher"].by == "spec"
+    assert any("echoes its prompt" in p for p in pieces["agent researcher"].problems)
+    assert pieces["agent planner"].by == "model"
+    readme = next(f.content for f in docs.files if f.path == "README.md")
+    assert "collaborative" not in readme and blueprint.goal in readme
+    assert "| this system |" in readme and "| one call of the same model |" in readme
+    checks = {c.name: c for c in docs_checks(docs, blueprint, result.package)}
+    assert checks["prose_checked"].passed
+
+    # docs that kept the bad overview are rejected, and so are docs whose prose is not in them
+    bad = pieces["overview"].model_copy(update={"by": "model",
+                                                "kept": pieces["overview"].written})
+    files = [f.model_copy(update={"content": f.content.replace(blueprint.goal, bad.kept)})
+             if f.path == "README.md" else f for f in docs.files]
+    kept_bad = docs.model_copy(update={"files": files, "prose": [bad, *docs.prose[1:]]})
+    failed = {c.name: c for c in docs_checks(kept_bad, blueprint, result.package)}
+    assert not failed["prose_checked"].passed
+    assert "overview: it says what the spec does not" in failed["prose_checked"].detail
+    lost = docs.model_copy(update={"prose": [pieces["agent planner"].model_copy(
+        update={"kept": "The planner plans."})]})
+    assert "not in the docs" in {c.name: c for c in docs_checks(
+        lost, blueprint, result.package)}["prose_checked"].detail

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from autogenesis.acceptance.prose import prose_problems, spec_words
 from autogenesis.agents.prompt_design import coverage
 from autogenesis.artefacts import (
     SUPERVISOR_KINDS,
@@ -330,6 +331,10 @@ def testing_checks(report: TestReport, pkg: Package, bp: Blueprint) -> list[Chec
               passed=passes[0] >= (single := report.passes("single"))[0],
               detail=f"the system passes {passes[0]}/{passes[1]}, one call of the same model "
                      f"{single[0]}/{single[1]}"),
+        *([Check(name="matches_vote", blocking=False, passed=decided[0] >= decided[1],
+                 detail=f"on the decisions a vote of as many calls settles, the system "
+                        f"passes {decided[0]}/{decided[2]}, the vote {decided[1]}/{decided[2]}")]
+          if (decided := report.decisions())[2] else []),
         Check(name="network_isolated", passed=report.network == "none", blocking=False,
               detail="own empty network namespace" if report.network == "none" else
               "no network namespace could be made here: the runs had the host's network"),
@@ -458,8 +463,24 @@ def docs_checks(docs: Docs, bp: Blueprint, pkg: Package) -> list[Check]:
               f"{len(docs.commands)} command(s) checked"),
         check("no_placeholder", (f"{f.path} has an unfilled placeholder" for f in docs.files
                                  if PLACEHOLDER.search(f.content))),
+        check("prose_checked", _prose_problems(docs, bp),
+              f"{sum(p.by == 'model' for p in docs.prose)} of {len(docs.prose)} piece(s) "
+              "in the model's words, the rest in the spec's"),
         check("paths_safe", _unsafe_paths(by_path)),
     ]
+
+
+def _prose_problems(docs: Docs, bp: Blueprint) -> list[str]:
+    """The model's prose the docs keep must pass the prose checks, and be in the docs."""
+    source = spec_words(bp)
+    problems = []
+    for piece in docs.prose:
+        if piece.by == "model":
+            problems += [f"{piece.where}: {why}" for why in
+                         prose_problems(piece.kept, source=source, prompt=piece.prompt)]
+        if not any(piece.kept in f.content for f in docs.files):
+            problems.append(f"{piece.where}: the kept text is not in the docs")
+    return problems
 
 
 def _unsafe_paths(paths: Iterable[str]) -> list[str]:

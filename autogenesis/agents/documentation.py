@@ -4,8 +4,11 @@ Structure and facts come from the artefacts (blueprint, prompt set, tuned
 config, test and tuning reports) through the templates in
 `autogenesis/templates/docs/`; the model writes the prose: a two-sentence
 overview and one sentence per agent. Prose reaches the templates cleaned
-to one line without markup, and falls back to the facts (goal, duties)
-when the model's text is too short to be worth keeping.
+to one line without markup, and falls back to the spec's words (goal,
+duties) when the model's text is too short to be worth keeping or fails the
+prose checks (`autogenesis.acceptance.prose`: it repeats itself, echoes its
+prompt, or says what the spec does not). Each piece is recorded in
+`Docs.prose`, written and kept, so the approver can check what was kept.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from autogenesis.acceptance.prose import prose_problems, spec_words
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import (
     Blueprint,
     Docs,
     PackageFile,
     PromptSet,
+    Prose,
     TestReport,
     TuningReport,
 )
@@ -40,14 +45,26 @@ def topology_summary(topology: str) -> str:
     return ""
 
 
-def clean_prose(text: str, fallback: str, *, min_words: int = 5, max_chars: int = 400) -> str:
+def clean_prose(text: str, *, max_chars: int = 400) -> str:
     line = " ".join(text.split())
     line = PLACEHOLDER.sub("", line)
     line = re.sub(r"[`#|*<>{}\[\]]", "", line).strip("\"' ")
     if len(line) > max_chars:
         cut = line[:max_chars]
         line = cut[: cut.rfind(".") + 1] if "." in cut else cut
-    return line if len(line.split()) >= min_words else fallback
+    return line
+
+
+def checked_prose(where: str, written: str, fallback: str, *, source: str, prompt: str,
+                  min_words: int = 5) -> Prose:
+    """The model's text for `where`, kept when it passes the prose checks, else `fallback`
+    (the spec's words)."""
+    text = clean_prose(written)
+    problems = [f"{len(text.split())} word(s), under {min_words}"] \
+        if len(text.split()) < min_words else prose_problems(text, source=source, prompt=prompt)
+    return Prose(where=where, written=written.strip()[:600], prompt=prompt,
+                 kept=fallback if problems else text, by="spec" if problems else "model",
+                 problems=problems)
 
 
 def commands(files: list[PackageFile]) -> list[str]:
@@ -62,6 +79,29 @@ def commands(files: list[PackageFile]) -> list[str]:
     return found
 
 
+def checks_table(report: TestReport) -> list[dict[str, Any]]:
+    """The README's rows: the system and each baseline, with the checks each passed."""
+    passed, judged = report.passes("system")
+    if not judged:
+        return []
+    single = [b for b in report.baselines if b.arm == "single"]
+    rows = [{"name": "this system", "passed": f"{passed}/{judged}",
+             "calls": sum(s.calls for s in report.scenarios),
+             "tokens": sum(s.tokens_out for s in report.scenarios)},
+            {"name": "one call of the same model",
+             "passed": "{}/{}".format(*report.passes("single")),
+             "calls": sum(b.calls for b in single), "tokens": sum(b.tokens_out for b in single)}]
+    system, vote, decided = report.decisions()
+    if decided:
+        votes = [b for b in report.baselines if b.arm == "vote"]
+        rows += [{"name": "this system, on the decisions below", "passed": f"{system}/{decided}",
+                  "calls": "", "tokens": ""},
+                 {"name": "a majority vote of as many sampled calls, on its decisions",
+                  "passed": f"{vote}/{decided}", "calls": sum(b.calls for b in votes),
+                  "tokens": sum(b.tokens_out for b in votes)}]
+    return rows
+
+
 class Documentation(StageAgent):
     stage = "documentation"
     produces = Docs
@@ -73,23 +113,31 @@ class Documentation(StageAgent):
         tuning = TuningReport.model_validate(work.inputs["tuning_report"])
         config = tuning.config
         common = {"title": blueprint.title, "goal": blueprint.goal}
-        overview = await self.ask(
-            "documentation", work, max_new_tokens=72, agent=None, kind=None, duties=[],
-            agents=[a.name for a in blueprint.agents],
-            topology=topology_summary(blueprint.topology), **common)
+        source = spec_words(blueprint)
+        asked = {"agent": None, "kind": None, "duties": [],
+                 "agents": [a.name for a in blueprint.agents],
+                 "topology": topology_summary(blueprint.topology), **common}
+        overview = await self.ask("documentation", work, max_new_tokens=72, **asked)
+        prose = [checked_prose("overview", overview.text, blueprint.goal, source=source,
+                               prompt=self.prompts.messages("documentation", **asked)[-1]
+                               ["content"])]
         approver_of = {a.worker: a.approver for a in blueprint.approvals}
         agents = []
         for agent in blueprint.agents:
-            said = await self.ask("documentation", work, max_new_tokens=48, agent=agent.name,
-                                  kind=agent.kind, duties=agent.duties, agents=[],
-                                  topology="", **common)
+            asked = {"agent": agent.name, "kind": agent.kind, "duties": agent.duties,
+                     "agents": [], "topology": "", **common}
+            said = await self.ask("documentation", work, max_new_tokens=48, **asked)
+            prose.append(checked_prose(
+                f"agent {agent.name}", said.text, "; ".join(agent.duties).capitalize() + ".",
+                source=source,
+                prompt=self.prompts.messages("documentation", **asked)[-1]["content"]))
             settings = config["agents"][agent.name]
             prompt = prompt_set.prompt(agent.name)
             agents.append({
                 "name": agent.name, "kind": agent.kind, "duties": agent.duties,
                 "inputs": agent.inputs, "outputs": agent.outputs,
                 "approver": approver_of.get(agent.name),
-                "summary": clean_prose(said.text, "; ".join(agent.duties).capitalize() + "."),
+                "summary": prose[-1].kept,
                 "system": settings["system"], "output_format": settings["output_format"],
                 "max_new_tokens": settings["max_new_tokens"],
                 "temperature": settings["temperature"],
@@ -98,7 +146,7 @@ class Documentation(StageAgent):
             })
         values: dict[str, Any] = {
             **common, "slug": blueprint.slug, "dist_name": blueprint.slug.replace("_", "-"),
-            "overview": clean_prose(overview.text, blueprint.goal),
+            "overview": prose[0].kept,
             "topology": blueprint.topology,
             "topology_summary": topology_summary(blueprint.topology),
             "agents": agents, "entry": blueprint.entry, "exit": blueprint.exit,
@@ -111,6 +159,7 @@ class Documentation(StageAgent):
             else blueprint.goal,
             "has_examples": bool(blueprint.examples),
             "tests": report.tests, "scenarios": report.scenarios, "reached": report.reached,
+            "checks": checks_table(report),
             "tuning": {"trials": sum(t.measure is not None for t in tuning.trials),
                        "kept": sum(t.kept for t in tuning.trials),
                        "before": f"{tuning.before.metric:.2f}",
@@ -119,7 +168,7 @@ class Documentation(StageAgent):
         files = [make_file(path, render_template(f"docs/{path.split('/')[-1]}.j2", values))
                  for path in DOC_FILES]
         return Docs(files=files, agents=[a.name for a in blueprint.agents],
-                    commands=commands(files))
+                    commands=commands(files), prose=prose)
 
 
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from autogenesis.acceptance import run_checks
+from autogenesis.acceptance.prose import repetition
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import (
     AcceptanceCheck,
@@ -108,18 +109,6 @@ def checks_score(answer: str, checks: list[AcceptanceCheck]) -> float | None:
     return round(sum(judged) / len(judged), 3) if judged else None
 
 
-def junk(answer: str) -> str | None:
-    """Why an answer is not fit to show as an example, or None: repeating itself (a
-    phrase of four words said three times, or fewer than half its words distinct)."""
-    words = re.findall(r"[\w']+", answer.lower())
-    grams = [" ".join(words[i:i + 4]) for i in range(len(words) - 3)]
-    if any(grams.count(g) >= 3 for g in set(grams)):
-        return "it repeats a phrase"
-    if len(words) >= 20 and len(set(words)) < len(words) / 2:
-        return "fewer than half its words are distinct"
-    return None
-
-
 def trial_checks(example: Example, *, is_exit: bool) -> list[AcceptanceCheck]:
     """The checks an agent's answer alone is held to: all of the example's (bar the route)
     for the agent whose answer is the system's, for another those any step must pass
@@ -131,7 +120,7 @@ def trial_checks(example: Example, *, is_exit: bool) -> list[AcceptanceCheck]:
 def shot_passes(answer: str, blueprint: Blueprint, *, is_exit: bool) -> bool:
     """A trial answer may become a few-shot example only when it is not junk and passes
     its example's checks (`trial_checks`)."""
-    if junk(answer) is not None or not blueprint.examples:
+    if repetition(answer) is not None or not blueprint.examples:
         return False
     checks = trial_checks(blueprint.examples[0], is_exit=is_exit)
     return all(r.passed is not False for r in run_checks(checks, answer))
@@ -228,7 +217,7 @@ class PromptDesign(StageAgent):
                 max_new_tokens=min(TRIAL_TOKENS, agent.model.max_new_tokens)))
             answer = result.text.strip()
             by_checks = checks_score(answer, trial_checks(example, is_exit=is_exit))
-            if answer and junk(answer) is not None:
+            if answer and repetition(answer) is not None:
                 trials.append(0.0)
             elif by_checks is not None and answer:
                 trials.append(by_checks)

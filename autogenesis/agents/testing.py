@@ -6,9 +6,15 @@ every spec example with the real model (the spec's goal when it gave
 none). Each system run is a logged run of kind `system` whose parent is the
 build; its messages, model calls and events come back from the sandbox in a
 trace file. Every answer is held against its example's acceptance checks
-(`autogenesis.acceptance`), and so is the answer of the baseline: one plain
-call of the same model with the spec's goal and the agents' duties as its
-prompt, made here and logged like every call of the build.
+(`autogenesis.acceptance`), and so are the answers of two baselines, made here
+and logged like every call of the build:
+
+- `single`: one plain call of the same model with the spec's goal and the
+  agents' duties as its prompt;
+- `vote`: for an example with a definite answer (a decision check), as many
+  sampled calls of that prompt as the system made model calls on it (equal
+  budget); a decision check passes for the vote when more than half of the
+  samples that can be judged pass it (a majority vote on a yes/no decision).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from autogenesis.artefacts import (
     Artefact,
     BaselineRun,
     Blueprint,
+    CheckResult,
     Package,
     Scenario,
     TestReport,
@@ -38,6 +45,9 @@ from autogenesis.sandbox import network_isolation
 from autogenesis.scenarios import PYTEST_TIMEOUT_S, SCENARIO_MEMORY_MB, Runner, scenario
 from autogenesis.store.records import Run
 
+DEFINITE = ("decision",)
+"""Check kinds with one right answer among few: what a majority vote can settle."""
+VOTE_TEMPERATURE = 0.7
 MAX_SCENARIO_S = 180.0
 """A scenario's deadline, at most: the spec's step limits can be far more generous."""
 
@@ -112,25 +122,58 @@ class Testing(SystemStage):
     async def produce(self, work: Work) -> TestReport:
         report = await asyncio.to_thread(self.run_stage, work)
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
-        baselines = [await self.single_call(blueprint, n, example)
-                     for n, (_, example) in enumerate(examples_of(blueprint), start=1)]
+        baselines = []
+        for ran, (_, example) in zip(report.scenarios, examples_of(blueprint), strict=True):
+            baselines.append(await self.single_call(blueprint, ran.example, example))
+            if any(c.kind in DEFINITE for c in checks_of(example)):
+                baselines.append(await self.vote(blueprint, ran.example, example,
+                                                 max(1, ran.calls)))
         return report.model_copy(update={"baselines": baselines})
 
-    async def single_call(self, blueprint: Blueprint, number: int,
-                          example: dict[str, Any]) -> BaselineRun:
-        """The baseline: what one plain call of the same model makes of the example. (Its
-        time is the call's latency in the log; a measured time in the artefact would
-        differ when the build is re-executed.)"""
+    def baseline_messages(self, blueprint: Blueprint, example: dict[str, Any]
+                          ) -> tuple[list[dict[str, str]], int]:
+        """The one-call prompt for `example`, and its token limit (the design's largest)."""
         messages = self.prompts.messages(
             "baseline", title=blueprint.title, goal=blueprint.goal, input=example["input"],
             duties=[d for a in blueprint.agents if a.kind == "worker" for d in a.duties],
             words=blueprint.answer_words)
-        tokens = max(a.model.max_new_tokens for a in blueprint.agents)
+        return messages, max(a.model.max_new_tokens for a in blueprint.agents)
+
+    async def single_call(self, blueprint: Blueprint, number: int,
+                          example: dict[str, Any]) -> BaselineRun:
+        """What one plain call of the same model makes of the example. (Its time is the
+        call's latency in the log; a measured time in the artefact would differ when the
+        build is re-executed.)"""
+        messages, tokens = self.baseline_messages(blueprint, example)
         result = await self.model.generate(messages, settings=Decoding(max_new_tokens=tokens))
         answer = result.text.strip()
         return BaselineRun(arm="single", example=number, answer=answer[:2000],
                            checks=run_checks(checks_of(example), answer),
                            tokens_in=result.tokens_in, tokens_out=result.tokens_out)
+
+    async def vote(self, blueprint: Blueprint, number: int, example: dict[str, Any],
+                   k: int) -> BaselineRun:
+        """`k` sampled answers to the one-call prompt (seeds 1..k), voted on the example's
+        decision checks; the answer shown is the first sample that agrees with the vote."""
+        messages, tokens = self.baseline_messages(blueprint, example)
+        definite = [c for c in checks_of(example) if c.kind in DEFINITE]
+        samples = [await self.model.generate(messages, settings=Decoding(
+            max_new_tokens=tokens, temperature=VOTE_TEMPERATURE, seed=seed))
+            for seed in range(1, k + 1)]
+        judged = [run_checks(definite, s.text) for s in samples]
+        voted = []
+        for i, check in enumerate(definite):
+            ballots = [r[i].passed for r in judged if r[i].passed is not None]
+            yes = sum(bool(b) for b in ballots)
+            voted.append(CheckResult(kind=check.kind, text=check.text,
+                                     passed=yes > len(ballots) / 2 if ballots else None,
+                                     detail=f"{yes} of {len(ballots)} samples"))
+        agree = next((s for s, r in zip(samples, judged, strict=True)
+                      if [x.passed for x in r] == [v.passed for v in voted]), samples[0])
+        return BaselineRun(arm="vote", example=number, answer=agree.text.strip()[:2000],
+                           checks=voted, calls=k,
+                           tokens_in=sum(s.tokens_in for s in samples),
+                           tokens_out=sum(s.tokens_out for s in samples))
 
     def run_stage(self, work: Work) -> TestReport:
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])

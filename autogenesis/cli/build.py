@@ -152,8 +152,12 @@ def summary(result: BuildResult) -> list[str]:
                       for stage, seconds in result.seconds_by_stage().items())
     passed, judged = report.passes("system")
     single, single_judged = report.passes("single")
+    system_decided, vote, decided = report.decisions()
+    voted = (f"; on its {decided} decision(s) the system passes {system_decided}, a vote of "
+             f"{sum(b.calls for b in report.baselines if b.arm == 'vote')} calls {vote}"
+             if decided else "")
     verdict = (f"built {blueprint.slug}: passes {passed}/{judged} of its spec's checks; one "
-               f"call of the same model passes {single}/{single_judged}" if judged else
+               f"call of the same model passes {single}/{single_judged}{voted}" if judged else
                f"built {blueprint.slug}: its spec's examples give no check a rule can run")
     failing = [f"  checks: {judged - passed} of {judged} fail, so the system does not yet do "
                "what its spec's examples ask; the approvals above judge its structure, not its"

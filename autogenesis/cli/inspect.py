@@ -140,9 +140,17 @@ def checks_lines(report: TestReport) -> list[str]:
     tokens = sum(s.tokens_out for s in report.scenarios)
     single_tokens = sum(b.tokens_out for b in report.baselines if b.arm == "single")
     single_calls = sum(b.calls for b in report.baselines if b.arm == "single")
-    return [f"  checks: the system passes {passed}/{judged} ({calls} calls, {tokens} tokens "
-            f"out); one call of the same model passes {single}/{single_judged} "
-            f"({single_calls} calls, {single_tokens} tokens out)"]
+    lines = [f"  checks: the system passes {passed}/{judged} ({calls} calls, {tokens} tokens "
+             f"out); one call of the same model passes {single}/{single_judged} "
+             f"({single_calls} calls, {single_tokens} tokens out)"]
+    system, vote, decided = report.decisions()
+    if decided:
+        votes = [b for b in report.baselines if b.arm == "vote"]
+        lines.append(f"  decisions: the system passes {system}/{decided}; a vote of "
+                     f"{sum(b.calls for b in votes)} sampled calls (as many as the system "
+                     f"made) passes {vote}/{decided} "
+                     f"({sum(b.tokens_out for b in votes)} tokens out)")
+    return lines
 
 
 def _results(console: Console, result: Inspection) -> None:
@@ -153,6 +161,8 @@ def _results(console: Console, result: Inspection) -> None:
         for line in checks_lines(result.tests):
             console.print(escape(line))
         baselines = {b.example: b for b in result.tests.baselines if b.arm == "single"}
+        votes = {(b.example, r.text): r for b in result.tests.baselines if b.arm == "vote"
+                 for r in b.checks}
         for s in result.tests.scenarios:
             answer = " ".join(s.answer.split())[:100] or s.error or "-"
             console.print(f"  example {s.example}: {MARK[s.reached_exit]} exit "
@@ -161,10 +171,13 @@ def _results(console: Console, result: Inspection) -> None:
             single = baselines.get(s.example)
             for i, check in enumerate(s.checks):
                 other = single.checks[i] if single and i < len(single.checks) else None
+                voted = votes.get((s.example, check.text))
                 console.print(f"      {CHECK[check.passed]} system  "
                               f"{CHECK[other.passed] if other else ' '} one call  "
+                              f"{CHECK[voted.passed] + ' vote  ' if voted else ''}"
                               f"{escape(check.text)}: {escape(check.detail)}"
-                              + (f" | {escape(other.detail)}" if other else ""))
+                              + (f" | {escape(other.detail)}" if other else "")
+                              + (f" | vote: {escape(voted.detail)}" if voted else ""))
     if result.tuning is not None:
         tu = result.tuning
         console.print(f"\n[bold]Tuning[/] metric {tu.before.metric:.3f} -> {tu.after.metric:.3f}"
