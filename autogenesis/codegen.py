@@ -27,7 +27,14 @@ from typing import Any
 
 import jinja2
 
-from autogenesis.artefacts import Blueprint, Package, PackageFile, PromptSet, package_sha256
+from autogenesis.artefacts import (
+    Blueprint,
+    Package,
+    PackageFile,
+    PromptSet,
+    TestReport,
+    package_sha256,
+)
 from autogenesis.config import check_name
 from autogenesis.errors import ConfigError
 
@@ -159,6 +166,7 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
               json.dumps(package_config(blueprint, prompts), indent=2, ensure_ascii=False)
               + "\n"),
         make_file(f"tests/test_{slug}.py", render("test_system.py.j2")),
+        make_file("tests/test_acceptance.py", render("test_acceptance.py.j2")),
     ]
     return Package(slug=slug, files=files, sha256=package_sha256(files))
 
@@ -169,6 +177,18 @@ def with_files(package: Package, files: list[PackageFile]) -> Package:
     kept = [f for f in package.files if f.path not in replaced]
     merged = sorted([*kept, *files], key=lambda f: f.path)
     return Package(slug=package.slug, files=merged, sha256=package_sha256(merged))
+
+
+def with_recorded_answers(package: Package, report: TestReport) -> Package:
+    """`package` with the answers its system gave in testing, and their checks' verdicts,
+    in tests/recorded_answers.json (what its test_acceptance.py holds to the checks)."""
+    recorded = [{"example": s.example, "input": s.input, "answer": s.answer,
+                 "route": sorted(set(s.path)),
+                 "checks": [{"text": r.text, "passed": r.passed} for r in s.checks]}
+                for s in report.scenarios]
+    return with_files(package, [make_file("tests/recorded_answers.json",
+                                          json.dumps(recorded, indent=2, ensure_ascii=False)
+                                          + "\n")])
 
 
 def with_config(package: Package, config: dict[str, Any]) -> Package:

@@ -23,9 +23,10 @@ tuning trials and further iterations start only when they fit in what is
 left of it. The required stages go on past it (each within its deadline),
 so a slow machine gets a slower build rather than a failed one.
 
-Tuning and documentation change the package (config.json; README and docs),
-so the package the later stages see, and the one written, is the
-generator's with those changes; each version is logged. The approved
+Testing, tuning and documentation change the package (the answers recorded
+in testing, which the package's own tests hold to the spec's checks;
+config.json; README and docs), so the package the later stages see, and the
+one written, is the generator's with those changes; each version is logged. The approved
 package is written to `<out>/<slug>/` (a temporary folder swapped in) with
 the wheel in `dist/`, and every file is logged with the artefact and
 message that produced it. Each stage's work is one conversation on the bus,
@@ -82,7 +83,7 @@ from autogenesis.artefacts import (
     Verdict,
 )
 from autogenesis.bus import Bus, Message
-from autogenesis.codegen import with_config, with_files, write_package
+from autogenesis.codegen import with_config, with_files, with_recorded_answers, write_package
 from autogenesis.config import redact_url
 from autogenesis.errors import ConfigError, DeadlineExceeded, RemoteError, StageFailed, UserError
 from autogenesis.llm.base import Model
@@ -578,6 +579,7 @@ class Build:
         kept = walk.results[-1]
         kept.kept = True
         walk.inputs[OUTPUT_KEY[kept.stage]] = kept.artefact.model_dump(mode="json")
+        self._apply(kept.stage, kept, walk.inputs, walk.origin, run_id)
         self.store.log(Event("shortfall", run_id, agent=kept.stage, message_id=kept.message_id,
                              detail={"why": why, "kept_artefact": str(kept.artefact_id),
                                      "reasons": kept.verdict.reasons,
@@ -594,7 +596,8 @@ class Build:
 
     def _apply(self, stage: str, result: StageResult, inputs: dict[str, Any],
                origin: dict[str, tuple[UUID, UUID]], run_id: UUID) -> None:
-        """What an approved artefact changes in the package the later stages see."""
+        """What an approved (or kept) artefact changes in the package the later stages
+        see."""
         ids = (result.artefact_id, result.message_id)
         if stage == "generator":
             package = result.artefact
@@ -602,10 +605,12 @@ class Build:
             origin.clear()
             origin.update({f.path: ids for f in package.files})
             return
-        if not isinstance(result.artefact, TuningReport | Docs):
+        if not isinstance(result.artefact, TuningReport | Docs | TestReport):
             return
         package = Package.model_validate(inputs["package"])
-        if isinstance(result.artefact, TuningReport):
+        if isinstance(result.artefact, TestReport):
+            changed = with_recorded_answers(package, result.artefact)
+        elif isinstance(result.artefact, TuningReport):
             changed = with_config(package, result.artefact.config)
         elif isinstance(result.artefact, Docs):
             changed = with_files(package, list(result.artefact.files))

@@ -346,3 +346,42 @@ def test_docs_fall_back_to_the_spec_s_words_and_the_approver_rejects_bad_prose_k
         update={"kept": "The planner plans."})]})
     assert "not in the docs" in {c.name: c for c in docs_checks(
         lost, blueprint, result.package)}["prose_checked"].detail
+
+
+def test_the_package_s_tests_hold_the_recorded_answers_to_the_spec_s_checks(
+        service_store: Store, tmp_path: Path):
+    import json
+    import subprocess
+    import sys
+
+    def lisbon(messages, schema, settings):
+        if schema is None:
+            return "Day 1 in Lisbon: food and old streets. Total 150 euros."
+        return system_answers(messages, schema, settings)
+
+    build = Build(service_store, build_model(),
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1, budget_s=0),
+                  runner=InProcessRunner(lisbon))
+    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    package = result.package_path
+    recorded = json.loads((package / "tests" / "recorded_answers.json").read_text())
+    assert [r["example"] for r in recorded] == [1, 2]
+    verdicts = [c["passed"] for r in recorded for c in r["checks"] if c["passed"] is not None]
+    assert True in verdicts and False in verdicts      # Lisbon passes, Paris fails
+
+    def pytest_in_package(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rxX", *args],
+                              cwd=package, capture_output=True, text=True, timeout=300)
+
+    ran = pytest_in_package("tests/test_acceptance.py")
+    assert ran.returncode == 0, ran.stdout[-2000:]
+    assert f"{verdicts.count(True)} passed" in ran.stdout
+    assert f"{verdicts.count(False)} xfailed" in ran.stdout and "mentions Paris" in ran.stdout
+    live = pytest_in_package("-m", "acceptance", "--collect-only", "tests/test_acceptance.py")
+    assert live.stdout.count("::test_the_live_system_meets") == 2, live.stdout[-800:]
+
+    # an answer that no longer meets a check it met fails the package's tests
+    recorded[0]["answer"] = "Sorry, I cannot help."
+    (package / "tests" / "recorded_answers.json").write_text(json.dumps(recorded))
+    broken = pytest_in_package("tests/test_acceptance.py")
+    assert broken.returncode == 1 and "mentions Lisbon" in broken.stdout

@@ -38,15 +38,19 @@ def test_build_with_the_default_model(env: dict[str, str], service_url: str, tmp
     assert "installed in a fresh venv and run" in result.stdout
     assert "time by stage: understanding" in result.stdout
     assert re.fullmatch(r"built lesson_builder: passes \d+/\d+ of its spec's checks; one call "
-                        r"of the same model passes \d+/\d+", summary[-1]), summary[-1]
+                        r"of the same model passes \d+/\d+.*", summary[-1]), summary[-1]
 
     with Store(service_url, spool_dir=tmp_path / "spool") as store:
         run = store.run(run_id)
         assert run["status"] == "succeeded" and run["kind"] == "build"
         verdicts = store.verdicts(run_id)
         approved = {v["stage"] for v in verdicts if v["approved"]}
-        assert approved == {"understanding", "design", "prompt_design", "generator",
-                            "testing", "tuning", "documentation", "deployment", "feedback"}
+        # testing is approved, or kept after falling short of one call (and says so)
+        shortfall = store.events(run_id, "shortfall")
+        assert approved | {e["agent"] for e in shortfall} == {
+            "understanding", "design", "prompt_design", "generator", "testing", "tuning",
+            "documentation", "deployment", "feedback"}
+        assert bool(shortfall) == ("kept after falling short of one call" in result.stdout)
         completions = store.completions(run_id)
         agents = {c["agent"] for c in completions}
         assert {"understanding", "prompt_design", "generator", "approver",
@@ -67,6 +71,16 @@ def test_build_with_the_default_model(env: dict[str, str], service_url: str, tmp
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                            cwd=package, capture_output=True, text=True, timeout=300)
     assert tests.returncode == 0, tests.stdout[-2000:]
+    assert (package / "tests" / "recorded_answers.json").is_file()
+    # the live acceptance tests run the real model on both examples: each passes or fails
+    # on the spec's checks, none errors
+    live = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-m", "acceptance"], cwd=package, capture_output=True, text=True,
+                          timeout=300, env=model_env(env))
+    counts = dict((k, int(n)) for n, k in re.findall(r"(\d+) (passed|failed|error)",
+                                                   live.stdout.splitlines()[-1]))
+    assert counts.get("passed", 0) + counts.get("failed", 0) == 2 and "error" not in counts, \
+        live.stdout[-2000:]
 
     # the logged run re-executes from the log, without the model, byte for byte
     again = subprocess.run([sys.executable, "-m", "autogenesis", "replay", str(run_id),
