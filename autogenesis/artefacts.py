@@ -332,6 +332,7 @@ class BaselineRun(Artefact):
 
     arm: Literal["single", "vote"]
     example: int = Field(ge=1)
+    held_out: bool = Field(False, description="a user's --eval case, not a spec example")
     answer: str = ""
     checks: list[CheckResult] = Field(default_factory=list)
     calls: int = 1
@@ -351,17 +352,19 @@ class TestReport(Artefact):
     memory_mb: int
     timeout_s: float
     baselines: list[BaselineRun] = Field(default_factory=list)
+    held_out: list[Scenario] = Field(default_factory=list, description="the user's --eval "
+                                     "cases: scored like the examples, never tuned on")
 
     @property
     def reached(self) -> int:
         return sum(s.reached_exit for s in self.scenarios)
 
-    def passes(self, arm: str = "system") -> tuple[int, int]:
-        """(checks passed, checks a rule judged) over every example, for the system or a
-        baseline arm; checks only the system can be judged on (its route) are left out
-        of both, so the two compare on the same checks."""
-        runs = self.scenarios if arm == "system" else [b for b in self.baselines
-                                                       if b.arm == arm]
+    def passes(self, arm: str = "system", *, held_out: bool = False) -> tuple[int, int]:
+        """(checks passed, checks a rule judged) over every example (or every held-out
+        case), for the system or a baseline arm; checks only the system can be judged on
+        (its route) are left out of both, so the two compare on the same checks."""
+        runs = (self.held_out if held_out else self.scenarios) if arm == "system" else [
+            b for b in self.baselines if b.arm == arm and b.held_out == held_out]
         results = [r for run in runs for r in run.checks if r.kind != "route"]
         return pass_count(results)
 
@@ -370,7 +373,7 @@ class TestReport(Artefact):
         the equal-budget vote decided."""
         system = {(s.example, r.text): r.passed for s in self.scenarios for r in s.checks}
         both = [(system.get((b.example, r.text)), r.passed) for b in self.baselines
-                if b.arm == "vote" for r in b.checks]
+                if b.arm == "vote" and not b.held_out for r in b.checks]
         both = [(s, v) for s, v in both if s is not None and v is not None]
         return sum(bool(s) for s, _ in both), sum(bool(v) for _, v in both), len(both)
 

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+from autogenesis.acceptance.cases import held_out_examples
 from autogenesis.agents import (
     STAGES,
     Approver,
@@ -78,6 +79,7 @@ from autogenesis.artefacts import (
     Docs,
     Feedback,
     Package,
+    Requirements,
     TestReport,
     TuningReport,
     Verdict,
@@ -102,13 +104,14 @@ if TYPE_CHECKING:   # aiomqtt is imported only by builds that use it
 COORDINATOR = "pipeline"
 STAGE_ORDER = ("understanding", "design", "prompt_design", "generator", "testing", "tuning",
                "documentation", "deployment", "feedback")
-# Which earlier artefacts (and settings) each stage reads: the keys of `inputs`.
+# Which earlier artefacts (and settings) each stage reads: the keys of `inputs` (those
+# present: "held_out", the user's cases, only with --eval).
 STAGE_INPUTS = {
     "understanding": ("spec",),
     "design": ("requirements",),
     "prompt_design": ("blueprint",),
     "generator": ("blueprint", "prompt_set"),
-    "testing": ("blueprint", "package"),
+    "testing": ("blueprint", "package", "held_out"),
     "tuning": ("blueprint", "prompt_set", "package", "test_report", "budget_s"),
     "documentation": ("blueprint", "prompt_set", "package", "test_report", "tuning_report"),
     "deployment": ("blueprint", "package"),
@@ -137,6 +140,7 @@ class BuildOptions:
     stop_after: str | None = None  # a stage: write the package as it stands after it
     bus: str | None = None         # an MQTT URL: the agents are served by workers there
     wait_s: float = 30.0           # how long to wait for workers to serve every agent
+    held_out: tuple[dict[str, Any], ...] = ()   # --eval cases (`acceptance.cases`)
 
 
 @dataclass(frozen=True)
@@ -395,6 +399,8 @@ class Build:
             "sandbox_backend": self.options.backend}
         if self.options.bus is not None:
             config["bus"] = redact_url(self.options.bus)
+        if self.options.held_out:
+            config["held_out"] = list(self.options.held_out)
         return config
 
     def _transport(self) -> MqttTransport | None:
@@ -517,7 +523,7 @@ class Build:
             inputs["budget_s"] = round(min(TUNING_MAX_S, TUNING_SHARE * self._left(started)), 1)
         stage_started = self.observer.now()
         result = await self._stage(
-            bus, run_id, stage, {k: inputs[k] for k in STAGE_INPUTS[stage]},
+            bus, run_id, stage, {k: inputs[k] for k in STAGE_INPUTS[stage] if k in inputs},
             feedback=walk.pending.pop(stage, []), previous=walk.previous.get(stage),
             iteration=walk.iteration)
         result.seconds = self.observer.now() - stage_started
@@ -546,6 +552,8 @@ class Build:
             walk.best = None   # the stage that fell short is approved now: made up
         inputs[OUTPUT_KEY[stage]] = result.artefact.model_dump(mode="json")
         self._apply(stage, result, inputs, walk.origin, run_id)
+        if stage == "understanding" and self.options.held_out:
+            inputs["held_out"] = self._held_out(result.artefact)
         if stage == self.options.stop_after:
             return len(STAGE_ORDER)
         return STAGE_ORDER.index(stage) + 1
@@ -588,6 +596,14 @@ class Build:
                                f"{why}; going on with the best version: "
                                + "; ".join(kept.verdict.reasons), walk.iteration))
         return STAGE_ORDER.index(kept.stage) + 1
+
+    def _held_out(self, requirements: Artefact) -> list[dict[str, Any]]:
+        """The --eval cases with their checks, compiled like the spec's examples (only
+        testing reads them: nothing is tuned on them)."""
+        assert isinstance(requirements, Requirements)
+        return [e.model_dump(mode="json") for e in held_out_examples(
+            self.options.held_out, requirements.constraints,
+            [a.name for a in requirements.agents])]
 
     def _fail_event(self, run_id: UUID, stage: str, exc: StageFailed, iteration: int,
                     **kept: Any) -> None:

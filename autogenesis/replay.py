@@ -119,6 +119,7 @@ class LoggedRun:
             stage_timeout=config.get("stage_timeout", 600.0),
             model_blocking=config.get("model_blocking", False),
             model_reads=config.get("model_reads", False),
+            held_out=tuple(config.get("held_out", ())),
             model=config.get("sandbox_model"), backend=config.get("sandbox_backend"))
 
 

@@ -385,3 +385,59 @@ def test_the_package_s_tests_hold_the_recorded_answers_to_the_spec_s_checks(
     (package / "tests" / "recorded_answers.json").write_text(json.dumps(recorded))
     broken = pytest_in_package("tests/test_acceptance.py")
     assert broken.returncode == 1 and "mentions Lisbon" in broken.stdout
+
+
+# --- held-out cases (--eval) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("content", "error"), [
+    ("", "has no cases"),
+    ('{"input": "Rome"}\nnot json\n', "line 2: not JSON"),
+    ('["Rome"]', "line 1: a case is a JSON object"),
+    ('{"input": "  "}', '"input" must be a non-empty string'),
+    ('{"input": "Rome", "expect": "a plan"}', "unknown field(s) expect"),
+    ('{"input": "Rome", "checks": [{"mentions": []}]}', "check 1: give a word or a list"),
+    ('{"input": "Rome", "checks": [{"smells": "nice"}]}', "unknown check 'smells'"),
+    ('{"input": "Rome", "checks": [{"words_max": "short"}]}', "give a whole number"),
+])
+def test_bad_held_out_cases_are_a_clear_error_naming_the_line(tmp_path: Path, content: str,
+                                                               error: str):
+    from autogenesis.acceptance.cases import read_cases
+    from autogenesis.errors import UserError
+
+    path = tmp_path / "cases.jsonl"
+    path.write_text(content)
+    with pytest.raises(UserError, match=None) as raised:
+        read_cases(path)
+    assert error in str(raised.value)
+
+
+def test_held_out_cases_are_scored_beside_the_examples_and_never_shown_before_testing(
+        service_store: Store, tmp_path: Path):
+    from autogenesis.acceptance.cases import read_cases
+
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"input": "Three days in Rome, 300 euros", "expected": "a plan that '
+                    'mentions Rome", "checks": [{"mentions": ["colosseum"]}]}\n\n'
+                    '{"input": "A day in Oslo"}\n')
+    cases = tuple(read_cases(path))
+    model = build_model()
+    build = Build(service_store, model,
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1, budget_s=0,
+                                       held_out=cases),
+                  runner=InProcessRunner(system_answers))
+    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    report = result.artefact(TestReport)
+    assert [s.input for s in report.held_out] == [c["input"] for c in cases]
+    rome = {r.text: r.passed for r in report.held_out[0].checks}
+    assert rome["mentions colosseum"] is False and "mentions rome" in rome
+    assert [b.held_out for b in report.baselines if b.arm == "single"] == [False] * 2 + [True] * 2
+    assert report.passes("system", held_out=True)[1] > 0
+    # only testing's one-call baseline ever put a held-out input before the build's model
+    saw = [messages for messages, _, _ in model.calls
+           if any("Rome" in m["content"] or "Oslo" in m["content"] for m in messages)]
+    assert len(saw) == 2 and all("Do all of this yourself" in m[0]["content"] for m in saw)
+    lines = summary(result)
+    assert any(line.startswith("  held-out cases (--eval; never shown to prompt design or "
+                               "tuning): 2, the system passes") for line in lines)
+    assert service_store.run(result.run_id)["config"]["held_out"] == list(cases)

@@ -105,11 +105,16 @@ def test_build_errors_are_one_line(env: dict[str, str], tmp_path: Path):
     missing = cli("build", str(tmp_path / "nope.md"), env=env)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"input": "Rome", "checks": [{"mentions": "Rome"}]}\n{"input": 3}\n')
+    bad = cli("build", "examples/trip_planner.md", "--eval", str(cases), env=env)
+    assert bad.returncode == 1 and bad.stderr.strip() == (
+        f"autogenesis: error: {cases}, line 2: \"input\" must be a non-empty string")
 
 
 def test_build_help_explains_the_options(env: dict[str, str]):
     result = cli("build", "--help", env=env)
     assert result.returncode == 0
     for option in ("--out", "--max-rounds", "--max-iterations", "--budget", "--stage-timeout",
-                   "--model", "--backend"):
+                   "--model", "--backend", "--eval", "--min-pass"):
         assert option in result.stdout

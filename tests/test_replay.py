@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from scripted_build import InProcessRunner, build_model
+from scripted_build import InProcessRunner, build_model, system_answers
 
 from autogenesis import codegen
+from autogenesis.artefacts import TestReport
 from autogenesis.pipeline import Build, BuildOptions, BuildResult
 from autogenesis.prompts import Prompts, default_prompts_dir
 from autogenesis.replay import Reexecution, reexecute
@@ -30,9 +31,9 @@ TABLES = ("messages", "completions", "artefacts", "verdicts", "events", "files",
 
 
 def logged_build(store: Store, out: Path, spec: str = "trip_planner.md",
-                 **options) -> BuildResult:
+                 runner: InProcessRunner | None = None, **options) -> BuildResult:
     build = Build(store, build_model(), options=BuildOptions(out_dir=out, **options),
-                  runner=InProcessRunner())
+                  runner=runner or InProcessRunner())
     result = asyncio.run(build.run((REPO / "examples" / spec).read_text(),
                                    spec_path=f"examples/{spec}", name=spec[:-3]))
     store.flush()
@@ -89,6 +90,30 @@ def test_a_build_whose_model_also_read_the_spec_reexecutes_identically(store: St
     calls = [c for c in store.completions(built.run_id) if c["agent"] == "understanding"]
     assert any("agents" in (c["json_schema"] or {}).get("properties", {}) for c in calls)
     result = replay(store, built.run_id, out_dir=tmp_path / "again")
+    assert result.diverged is None, str(result.diverged)
+
+
+def test_builds_with_checks_reexecute_identically(store: Store, tmp_path: Path):
+    """The baselines' calls (one call, the vote's samples), a shortfall's rework and the
+    user's held-out cases are logged with the run and answered from the log."""
+    def lisbon(messages, schema, settings):
+        return "Lisbon, again." if schema is None else system_answers(messages, schema,
+                                                                      settings)
+
+    cases = ({"input": "A weekend in Rome", "expected": "a plan that mentions Rome",
+              "checks": [{"words_max": 200}]},)
+    built = logged_build(store, tmp_path / "original", runner=InProcessRunner(lisbon),
+                         held_out=cases, budget_s=3600)
+    report = built.artefact(TestReport)
+    assert report.held_out and any(b.held_out for b in report.baselines)
+    assert store.events(built.run_id, "shortfall")     # reworked, then kept
+    result = replay(store, built.run_id, out_dir=tmp_path / "again")
+    assert result.diverged is None, str(result.diverged)
+    assert result.package_sha256 == built.package.sha256
+
+    voted = logged_build(store, tmp_path / "voted", "contract_delegation.md")
+    assert any(b.arm == "vote" for b in voted.artefact(TestReport).baselines)
+    result = replay(store, voted.run_id, out_dir=tmp_path / "voted_again")
     assert result.diverged is None, str(result.diverged)
 
 

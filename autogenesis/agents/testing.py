@@ -122,12 +122,17 @@ class Testing(SystemStage):
     async def produce(self, work: Work) -> TestReport:
         report = await asyncio.to_thread(self.run_stage, work)
         blueprint = Blueprint.model_validate(work.inputs["blueprint"])
+        runs = [(False, ran, example) for ran, (_, example) in
+                zip(report.scenarios, examples_of(blueprint), strict=True)]
+        runs += [(True, ran, example) for ran, example in
+                 zip(report.held_out, work.inputs.get("held_out", ()), strict=True)]
         baselines = []
-        for ran, (_, example) in zip(report.scenarios, examples_of(blueprint), strict=True):
-            baselines.append(await self.single_call(blueprint, ran.example, example))
+        for held_out, ran, example in runs:
+            single = await self.single_call(blueprint, ran.example, example)
+            baselines.append(single.model_copy(update={"held_out": held_out}))
             if any(c.kind in DEFINITE for c in checks_of(example)):
-                baselines.append(await self.vote(blueprint, ran.example, example,
-                                                 max(1, ran.calls)))
+                vote = await self.vote(blueprint, ran.example, example, max(1, ran.calls))
+                baselines.append(vote.model_copy(update={"held_out": held_out}))
         return report.model_copy(update={"baselines": baselines})
 
     def baseline_messages(self, blueprint: Blueprint, example: dict[str, Any]
@@ -189,6 +194,13 @@ class Testing(SystemStage):
                                       exit_agent=blueprint.exit, example=example, number=n),
                         example)
                 for n, (which, example) in enumerate(examples_of(blueprint), start=1)]
+            held_out = [   # the user's --eval cases: run and scored, never tuned on
+                checked(self.runs.run(runner, folder, package.slug, case["input"],
+                                      parent=work.run_id, stage=self.stage, timeout=timeout,
+                                      exit_agent=blueprint.exit, example=case, number=n,
+                                      config={"held_out": True}), case)
+                for n, case in enumerate(work.inputs.get("held_out", ()), start=1)]
         return TestReport(package_sha256=package.sha256, tests=tests, scenarios=scenarios,
+                          held_out=held_out,
                           network="none" if network_isolation() else "shared",
                           memory_mb=SCENARIO_MEMORY_MB, timeout_s=max(timeout, PYTEST_TIMEOUT_S))

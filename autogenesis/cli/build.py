@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from autogenesis.acceptance.cases import read_cases
 from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport
 from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
 from autogenesis.config import Settings
@@ -61,6 +62,12 @@ def build(
     wait: float = typer.Option(30.0, "--wait", min=0.0,
                                help="With --bus: seconds to wait for workers to serve every "
                                "agent before giving up."),
+    eval_cases: Path | None = typer.Option(
+        None, "--eval", help="Held-out cases, one JSON object per line: {\"input\": ..., "
+        "\"expected\": ..., \"checks\": [{\"mentions\": [\"Paris\"]}, ...]} (expected and "
+        "checks optional). The system and the baselines answer them and the checks are "
+        "reported beside the spec's examples; no stage sees them before testing, so "
+        "nothing is tuned on them."),
     min_pass: float | None = typer.Option(
         None, "--min-pass", min=0.0, max=1.0,
         help="Exit 1 (the package is still written) unless the system passes at least this "
@@ -79,13 +86,14 @@ def build(
     summary and the run id; `autogenesis runs` lists the logged runs.
     """
     text = read_spec(spec)
+    held_out = tuple(read_cases(eval_cases)) if eval_cases is not None else ()
     err = Console(stderr=True, soft_wrap=True)
     bus = None if local else bus or Settings.from_env().mqtt_url
     options = BuildOptions(out_dir=out, max_rounds=max_rounds, max_iterations=max_iterations,
                            budget_s=budget * 60, stage_timeout=stage_timeout,
                            model_blocking=model_blocking, model=model, backend=backend,
                            model_reads=model_reads(reads, model),
-                           bus=bus, wait_s=wait)
+                           bus=bus, wait_s=wait, held_out=held_out)
     loaded = None
     if bus is None:
         started = time.perf_counter()
@@ -162,6 +170,13 @@ def summary(result: BuildResult) -> list[str]:
     failing = [f"  checks: {judged - passed} of {judged} fail, so the system does not yet do "
                "what its spec's examples ask; the approvals above judge its structure, not its"
                " answers (`autogenesis inspect` shows every check)"] if passed < judged else []
+    held_out = []
+    if report.held_out:
+        system_h, judged_h = report.passes("system", held_out=True)
+        single_h, single_judged_h = report.passes("single", held_out=True)
+        held_out = [f"  held-out cases (--eval; never shown to prompt design or tuning): "
+                    f"{len(report.held_out)}, the system passes {system_h}/{judged_h} of their "
+                    f"checks, one call {single_h}/{single_judged_h}"]
     return [
         f"built {result.package_path} in {result.seconds:.1f}s; run {result.run_id}",
         f"  tests: {report.tests.passed} passed, {report.tests.failed} failed; examples "
@@ -176,6 +191,7 @@ def summary(result: BuildResult) -> list[str]:
         f"  tokens: {result.tokens_in} in / {result.tokens_out} out over {result.calls} "
         f"calls by the build's agents; {system_tokens} out by the system in its test runs",
         f"  time by stage: {split}",
+        *held_out,
         *failing,
         verdict,
     ]

@@ -143,6 +143,11 @@ def checks_lines(report: TestReport) -> list[str]:
     lines = [f"  checks: the system passes {passed}/{judged} ({calls} calls, {tokens} tokens "
              f"out); one call of the same model passes {single}/{single_judged} "
              f"({single_calls} calls, {single_tokens} tokens out)"]
+    if report.held_out:
+        system_h, judged_h = report.passes("system", held_out=True)
+        single_h, single_judged_h = report.passes("single", held_out=True)
+        lines.append(f"  held-out cases (--eval): {len(report.held_out)}; the system passes "
+                     f"{system_h}/{judged_h}, one call {single_h}/{single_judged_h}")
     system, vote, decided = report.decisions()
     if decided:
         votes = [b for b in report.baselines if b.arm == "vote"]
