@@ -11,7 +11,9 @@ the stage that failed), agents in the blueprint, the package's tests,
 examples reaching the exit agent, reworks and iterations, seconds per stage
 (in run order, iterations summed), and the total beside the scripted
 baseline; then per spec the acceptance checks the system's answers pass beside those
-one plain call of the same model passes, with calls, tokens out and seconds of each.
+one plain call of the same model passes and, on the decision checks, those an
+equal-budget vote passes, with calls, tokens out and seconds of each, and whether the
+build kept a system that falls short of one call.
 Logs to the configured database (the embedded one by default) and
 writes packages to a temporary folder.
 """
@@ -80,7 +82,7 @@ def main() -> None:
                 continue
             report: TestReport = result.artefact(TestReport)
             agents = len(result.artefact(Blueprint).agents)
-            reworks = sum(not s.approved for s in result.stages) + sum(
+            reworks = sum(not s.approved for s in [*result.stages, *result.abandoned]) + sum(
                 s.rounds - 1 for s in result.stages)
             split = result.seconds_by_stage()
             print(f"{spec.name:<24}{'approved':<9}{agents:>7}"
@@ -88,22 +90,33 @@ def main() -> None:
                   f"{f'{report.reached}/{len(report.scenarios)}':>6}{reworks:>7}"
                   f"{result.iterations:>5}" + "".join(f"{split.get(s, 0):>6.0f}" for s in order)
                   + f"{total:>9.1f}{scripted:>11.1f}")
-            single_s = sum(c["latency_ms"] for c in store.completions(result.run_id)
-                           if c["agent"] == "testing") / 1000
-            checks.append((spec.name, report, single_s))
-    print("\nacceptance checks per spec: the system beside one call of the same model")
+            # testing's own calls are the baselines': greedy for one call, sampled for the vote
+            calls = [c for c in store.completions(result.run_id) if c["agent"] == "testing"]
+            sampled = [bool(c["settings"].get("temperature")) for c in calls]
+            single_s = sum(c["latency_ms"] for c, s in zip(calls, sampled, strict=True)
+                           if not s) / 1000
+            vote_s = sum(c["latency_ms"] for c, s in zip(calls, sampled, strict=True) if s) / 1000
+            checks.append((spec.name, report, single_s, vote_s, bool(result.shortfalls)))
+    print("\nacceptance checks per spec: the system beside one call of the same model and, "
+          "on the decision checks, a vote of as many sampled calls as the system made")
     print(f"{'spec':<24}{'system':>8}{'calls':>7}{'tokens':>8}{'seconds':>9}"
-          f"{'one call':>10}{'calls':>7}{'tokens':>8}{'seconds':>9}")
-    for name, report, single_s in checks:
+          f"{'one call':>10}{'calls':>7}{'tokens':>8}{'seconds':>9}"
+          f"{'decisions sys/vote':>20}{'calls':>7}{'tokens':>8}{'seconds':>9}  kept short")
+    for name, report, single_s, vote_s, short in checks:
         passed, judged = report.passes("system")
         single, single_judged = report.passes("single")
         arm = [b for b in report.baselines if b.arm == "single"]
+        votes = [b for b in report.baselines if b.arm == "vote"]
+        system_d, vote_d, decided = report.decisions()
         print(f"{name:<24}{f'{passed}/{judged}':>8}"
               f"{sum(s.calls for s in report.scenarios):>7}"
               f"{sum(s.tokens_out for s in report.scenarios):>8}"
               f"{sum(s.latency_s for s in report.scenarios):>9.1f}"
               f"{f'{single}/{single_judged}':>10}{sum(b.calls for b in arm):>7}"
-              f"{sum(b.tokens_out for b in arm):>8}{single_s:>9.1f}")
+              f"{sum(b.tokens_out for b in arm):>8}{single_s:>9.1f}"
+              f"{f'{system_d}/{decided} {vote_d}/{decided}' if decided else '-':>20}"
+              f"{sum(b.calls for b in votes):>7}{sum(b.tokens_out for b in votes):>8}"
+              f"{vote_s:>9.1f}  {'yes' if short else 'no'}")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,47 @@ def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_s
     assert "no check a rule can run" in (min_pass_problem(unjudged, 0.5) or "")
 
 
+def test_a_rework_that_makes_up_the_shortfall_is_approved(service_store: Store,
+                                                           tmp_path: Path):
+    """The editor answers about Paris only with the one call's prompt: prompt design's
+    first try (the first example only) cannot tell, its rework (every example) can."""
+    lisbon = "Two days in Lisbon: food and old streets, total 150 euros."
+
+    def answer(messages) -> str:
+        asked = messages[-1]["content"]
+        if "Paris" in asked:
+            return "One day in Paris: the Louvre." if "Do all of this yourself" in \
+                messages[0]["content"] else "Lisbon again."
+        return lisbon
+
+    answers = BuildAnswers()
+
+    def build_reply(messages, schema, settings):
+        if schema is None and (messages[-1]["content"].startswith("Task:")   # a trial
+                               or "Do all of this yourself" in messages[0]["content"]):
+            return answer(messages)
+        return answers(messages, schema, settings)
+
+    def system(messages, schema, settings):
+        return answer(messages) if schema is None else system_answers(messages, schema,
+                                                                      settings)
+
+    news: list[Progress] = []
+    build = Build(service_store, FunctionModel(build_reply),
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1,
+                                       budget_s=3600),
+                  runner=InProcessRunner(system), progress=news.append)
+    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    assert [p.detail for p in news if p.status == "rework"] == ["back to prompt_design"]
+    testing = [s for s in result.stages if s.stage == "testing"]
+    assert [s.approved for s in testing] == [False, True] and not result.shortfalls
+    prompts = [s.artefact for s in result.stages if s.stage == "prompt_design"]
+    assert [p.prompt("editor").variant for p in prompts] == ["template", "one_call"]
+    report = result.artefact(TestReport)
+    assert report.passes("system")[0] >= report.passes("single")[0]
+    assert all(r.passed for r in report.scenarios[1].checks if r.text.startswith("mentions"))
+
+
 def test_a_shortfall_is_not_reworked_past_the_budget(service_store: Store, tmp_path: Path):
     """Rework after a shortfall is optional work: with no budget left the build goes on
     at once with what it has, and says why."""
