@@ -70,6 +70,15 @@ def system_answers(messages: list[dict[str, str]], schema: Mapping[str, Any] | N
     return {"score": 5}
 
 
+def always(text: str):
+    """A generated system's scripted model that answers every task with `text` (whatever
+    was asked: the Lisbon-for-Paris case), judging and choosing as `system_answers`."""
+    def answers(messages: list[dict[str, str]], schema: Mapping[str, Any] | None,
+                settings: Any) -> Any:
+        return text if schema is None else system_answers(messages, schema, settings)
+    return answers
+
+
 class InProcessRunner:
     """Runs a generated package's examples in this process with a scripted model.
 

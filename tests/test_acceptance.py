@@ -8,13 +8,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from scripted_build import BuildAnswers, InProcessRunner, build_model, system_answers
+from scripted_build import BuildAnswers, InProcessRunner, always, build_model, system_answers
 
 from autogenesis.acceptance import checks_for, run_checks
 from autogenesis.artefacts import Deployment, TestReport
 from autogenesis.cli.build import min_pass_problem, summary
 from autogenesis.llm.testing import FunctionModel
-from autogenesis.pipeline import Build, BuildOptions, Progress
+from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.prompts import Prompts
 from autogenesis.store import Store
 
@@ -88,21 +88,24 @@ def test_an_example_no_rule_can_check_says_why():
     assert [c.by for c in checks] == ["model"] and "nothing a rule can check" in why
 
 
+def built(store: Store, tmp_path: Path, system=system_answers, *, model=None,
+          spec: str = "trip_planner.md", **options) -> tuple[BuildResult, list[Progress]]:
+    """A scripted build of `examples/<spec>` (one iteration) whose system answers with
+    `system`, and its progress news."""
+    news: list[Progress] = []
+    build = Build(store, model or build_model(),
+                  options=BuildOptions(out_dir=tmp_path / "out", **{"max_iterations": 1,
+                                                                   **options}),
+                  runner=InProcessRunner(system), progress=news.append)
+    result = asyncio.run(build.run((REPO / "examples" / spec).read_text(), spec_path=spec))
+    return result, news
+
+
 def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_so(
         service_store: Store, tmp_path: Path):
     """The Lisbon-for-Paris case: every answer of the system is about Lisbon."""
-    def lisbon(messages, schema, settings):
-        if schema is None:
-            return "I'm so glad you enjoyed your Lisbon trip: food and old streets."
-        return system_answers(messages, schema, settings)
-
-    news: list[Progress] = []
-    build = Build(service_store, build_model(),
-                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1,
-                                       budget_s=3600),
-                  runner=InProcessRunner(lisbon), progress=news.append)
-    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text(),
-                                   spec_path="trip_planner.md"))
+    lisbon = always("I'm so glad you enjoyed your Lisbon trip: food and old streets.")
+    result, news = built(service_store, tmp_path, lisbon, budget_s=3600)
     # Fewer checks than one call: testing sent the work back to prompt design, which ran
     # again with the reasons; after its rounds the build went on with the best version.
     reworks = [p for p in news if p.stage == "testing" and p.status == "rework"]
@@ -164,12 +167,8 @@ def test_a_rework_that_makes_up_the_shortfall_is_approved(service_store: Store,
         return answer(messages) if schema is None else system_answers(messages, schema,
                                                                       settings)
 
-    news: list[Progress] = []
-    build = Build(service_store, FunctionModel(build_reply),
-                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1,
-                                       budget_s=3600),
-                  runner=InProcessRunner(system), progress=news.append)
-    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    result, news = built(service_store, tmp_path, system, model=FunctionModel(build_reply),
+                         budget_s=3600)
     assert [p.detail for p in news if p.status == "rework"] == ["back to prompt_design"]
     testing = [s for s in result.stages if s.stage == "testing"]
     assert [s.approved for s in testing] == [False, True] and not result.shortfalls
@@ -183,16 +182,8 @@ def test_a_rework_that_makes_up_the_shortfall_is_approved(service_store: Store,
 def test_a_shortfall_is_not_reworked_past_the_budget(service_store: Store, tmp_path: Path):
     """Rework after a shortfall is optional work: with no budget left the build goes on
     at once with what it has, and says why."""
-    def lisbon(messages, schema, settings):
-        return "Lisbon, again." if schema is None else system_answers(messages, schema,
-                                                                      settings)
-
-    news: list[Progress] = []
-    build = Build(service_store, build_model(),
-                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1,
-                                       budget_s=0),
-                  runner=InProcessRunner(lisbon), progress=news.append)
-    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    lisbon = always("Lisbon, again.")
+    result, news = built(service_store, tmp_path, lisbon, budget_s=0)
     assert not [p for p in news if p.status == "rework"]
     kept = [p.detail for p in news if p.status == "kept"]
     assert len(kept) == 1 and "of the budget are left" in kept[0]
@@ -247,10 +238,7 @@ def test_the_vote_takes_as_many_samples_as_the_system_made_calls_and_a_majority_
 
 def test_a_build_reports_the_vote_beside_the_system_on_its_decisions(
         service_store: Store, tmp_path: Path):
-    build = Build(service_store, build_model(),
-                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1),
-                  runner=InProcessRunner(system_answers))
-    result = asyncio.run(build.run((REPO / "examples" / "contract_delegation.md").read_text()))
+    result, _ = built(service_store, tmp_path, spec="contract_delegation.md")
     report = result.artefact(TestReport)
     vote = [b for b in report.baselines if b.arm == "vote"]
     assert [b.calls for b in vote] == [report.scenarios[0].calls] and vote[0].calls > 1
@@ -357,10 +345,8 @@ def test_docs_fall_back_to_the_spec_s_words_and_the_approver_rejects_bad_prose_k
             return "The planner reads the traveller's wishes and breaks the trip into days."
         return answers(messages, schema, settings)
 
-    build = Build(service_store, FunctionModel(reply),
-                  options=BuildOptions(out_dir=tmp_path / "out", stop_after="documentation"),
-                  runner=InProcessRunner(system_answers))
-    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    result, _ = built(service_store, tmp_path, model=FunctionModel(reply),
+                      max_iterations=2, stop_after="documentation")
     docs, blueprint = result.artefact(Docs), result.artefact(Blueprint)
     pieces = {p.where: p for p in docs.prose}
     assert pieces["overview"].by == "spec" and pieces["overview"].kept == blueprint.goal
@@ -395,15 +381,8 @@ def test_the_package_s_tests_hold_the_recorded_answers_to_the_spec_s_checks(
     import subprocess
     import sys
 
-    def lisbon(messages, schema, settings):
-        if schema is None:
-            return "Day 1 in Lisbon: food and old streets. Total 150 euros."
-        return system_answers(messages, schema, settings)
-
-    build = Build(service_store, build_model(),
-                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1, budget_s=0),
-                  runner=InProcessRunner(lisbon))
-    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    lisbon = always("Day 1 in Lisbon: food and old streets. Total 150 euros.")
+    result, _ = built(service_store, tmp_path, lisbon, budget_s=0)
     package = result.package_path
     recorded = json.loads((package / "tests" / "recorded_answers.json").read_text())
     assert [r["example"] for r in recorded] == [1, 2]
@@ -463,11 +442,7 @@ def test_held_out_cases_are_scored_beside_the_examples_and_never_shown_before_te
                     '{"input": "A day in Oslo"}\n')
     cases = tuple(read_cases(path))
     model = build_model()
-    build = Build(service_store, model,
-                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1, budget_s=0,
-                                       held_out=cases),
-                  runner=InProcessRunner(system_answers))
-    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    result, _ = built(service_store, tmp_path, model=model, budget_s=0, held_out=cases)
     report = result.artefact(TestReport)
     assert [s.input for s in report.held_out] == [c["input"] for c in cases]
     rome = {r.text: r.passed for r in report.held_out[0].checks}
