@@ -454,6 +454,6 @@ def test_held_out_cases_are_scored_beside_the_examples_and_never_shown_before_te
            if any("Rome" in m["content"] or "Oslo" in m["content"] for m in messages)]
     assert len(saw) == 2 and all("Do all of this yourself" in m[0]["content"] for m in saw)
     lines = summary(result)
-    assert any(line.startswith("  held-out cases (--eval; never shown to prompt design or "
-                               "tuning): 2, the system passes") for line in lines)
+    assert any(line.startswith("  held-out cases (--eval, never shown to prompt design or "
+                               "tuning): 2; the system passes") for line in lines)
     assert service_store.run(result.run_id)["config"]["held_out"] == list(cases)

@@ -143,6 +143,36 @@ def progress_printer(err: Console, status: Status) -> Callable[[Progress], None]
     return show
 
 
+def checks_lines(report: TestReport) -> list[str]:
+    """The system's pass rate on its spec's checks beside the baselines' (one call; the
+    vote on the decisions), with calls and tokens; the held-out cases' apart."""
+    passed, judged = report.passes("system")
+    single, single_judged = report.passes("single")
+    if not judged and not single_judged:
+        return ["  checks: none a rule can judge (see the examples' reasons)"]
+    calls = sum(s.calls for s in report.scenarios)
+    tokens = sum(s.tokens_out for s in report.scenarios)
+    single_tokens = sum(b.tokens_out for b in report.baselines if b.arm == "single")
+    single_calls = sum(b.calls for b in report.baselines if b.arm == "single")
+    lines = [f"  checks: the system passes {passed}/{judged} ({calls} calls, {tokens} tokens "
+             f"out); one call of the same model passes {single}/{single_judged} "
+             f"({single_calls} calls, {single_tokens} tokens out)"]
+    if report.held_out:
+        system_h, judged_h = report.passes("system", held_out=True)
+        single_h, single_judged_h = report.passes("single", held_out=True)
+        lines.append(f"  held-out cases (--eval, never shown to prompt design or tuning): "
+                     f"{len(report.held_out)}; the system passes {system_h}/{judged_h} of "
+                     f"their checks, one call {single_h}/{single_judged_h}")
+    system, vote, decided = report.decisions()
+    if decided:
+        votes = [b for b in report.baselines if b.arm == "vote"]
+        lines.append(f"  decisions: the system passes {system}/{decided}; a vote of "
+                     f"{sum(b.calls for b in votes)} sampled calls (as many as the system "
+                     f"made) passes {vote}/{decided} "
+                     f"({sum(b.tokens_out for b in votes)} tokens out)")
+    return lines
+
+
 def summary(result: BuildResult) -> list[str]:
     """The build's final summary: where, how well tested, how it got there, at what cost."""
     report: TestReport = result.artefact(TestReport)
@@ -170,13 +200,6 @@ def summary(result: BuildResult) -> list[str]:
     failing = [f"  checks: {judged - passed} of {judged} fail, so the system does not yet do "
                "what its spec's examples ask; the approvals above judge its structure, not its"
                " answers (`autogenesis inspect` shows every check)"] if passed < judged else []
-    held_out = []
-    if report.held_out:
-        system_h, judged_h = report.passes("system", held_out=True)
-        single_h, single_judged_h = report.passes("single", held_out=True)
-        held_out = [f"  held-out cases (--eval; never shown to prompt design or tuning): "
-                    f"{len(report.held_out)}, the system passes {system_h}/{judged_h} of their "
-                    f"checks, one call {single_h}/{single_judged_h}"]
     return [
         f"built {result.package_path} in {result.seconds:.1f}s; run {result.run_id}",
         f"  tests: {report.tests.passed} passed, {report.tests.failed} failed; examples "
@@ -191,7 +214,7 @@ def summary(result: BuildResult) -> list[str]:
         f"  tokens: {result.tokens_in} in / {result.tokens_out} out over {result.calls} "
         f"calls by the build's agents; {system_tokens} out by the system in its test runs",
         f"  time by stage: {split}",
-        *held_out,
+        *checks_lines(report),
         *failing,
         verdict,
     ]

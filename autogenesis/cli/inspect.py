@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from autogenesis import diagram
-from autogenesis.artefacts import TestReport
+from autogenesis.cli.build import checks_lines
 from autogenesis.cli.replay import find_run
 from autogenesis.errors import UserError
 from autogenesis.inspection import Inspection, inspect_run, run_of_folder
@@ -128,34 +128,6 @@ def _verdicts(console: Console, result: Inspection) -> None:
 
 
 CHECK = {True: "✓", False: "✗", None: "?"}
-
-
-def checks_lines(report: TestReport) -> list[str]:
-    """The system's pass rate on its spec's checks beside one call of the same model's."""
-    passed, judged = report.passes("system")
-    single, single_judged = report.passes("single")
-    if not judged and not single_judged:
-        return ["  checks: none a rule can judge (see the examples' reasons)"]
-    calls = sum(s.calls for s in report.scenarios)
-    tokens = sum(s.tokens_out for s in report.scenarios)
-    single_tokens = sum(b.tokens_out for b in report.baselines if b.arm == "single")
-    single_calls = sum(b.calls for b in report.baselines if b.arm == "single")
-    lines = [f"  checks: the system passes {passed}/{judged} ({calls} calls, {tokens} tokens "
-             f"out); one call of the same model passes {single}/{single_judged} "
-             f"({single_calls} calls, {single_tokens} tokens out)"]
-    if report.held_out:
-        system_h, judged_h = report.passes("system", held_out=True)
-        single_h, single_judged_h = report.passes("single", held_out=True)
-        lines.append(f"  held-out cases (--eval): {len(report.held_out)}; the system passes "
-                     f"{system_h}/{judged_h}, one call {single_h}/{single_judged_h}")
-    system, vote, decided = report.decisions()
-    if decided:
-        votes = [b for b in report.baselines if b.arm == "vote"]
-        lines.append(f"  decisions: the system passes {system}/{decided}; a vote of "
-                     f"{sum(b.calls for b in votes)} sampled calls (as many as the system "
-                     f"made) passes {vote}/{decided} "
-                     f"({sum(b.tokens_out for b in votes)} tokens out)")
-    return lines
 
 
 def _results(console: Console, result: Inspection) -> None:
