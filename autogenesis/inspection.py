@@ -134,10 +134,14 @@ def inspect_run(store: Any, run_id: UUID, folder: Path | None = None) -> Inspect
     by_id = {row["id"]: row for row in artefacts}
     verdicts = store.verdicts(run_id)
     approved = {row["artefact_id"] for row in verdicts if row["approved"]}
+    for event in store.events(run_id, "shortfall"):   # what the build went on with
+        approved.add(UUID(event["detail"]["kept_artefact"]))
+        approved -= {UUID(i) for i in event["detail"].get("set_aside", ())}
     senders = {row["id"]: row["sender"] for row in store.messages(run_id)}
 
     def final(kind: type) -> Any:
-        """The last approved version of an artefact kind (else the last logged)."""
+        """The last approved (or kept) version of an artefact kind, not one set aside after
+        a shortfall (else the last logged)."""
         rows = [r for r in artefacts if r["kind"] == kind.__name__]
         chosen = [r for r in rows if r["id"] in approved] or rows
         return kind.model_validate(chosen[-1]["body"]) if chosen else None

@@ -580,7 +580,8 @@ class Build:
         best = walk.best
         assert best is not None
         walk.inputs, walk.origin = best.inputs, best.origin
-        walk.set_aside += walk.results[best.count:]
+        aside = walk.results[best.count:]
+        walk.set_aside += aside
         del walk.results[best.count:]
         walk.pending.clear()
         walk.best = None
@@ -590,6 +591,7 @@ class Build:
         self._apply(kept.stage, kept, walk.inputs, walk.origin, run_id)
         self.store.log(Event("shortfall", run_id, agent=kept.stage, message_id=kept.message_id,
                              detail={"why": why, "kept_artefact": str(kept.artefact_id),
+                                     "set_aside": [str(r.artefact_id) for r in aside],
                                      "reasons": kept.verdict.reasons,
                                      "iteration": walk.iteration}))
         self.progress(Progress(kept.stage, walk.attempts[kept.stage], "kept", self._elapsed(),

@@ -11,8 +11,9 @@ import pytest
 from scripted_build import BuildAnswers, InProcessRunner, always, build_model, system_answers
 
 from autogenesis.acceptance import checks_for, run_checks
-from autogenesis.artefacts import Deployment, TestReport
+from autogenesis.artefacts import Deployment, PromptSet, TestReport
 from autogenesis.cli.build import min_pass_problem, summary
+from autogenesis.inspection import inspect_run
 from autogenesis.llm.testing import FunctionModel
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.prompts import Prompts
@@ -119,6 +120,10 @@ def test_a_system_that_ignores_its_input_fails_its_checks_and_the_summary_says_s
     assert [s.stage for s in result.shortfalls] == ["testing"]
     assert any(p.status == "kept" and "its rework failed" in p.detail for p in news)
     assert result.package_path.is_dir() and result.artefact(Deployment).installed
+    seen = inspect_run(service_store, result.run_id)     # what the build went on with
+    aside = [s.artefact for s in result.abandoned if s.stage == "testing"]
+    assert seen.tests == result.artefact(TestReport) and aside and seen.tests not in aside
+    assert result.artefact(PromptSet) == redone[0].artefact
     report = result.artefact(TestReport)
     paris = report.scenarios[1]
     assert paris.input.startswith("One rainy day in Paris")
