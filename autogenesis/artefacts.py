@@ -446,6 +446,7 @@ class Prose(Artefact):
     what the docs keep (its text, or the spec's words when it failed the checks)."""
 
     where: str = Field(description="e.g. 'overview' or 'agent planner'")
+    agent: str | None = Field(None, description="the agent it describes (None: the system)")
     written: str
     kept: str
     by: Literal["model", "spec"]

@@ -58,6 +58,10 @@ def results(given: str, expected: str, answer: str, constraints=(), agents=(),
      "```python\ndef fib(n) return n\n```"),
     ("a payment on 2026-05-04", "a call on 2026-05-06", "Call on 2026-05-06.",
      "Call in two days."),
+    ("database CPU at 98%", "severity critical", "Severity: critical. The database is busy.",
+     "Severity: low."),
+    ("My order arrived broken", "labelled complaint", "Label: complaint. Sorry!",
+     "Label: praise."),
 ])
 def test_every_kind_of_check_passes_a_good_answer_and_fails_a_bad_one(
         given: str, expected: str, good: str, bad: str):
@@ -346,6 +350,8 @@ def test_docs_fall_back_to_the_spec_s_words_and_the_approver_rejects_bad_prose_k
                     "organize their daily lives.")
         if schema is None and "say what researcher does" in asked:
             return "System: Trip planner Duties: Suggests two or three sights for each day."
+        if schema is None and "say what budgeter does" in asked:   # the researcher's duty
+            return "The budgeter suggests two or three sights for each day of the trip."
         if schema is None and "say what planner does" in asked:
             return "The planner reads the traveller's wishes and breaks the trip into days."
         return answers(messages, schema, settings)
@@ -359,6 +365,7 @@ def test_docs_fall_back_to_the_spec_s_words_and_the_approver_rejects_bad_prose_k
     assert pieces["agent researcher"].by == "spec"
     assert any("echoes its prompt" in p for p in pieces["agent researcher"].problems)
     assert pieces["agent planner"].by == "model"
+    assert pieces["agent budgeter"].problems == ["it gives researcher's duty"]
     readme = next(f.content for f in docs.files if f.path == "README.md")
     assert "collaborative" not in readme and blueprint.goal in readme
     assert "| this system |" in readme and "| one call of the same model |" in readme

@@ -301,3 +301,22 @@ def test_a_larger_models_own_reading_is_a_third_opinion_merged_only_where_confir
     note = next(n for n in merged.notes if n.startswith("the model's own reading"))
     assert "1 agree" in note and "added oncall" in note and "aeropanet" in note
     assert failed(requirements_checks(merged, text)) == []
+
+
+@pytest.mark.parametrize(("spec", "goal"), [
+    # no sentence says what the system is for: the title stands in, never an agent's duty,
+    # a label line, a flow or an example
+    ("# Alert desk\n\n### Watcher\nReads an alert and rates it.\n\n### Writer\nWrites the "
+     "customer message.\n\nTopology: pipeline\n\nExample: \"CPU at 98%\" -> severity high.",
+     "Alert desk"),
+    ("# Card checks\n\n## Agents\n- **screener**: flags odd payments\n- **officer**: approves "
+     "the case\n\n## Flow\nscreener -> officer\n", "Card checks"),
+    ("# Help desk\n\nSteps:\n\n1. The sorter agent labels the ticket.\n2. The fixer agent "
+     "answers it.\n\nEvery answer must be under 80 words.\n", "Help desk"),
+    # a sentence that does, wherever it stands
+    ("# Trips\n\nTopology: pipeline\n\nPlan a short city trip from one sentence of wishes.\n\n"
+     "- **planner**: splits the trip into days\n- **editor**: writes the plan\n",
+     "Plan a short city trip from one sentence of wishes."),
+])
+def test_the_goal_is_what_the_spec_says_the_system_is_for_else_its_title(spec: str, goal: str):
+    assert parse_spec(spec).goal == goal

@@ -9,7 +9,9 @@ ways a rule can see:
   instructions read back);
 - it claims what the spec does not say: most of its content words (at least
   `UNSUPPORTED_MIN`) appear nowhere in the spec's words (title, goal, duties, names,
-  examples) nor among the few words any description of such a system uses.
+  examples; for a sentence about one agent, only its own duties) nor among the few words
+  any description of such a system uses; or, about one agent, it shares more words with
+  another agent's duties than with its own.
 
 Text that fails is replaced by the spec's own words by whoever wrote it; the approver
 runs the same checks on what was kept.
@@ -18,6 +20,7 @@ runs the same checks on what was kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from autogenesis.artefacts import Blueprint
 
@@ -86,10 +89,25 @@ def unsupported(text: str, source: str) -> list[str]:
     return []
 
 
-def prose_problems(text: str, *, source: str, prompt: str = "") -> list[str]:
+def borrowed(text: str, own: str, others: Mapping[str, str]) -> str | None:
+    """The other agent whose duties `text` (about one agent, whose duties are `own`)
+    shares more content words with than with its own (at least two), or None."""
+    said = {_stem(w) for w in words(text) if len(w) > 3 and w not in GENERIC}
+    mine = len(said & {_stem(w) for w in words(own)})
+    shared = {name: len(said & {_stem(w) for w in words(duties)})
+              for name, duties in others.items()}
+    best = max(shared, key=lambda name: shared[name], default=None)
+    return best if best is not None and shared[best] >= 2 and shared[best] > mine else None
+
+
+def prose_problems(text: str, *, source: str, prompt: str = "", own: str = "",
+                   others: Mapping[str, str] | None = None) -> list[str]:
     """Why `text`, written by the model, is not fit to keep (none: keep it). `source` is
-    what the spec says; `prompt` what the model was given."""
+    what the spec says; `prompt` what the model was given; for text about one agent,
+    `own` its duties and `others` the other agents' (name -> duties)."""
     problems = []
+    if others and (other := borrowed(text, own, others)) is not None:
+        problems.append(f"it gives {other}'s duty")
     if (why := repetition(text)) is not None:
         problems.append(why)
     if prompt and (run := echo(text, prompt, source)) is not None:
@@ -99,8 +117,25 @@ def prose_problems(text: str, *, source: str, prompt: str = "") -> list[str]:
     return problems
 
 
-def spec_words(blueprint: Blueprint) -> str:
-    """What the spec says, as the blueprint keeps it: the words prose about it may use."""
+def spec_words(blueprint: Blueprint, agent: str | None = None) -> str:
+    """What the spec says, as the blueprint keeps it: the words prose about the system may
+    use, or prose about one `agent` (the title, the goal and that agent's own duties: a
+    sentence giving it another agent's duty says what the spec does not)."""
+    agents = [a for a in blueprint.agents if agent is None or a.name == agent]
+    examples = blueprint.examples if agent is None else []
     return "\n".join([blueprint.title, blueprint.goal,
-                      *(f"{a.name}: {'; '.join(a.duties)}" for a in blueprint.agents),
-                      *(f"{e.input} {e.expected}" for e in blueprint.examples)])
+                      *(f"{a.name.replace('_', ' ')}: {'; '.join(a.duties)}" for a in agents),
+                      *(f"{e.input} {e.expected}" for e in examples)])
+
+
+def agent_duties(blueprint: Blueprint, agent: str) -> tuple[str, dict[str, str]]:
+    """(`agent`'s duties, every other agent's): what `borrowed` compares."""
+    duties = {a.name: "; ".join(a.duties) for a in blueprint.agents}
+    return duties.pop(agent, ""), duties
+
+
+def prose_checks(text: str, blueprint: Blueprint, agent: str | None, prompt: str) -> list[str]:
+    """`prose_problems` of docs text about `agent` (None: the whole system)."""
+    own, others = agent_duties(blueprint, agent) if agent else ("", None)
+    return prose_problems(text, source=spec_words(blueprint, agent), prompt=prompt, own=own,
+                          others=others)

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from autogenesis.acceptance.prose import prose_problems, spec_words
+from autogenesis.acceptance.prose import prose_checks
 from autogenesis.agents.prompt_design import coverage
 from autogenesis.artefacts import (
     SUPERVISOR_KINDS,
@@ -472,12 +472,11 @@ def docs_checks(docs: Docs, bp: Blueprint, pkg: Package) -> list[Check]:
 
 def _prose_problems(docs: Docs, bp: Blueprint) -> list[str]:
     """The model's prose the docs keep must pass the prose checks, and be in the docs."""
-    source = spec_words(bp)
     problems = []
     for piece in docs.prose:
         if piece.by == "model":
-            problems += [f"{piece.where}: {why}" for why in
-                         prose_problems(piece.kept, source=source, prompt=piece.prompt)]
+            problems += [f"{piece.where}: {why}"
+                         for why in prose_checks(piece.kept, bp, piece.agent, piece.prompt)]
         if not any(piece.kept in f.content for f in docs.files):
             problems.append(f"{piece.where}: the kept text is not in the docs")
     return problems

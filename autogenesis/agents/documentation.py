@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from autogenesis.acceptance.prose import prose_problems, spec_words
+from autogenesis.acceptance.prose import prose_checks
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import (
     Blueprint,
@@ -55,14 +55,14 @@ def clean_prose(text: str, *, max_chars: int = 400) -> str:
     return line
 
 
-def checked_prose(where: str, written: str, fallback: str, *, source: str, prompt: str,
-                  min_words: int = 5) -> Prose:
-    """The model's text for `where`, kept when it passes the prose checks, else `fallback`
-    (the spec's words)."""
+def checked_prose(where: str, written: str, fallback: str, blueprint: Blueprint, *,
+                  prompt: str, agent: str | None = None, min_words: int = 5) -> Prose:
+    """The model's text for `where` (about `agent`, or the system), kept when it passes
+    the prose checks, else `fallback` (the spec's words)."""
     text = clean_prose(written)
     problems = [f"{len(text.split())} word(s), under {min_words}"] \
-        if len(text.split()) < min_words else prose_problems(text, source=source, prompt=prompt)
-    return Prose(where=where, written=written.strip()[:600], prompt=prompt,
+        if len(text.split()) < min_words else prose_checks(text, blueprint, agent, prompt)
+    return Prose(where=where, agent=agent, written=written.strip()[:600], prompt=prompt,
                  kept=fallback if problems else text, by="spec" if problems else "model",
                  problems=problems)
 
@@ -113,12 +113,11 @@ class Documentation(StageAgent):
         tuning = TuningReport.model_validate(work.inputs["tuning_report"])
         config = tuning.config
         common = {"title": blueprint.title, "goal": blueprint.goal}
-        source = spec_words(blueprint)
         asked = {"agent": None, "kind": None, "duties": [],
                  "agents": [a.name for a in blueprint.agents],
                  "topology": topology_summary(blueprint.topology), **common}
         overview = await self.ask("documentation", work, max_new_tokens=72, **asked)
-        prose = [checked_prose("overview", overview.text, blueprint.goal, source=source,
+        prose = [checked_prose("overview", overview.text, blueprint.goal, blueprint,
                                prompt=self.prompts.messages("documentation", **asked)[-1]
                                ["content"])]
         approver_of = {a.worker: a.approver for a in blueprint.approvals}
@@ -129,7 +128,7 @@ class Documentation(StageAgent):
             said = await self.ask("documentation", work, max_new_tokens=48, **asked)
             prose.append(checked_prose(
                 f"agent {agent.name}", said.text, "; ".join(agent.duties).capitalize() + ".",
-                source=source,
+                blueprint, agent=agent.name,
                 prompt=self.prompts.messages("documentation", **asked)[-1]["content"]))
             settings = config["agents"][agent.name]
             prompt = prompt_set.prompt(agent.name)

@@ -31,7 +31,7 @@ from autogenesis.spec.examples import (
     plain,
     unquote,
 )
-from autogenesis.spec.markdown import Block, parse_document, section_of
+from autogenesis.spec.markdown import Block, is_section_heading, parse_document, section_of
 from autogenesis.spec.model import Loop, ParsedSpec
 from autogenesis.spec.names import to_name, words_of
 from autogenesis.spec.prose import Prose, agent_items, looks_like_agent, sentences, verb_like
@@ -104,6 +104,27 @@ def keyword_topology(text: str, flow: list[tuple[str, str]]) -> tuple[str | None
     return name, f"its words ({words or 'arrows'}) fit a {name.replace('_', ' ')} best"
 
 
+
+def _labels_only(text: str) -> bool:
+    """Text that introduces or labels something rather than saying what the system is for:
+    "Steps:", "Topology: hierarchy", "Example: ... -> ...", "Agents: a, b and c", a flow
+    "a -> b", a bare section name."""
+    label = text.split(":", 1)[0].strip() if ":" in text[:40] else ""
+    after = text[len(label) + 1:].split() if label else []
+    section = section_of(label) if label else None
+    if label.lower() in ("input", "output", "expected", "q", "a", "topology") or \
+            label.lower().startswith("topology") or section == "examples":
+        return True
+    if label and (len(after) == 1 or (section not in (None, "goal") and len(after) <= 6)):
+        return True     # "Topology: router", "Three agents: summarizer, checker and editor."
+    if text.rstrip().endswith(":") and len(text.split()) <= 6:
+        return True     # "Steps:", "Agents (CrewAI style):"
+    if len(text.split()) <= 3 and is_section_heading(text) and section_of(text) != "goal":
+        return True     # "Examples"
+    return re.fullmatch(r"(?:\w+:\s*)?[\w\s'-]+(?:\s*(?:->|→)\s*[\w\s'-]+)+\.?",
+                        text) is not None    # "a -> b -> c"
+
+
 class Reader:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -113,6 +134,7 @@ class Reader:
         self.stated_topology: tuple[str, int, str] | None = None
         self.heading_agent: str | None = None
         self.qualifiers: list[tuple[int, str]] = []
+        self.goal_prose: list[str] = []     # prose outside any agent or section, in order
 
     # --- the walk ----------------------------------------------------------------------
 
@@ -345,8 +367,8 @@ class Reader:
                 self.prose.add_agent(heading_agent, sentences(joined), block.line)
                 self.loops_in(heading_agent, [joined], block.line)
             return
-        if joined and self.parsed.goal is None and block.section in (None, "goal"):
-            self.parsed.goal = _first_sentences(joined)
+        if joined and block.section in (None, "goal"):
+            self.goal_prose.append(_first_sentences(joined))
         self.prose_text(joined, [(line, len(" ".join(text.split()))) for line, text in prose])
 
     def prose_text(self, text: str, lines: list[tuple[int, int]] | int) -> None:
@@ -449,14 +471,32 @@ class Reader:
         for loop in parsed.loops:      # phrases that name a stated agent, resolved now
             if not loop.resolved and (name := self.prose.resolve(loop.worker)) is not None:
                 loop.worker, loop.resolved = name, True
-        if parsed.goal is None:
-            first = next((b for b in self.doc.blocks if b.kind == "paragraph"), None)
-            parsed.goal = _first_sentences(plain(first.text)) if first else parsed.title
         parsed.examples = [(i, " ".join(e.split())) for i, e in parsed.examples if i]
         if parsed.title is None:
             first = next((b.text for b in self.doc.blocks if b.kind == "paragraph"), "")
             parsed.title = title_phrase(first, {a.name for a in parsed.agents})
+        if parsed.goal is None:
+            parsed.goal = self._goal_paragraph() or parsed.title
         parsed.topology_hint, parsed.topology_reason = self.topology()
+
+    def _goal_paragraph(self) -> str | None:
+        """The first sentences of the first prose (what the walk left of a paragraph, else
+        a whole paragraph) that says what the system is for: not an agent's duty, an
+        example, a rule, a flow ("a -> b"), a label line ("Topology: hierarchy") or part of
+        a section such as the examples."""
+        duties = {" ".join(d.split()).rstrip(".").lower()
+                  for a in self.parsed.agents for d in a.duties}
+        paragraphs = [_first_sentences(plain(b.text)) for b in self.doc.blocks
+                      if b.kind == "paragraph" and b.section in (None, "goal")]
+        names = [a.name.replace("_", " ") for a in self.parsed.agents]
+        for text in [*self.goal_prose, *paragraphs]:
+            lowered = text.lower()
+            rule = any(r[:40] in text for r in self.parsed.constraints) and not any(
+                name in lowered for name in names)      # a rule about answers, not a team
+            if text.rstrip(".").lower() in duties or rule or _labels_only(text):
+                continue
+            return text
+        return None
 
     def topology(self) -> tuple[str | None, str]:
         """The topology the spec states; else the one its roles and flow describe; else
