@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -180,8 +181,9 @@ def summary(result: BuildResult) -> list[str]:
     deployment: Deployment = result.artefact(Deployment)
     blueprint: Blueprint = result.artefact(Blueprint)
     tried = [t for t in tuning.trials if t.measure is not None]
-    kept = "".join(f", {s.stage} kept after falling short of one call" for s in
-                   result.shortfalls)
+    short = Counter(s.stage for s in result.shortfalls)
+    kept = "".join(f", {stage} kept after falling short of one call"
+                   + (f" ({n} iterations)" if n > 1 else "") for stage, n in short.items())
     reworks = sum(1 for s in [*result.stages, *result.abandoned] if not s.approved) + sum(
         s.rounds - 1 for s in result.stages)
     system_tokens = sum(s.tokens_out for s in report.scenarios) + sum(
