@@ -121,6 +121,9 @@ OUTPUT_KEY = {"understanding": "requirements", "design": "blueprint",
               "prompt_design": "prompt_set", "generator": "package", "testing": "test_report",
               "tuning": "tuning_report", "documentation": "docs", "deployment": "deployment",
               "feedback": "feedback"}
+HELD_OUT_S = 240.0
+"""Testing's deadline grows by this much per --eval case (a sandboxed run of the system, at
+most `testing.MAX_SCENARIO_S`, and its baselines' calls)."""
 TUNING_SHARE = 0.25
 """Tuning may spend this share of what is left of the budget, at most `TUNING_MAX_S`."""
 TUNING_MAX_S = 75.0
@@ -688,7 +691,8 @@ class Build:
         """One stage's artefact and verdict, reworked up to `max_rounds` times (then
         `StageFailed`). With `rounds`, that many attempts and the last one is returned
         whatever its verdict (`plan`)."""
-        deadline = time.monotonic() + self.options.stage_timeout
+        deadline = time.monotonic() + self.options.stage_timeout + (
+            HELD_OUT_S * len(inputs.get("held_out", ())) if stage == "testing" else 0.0)
         root: Message | None = None
         perturb = False
         limit = rounds or self.options.max_rounds

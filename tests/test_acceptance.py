@@ -469,3 +469,23 @@ def test_held_out_cases_are_scored_beside_the_examples_and_never_shown_before_te
     assert any(line.startswith("  held-out cases (--eval, never shown to prompt design or "
                                "tuning): 2; the system passes") for line in lines)
     assert service_store.run(result.run_id)["config"]["held_out"] == list(cases)
+
+
+def test_testing_s_deadline_grows_with_the_held_out_cases(service_store: Store,
+                                                          tmp_path: Path):
+    """Each case is one more run of the system: four runs of 1.5 s pass a 5 s stage
+    deadline only because the two cases add to it."""
+    import time
+
+    class Slow(InProcessRunner):
+        def example(self, *args, **kwargs):
+            time.sleep(1.5)
+            return super().example(*args, **kwargs)
+
+    build = Build(service_store, build_model(),
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1, budget_s=0,
+                                       stage_timeout=5, stop_after="testing",
+                                       held_out=({"input": "Rome"}, {"input": "Oslo"})),
+                  runner=Slow())
+    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    assert len(result.artefact(TestReport).held_out) == 2

@@ -22,7 +22,7 @@ from autogenesis.acceptance.compile import DECISIONS, checks_for
 from autogenesis.artefacts import AcceptanceCheck, Example
 from autogenesis.errors import UserError
 
-MAX_CASES = 200
+MAX_CASES = 50
 FIELDS = {"input", "expected", "checks"}
 
 

@@ -45,7 +45,8 @@ def build(
                                  "iterations only start when they fit in what is left; the "
                                  "required stages go on past it (see --stage-timeout)."),
     stage_timeout: float = typer.Option(600.0, "--stage-timeout", min=1.0,
-                                        help="Deadline of each stage, in seconds."),
+                                        help="Deadline of each stage, in seconds (testing "
+                                        "gets 240 more per --eval case)."),
     reads: bool | None = typer.Option(None, "--model-reads/--no-model-reads",
                                       help=MODEL_READS_HELP),
     model_blocking: bool = typer.Option(False, "--model-blocking",
@@ -68,7 +69,7 @@ def build(
         "\"expected\": ..., \"checks\": [{\"mentions\": [\"Paris\"]}, ...]} (expected and "
         "checks optional). The system and the baselines answer them and the checks are "
         "reported beside the spec's examples; no stage sees them before testing, so "
-        "nothing is tuned on them."),
+        "nothing is tuned on them. At most 50 cases."),
     min_pass: float | None = typer.Option(
         None, "--min-pass", min=0.0, max=1.0,
         help="Exit 1 (the package is still written) unless the system passes at least this "
