@@ -241,6 +241,19 @@ class Walk:
     iteration: int = 1
     best: Best | None = None
     set_aside: list[StageResult] = field(default_factory=list)
+    earlier: int | None = None   # checks the previous iteration's system passed
+
+    def score(self) -> int | None:
+        """Checks the standing system passes (None: none tested yet)."""
+        report = next((r.artefact for r in reversed(self.results)
+                       if r.stands and isinstance(r.artefact, TestReport)), None)
+        return report.passes("system")[0] if report is not None else None
+
+    def earlier_as_good(self) -> bool:
+        """A later iteration fell short: did the one before pass as many checks as its
+        best version? (Then that iteration stands, not this one.)"""
+        return self.best is not None and self.earlier is not None and \
+            self.earlier >= self.best.score
 
     def offer(self, result: StageResult) -> None:
         """Snapshot the walk at `result`, a shortfall, if it is the best so far (the
@@ -447,7 +460,8 @@ class Build:
             try:
                 index = await self._step(bus, run.id, stage, walk, started)
             except StageFailed as exc:
-                if walk.best is not None:   # rework after a shortfall failed: keep the best
+                if walk.best is not None and not walk.earlier_as_good():
+                    # rework after a shortfall failed: keep the best version
                     self._fail_event(run.id, stage, exc, walk.iteration,
                                      kept_shortfall=walk.best.stage)
                     index = self._keep_best(run.id, walk, f"its rework failed: {exc}")
@@ -461,7 +475,7 @@ class Build:
                                        f"iteration {walk.iteration} failed ({exc}); keeping "
                                        f"iteration {walk.iteration - 1}", walk.iteration))
                 inputs, origin, count = kept
-                walk.inputs, walk.origin = inputs, origin
+                walk.inputs, walk.origin, walk.best = inputs, origin, None
                 walk.set_aside += walk.results[count:]
                 del walk.results[count:]
                 walk.iteration -= 1
@@ -471,6 +485,7 @@ class Build:
                                                started)
                 if restart is not None:
                     kept = (dict(walk.inputs), dict(walk.origin), len(walk.results))
+                    walk.earlier = walk.score()
                     walk.attempts.clear()
                     walk.iteration += 1
                     walk.inputs["iteration"] = walk.iteration
@@ -540,6 +555,10 @@ class Build:
             if result.verdict.shortfall:
                 walk.offer(result)
                 why = self._no_more_rework(walk, stage, target, started)
+                if why is not None and walk.earlier_as_good():
+                    raise StageFailed(stage, f"it falls short of one call ({why}) and does no "
+                                      f"better than iteration {walk.iteration - 1}",
+                                      rounds=walk.attempts[stage])
                 if why is not None:
                     return self._keep_best(run_id, walk, why)
             elif done:

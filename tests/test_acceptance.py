@@ -489,3 +489,37 @@ def test_testing_s_deadline_grows_with_the_held_out_cases(service_store: Store,
                   runner=Slow())
     result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
     assert len(result.artefact(TestReport).held_out) == 2
+
+
+def test_a_later_iteration_that_falls_short_leaves_the_earlier_one_standing(
+        service_store: Store, tmp_path: Path):
+    """Iteration 1's system passes its checks; the feedback stage asks for another (its
+    approvers reject every step), whose system answers nothing useful: after its rework
+    it still does worse, so iteration 1 stands."""
+    good = "Lisbon and Paris: food, old streets, total 150 euros; indoor museums for kids."
+    state = {"bad": False}
+
+    def system(messages, schema, settings):
+        if schema is not None and "approved" in schema["properties"]:
+            return {"approved": False, "feedback": "too vague"}
+        if schema is None:
+            return "Nothing to say." if state["bad"] else good
+        return system_answers(messages, schema, settings)
+
+    def news(event: Progress) -> None:
+        if event.stage == "feedback" and event.status == "approved":
+            state["bad"] = True
+
+    build = Build(service_store, build_model(),
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=2,
+                                       budget_s=3600),
+                  runner=InProcessRunner(system), progress=news)
+    result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
+    assert result.iterations == 1 and not result.shortfalls
+    assert any(s.stage == "testing" and s.iteration == 2 for s in result.abandoned)
+    report = result.artefact(TestReport)
+    assert report.passes("system")[0] >= report.passes("single")[0]
+    assert all(s.answer == good for s in report.scenarios)
+    errors = service_store.events(result.run_id, "error")
+    assert [e["detail"]["kept_iteration"] for e in errors] == [1]
+    assert "matches_one_call" in errors[0]["detail"]["failed"]
