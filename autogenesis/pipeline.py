@@ -13,7 +13,12 @@ and goes through `STAGE_ORDER`:
    not build to the generator) which then runs again with the reasons, and
    every stage after it with it. A worker answering with the same artefact
    as before is looping: it is asked once more with the prompt perturbed,
-   then the stage fails with `StageFailed`;
+   then the stage fails with `StageFailed`. A *shortfall* (the system works
+   but passes fewer of its spec's checks than one call of the same model,
+   `Verdict.shortfall`) is reworked the same way while the budget has time
+   for it; then the build goes on with the version that passed most checks
+   and logs a `shortfall` event (in a later iteration, the iteration before
+   stands when it did as well);
 4. after the feedback stage, when it asks for changes, another iteration
    starts at the stage it names, at most `max_iterations` in all and only
    when the stages to redo took less time than the budget has left.
