@@ -459,7 +459,8 @@ class Build:
                       dist_dir: Path) -> BuildResult:
         walk = Walk(inputs={"spec": spec, "iteration": 1})
         index = 0
-        kept: tuple[dict[str, Any], dict[str, tuple[UUID, UUID]], int] | None = None
+        # the walk as the last complete iteration left it: what stands if a later fails
+        before: tuple[dict[str, Any], dict[str, tuple[UUID, UUID]], int] | None = None
         while index < len(STAGE_ORDER):
             stage = STAGE_ORDER[index]
             try:
@@ -471,7 +472,7 @@ class Build:
                                      kept_shortfall=walk.best.stage)
                     index = self._keep_best(run.id, walk, f"its rework failed: {exc}")
                     continue
-                if kept is None:
+                if before is None:
                     raise
                 # A later iteration failed: the last complete one stands, nothing lost.
                 self._fail_event(run.id, stage, exc, walk.iteration,
@@ -479,7 +480,7 @@ class Build:
                 self.progress(Progress(stage, exc.rounds, "abandoned", self._elapsed(),
                                        f"iteration {walk.iteration} failed ({exc}); keeping "
                                        f"iteration {walk.iteration - 1}", walk.iteration))
-                inputs, origin, count = kept
+                inputs, origin, count = before
                 walk.inputs, walk.origin, walk.best = inputs, origin, None
                 walk.set_aside += walk.results[count:]
                 del walk.results[count:]
@@ -489,7 +490,7 @@ class Build:
                 restart = self._next_iteration(walk.results[-1], walk.results, walk.iteration,
                                                started)
                 if restart is not None:
-                    kept = (dict(walk.inputs), dict(walk.origin), len(walk.results))
+                    before = (dict(walk.inputs), dict(walk.origin), len(walk.results))
                     walk.earlier = walk.score()
                     walk.attempts.clear()
                     walk.iteration += 1
