@@ -523,3 +523,16 @@ def test_a_later_iteration_that_falls_short_leaves_the_earlier_one_standing(
     errors = service_store.events(result.run_id, "error")
     assert [e["detail"]["kept_iteration"] for e in errors] == [1]
     assert "matches_one_call" in errors[0]["detail"]["failed"]
+
+
+def test_the_overview_in_the_spec_s_words_says_what_the_workers_do_when_no_goal_is_stated():
+    from autogenesis.agents.documentation import spec_overview
+
+    stated = blueprint_of("trip_planner.md")
+    assert spec_overview(stated) == stated.goal
+    untold = stated.model_copy(update={"goal": stated.title})
+    assert spec_overview(untold) == (
+        "Trip planner: a team that reads the traveller's wishes and breaks the trip into "
+        "days, suggests two or three sights for each day that fit the wishes, estimates the "
+        "cost of each day and flags anything over budget, writes the final plan as a short, "
+        "friendly itinerary.")

@@ -79,6 +79,19 @@ def commands(files: list[PackageFile]) -> list[str]:
     return found
 
 
+def spec_overview(blueprint: Blueprint) -> str:
+    """The overview in the spec's words: its goal, or, when the spec states none (the goal
+    is its title), what its workers do."""
+    if blueprint.goal.strip().rstrip(".") != blueprint.title.strip():
+        return blueprint.goal
+    duties = [a.duties[0].rstrip(".") for a in blueprint.agents if a.kind == "worker"
+              and a.duties]
+    if not duties:
+        return blueprint.goal
+    listed = ", ".join(d[0].lower() + d[1:] for d in duties)
+    return f"{blueprint.title}: a team that {listed}."
+
+
 def checks_table(report: TestReport) -> list[dict[str, Any]]:
     """The README's rows: the system and each baseline, with the checks each passed."""
     passed, judged = report.passes("system")
@@ -117,7 +130,7 @@ class Documentation(StageAgent):
                  "agents": [a.name for a in blueprint.agents],
                  "topology": topology_summary(blueprint.topology), **common}
         overview = await self.ask("documentation", work, max_new_tokens=72, **asked)
-        prose = [checked_prose("overview", overview.text, blueprint.goal, blueprint,
+        prose = [checked_prose("overview", overview.text, spec_overview(blueprint), blueprint,
                                prompt=self.prompts.messages("documentation", **asked)[-1]
                                ["content"])]
         approver_of = {a.worker: a.approver for a in blueprint.approvals}
