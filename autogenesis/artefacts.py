@@ -368,6 +368,12 @@ class TestReport(Artefact):
         results = [r for run in runs for r in run.checks if r.kind != "route"]
         return pass_count(results)
 
+    def cost(self, arm: str = "system") -> tuple[int, int]:
+        """(model calls, tokens out) of an arm on the spec's examples."""
+        runs = self.scenarios if arm == "system" else [
+            b for b in self.baselines if b.arm == arm and not b.held_out]
+        return sum(r.calls for r in runs), sum(r.tokens_out for r in runs)
+
     def decisions(self) -> tuple[int, int, int]:
         """(the system's passes, the vote's passes, checks judged for both) on the checks
         the equal-budget vote decided."""

@@ -97,21 +97,19 @@ def checks_table(report: TestReport) -> list[dict[str, Any]]:
     passed, judged = report.passes("system")
     if not judged:
         return []
-    single = [b for b in report.baselines if b.arm == "single"]
-    rows = [{"name": "this system", "passed": f"{passed}/{judged}",
-             "calls": sum(s.calls for s in report.scenarios),
-             "tokens": sum(s.tokens_out for s in report.scenarios)},
-            {"name": "one call of the same model",
-             "passed": "{}/{}".format(*report.passes("single")),
-             "calls": sum(b.calls for b in single), "tokens": sum(b.tokens_out for b in single)}]
+
+    def row(name: str, arm: str, passes: str) -> dict[str, Any]:
+        calls, tokens = report.cost(arm)
+        return {"name": name, "passed": passes, "calls": calls, "tokens": tokens}
+
+    rows = [row("this system", "system", f"{passed}/{judged}"),
+            row("one call of the same model", "single", "{}/{}".format(*report.passes("single")))]
     system, vote, decided = report.decisions()
     if decided:
-        votes = [b for b in report.baselines if b.arm == "vote"]
         rows += [{"name": "this system, on the decisions below", "passed": f"{system}/{decided}",
                   "calls": "", "tokens": ""},
-                 {"name": "a majority vote of as many sampled calls, on its decisions",
-                  "passed": f"{vote}/{decided}", "calls": sum(b.calls for b in votes),
-                  "tokens": sum(b.tokens_out for b in votes)}]
+                 row("a majority vote of as many sampled calls, on its decisions", "vote",
+                     f"{vote}/{decided}")]
     return rows
 
 

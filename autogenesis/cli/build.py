@@ -152,10 +152,8 @@ def checks_lines(report: TestReport) -> list[str]:
     single, single_judged = report.passes("single")
     if not judged and not single_judged:
         return ["  checks: none a rule can judge (see the examples' reasons)"]
-    calls = sum(s.calls for s in report.scenarios)
-    tokens = sum(s.tokens_out for s in report.scenarios)
-    single_tokens = sum(b.tokens_out for b in report.baselines if b.arm == "single")
-    single_calls = sum(b.calls for b in report.baselines if b.arm == "single")
+    calls, tokens = report.cost("system")
+    single_calls, single_tokens = report.cost("single")
     lines = [f"  checks: the system passes {passed}/{judged} ({calls} calls, {tokens} tokens "
              f"out); one call of the same model passes {single}/{single_judged} "
              f"({single_calls} calls, {single_tokens} tokens out)"]
@@ -167,11 +165,10 @@ def checks_lines(report: TestReport) -> list[str]:
                      f"their checks, one call {single_h}/{single_judged_h}")
     system, vote, decided = report.decisions()
     if decided:
-        votes = [b for b in report.baselines if b.arm == "vote"]
+        vote_calls, vote_tokens = report.cost("vote")
         lines.append(f"  decisions: the system passes {system}/{decided}; a vote of "
-                     f"{sum(b.calls for b in votes)} sampled calls (as many as the system "
-                     f"made) passes {vote}/{decided} "
-                     f"({sum(b.tokens_out for b in votes)} tokens out)")
+                     f"{vote_calls} sampled calls (as many as the system made) passes "
+                     f"{vote}/{decided} ({vote_tokens} tokens out)")
     return lines
 
 
@@ -195,7 +192,7 @@ def summary(result: BuildResult) -> list[str]:
     single, single_judged = report.passes("single")
     system_decided, vote, decided = report.decisions()
     voted = (f"; on its {decided} decision(s) the system passes {system_decided}, a vote of "
-             f"{sum(b.calls for b in report.baselines if b.arm == 'vote')} calls {vote}"
+             f"{report.cost('vote')[0]} calls {vote}"
              if decided else "")
     verdict = (f"built {blueprint.slug}: passes {passed}/{judged} of its spec's checks; one "
                f"call of the same model passes {single}/{single_judged}{voted}" if judged else
