@@ -323,6 +323,12 @@ class Scenario(Artefact):
     run_id: str | None = Field(None, description="the logged run of the system")
     checks: list[CheckResult] = Field(default_factory=list)
 
+    @property
+    def route(self) -> list[str]:
+        """The agents that worked on the answer: the senders, without the system's prefix
+        ("help_desk/billing" -> "billing")."""
+        return sorted({sender.rsplit("/", 1)[-1] for sender in self.path if sender})
+
 
 class BaselineRun(Artefact):
     """One example answered by a baseline arm instead of the system: `single` is one

@@ -536,3 +536,20 @@ def test_the_overview_in_the_spec_s_words_says_what_the_workers_do_when_no_goal_
         "days, suggests two or three sights for each day that fit the wishes, estimates the "
         "cost of each day and flags anything over budget, writes the final plan as a short, "
         "friendly itinerary.")
+
+
+def test_a_route_is_read_from_the_senders_without_the_system_s_prefix():
+    """Found building a router spec: the sandboxed system's senders are 'help_desk/billing',
+    and 'handled by billing' failed although billing answered."""
+    from autogenesis.agents.testing import checked
+    from autogenesis.artefacts import Scenario
+
+    example = {"input": "I was charged twice", "expected": "handled by billing"}
+    example["checks"] = [c.model_dump() for c in checks_for(
+        example["input"], example["expected"], [], ["billing", "sales"])[0]]
+    ran = Scenario(example=1, input=example["input"], reached_exit=True, answer="Refunded.",
+                   path=["user", "help_desk/front_desk", "help_desk/billing"])
+    assert ran.route == ["billing", "front_desk", "user"]
+    assert [r.passed for r in checked(ran, example).checks if r.kind == "route"] == [True]
+    elsewhere = ran.model_copy(update={"path": ["user", "help_desk/sales"]})
+    assert [r.passed for r in checked(elsewhere, example).checks if r.kind == "route"] == [False]

@@ -89,9 +89,8 @@ def checks_of(example: dict[str, Any]) -> list[AcceptanceCheck]:
 def checked(scenario: Scenario, example: dict[str, Any]) -> Scenario:
     """The scenario with its example's acceptance checks run on its answer (the agents that
     sent messages are its route)."""
-    route = sorted(set(scenario.path))
     return scenario.model_copy(update={"checks": run_checks(checks_of(example),
-                                                            scenario.answer, route)})
+                                                            scenario.answer, scenario.route)})
 
 
 def scenario_timeout(config: dict[str, Any]) -> float:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from autogenesis.acceptance.cases import read_cases
-from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport
+from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport, pass_count
 from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
 from autogenesis.config import Settings
 from autogenesis.errors import UserError
@@ -150,13 +150,17 @@ def checks_lines(report: TestReport) -> list[str]:
     vote on the decisions), with calls and tokens; the held-out cases' apart."""
     passed, judged = report.passes("system")
     single, single_judged = report.passes("single")
+    routes = pass_count([r for s in report.scenarios for r in s.checks if r.kind == "route"])
+    routed = [f"  routes: the system sends {routes[0]}/{routes[1]} example(s) to the agent "
+              "the spec names (one call has no route)"] if routes[1] else []
     if not judged and not single_judged:
-        return ["  checks: none a rule can judge (see the examples' reasons)"]
+        return [*routed, "  checks: none a rule can judge on one call as well (see the "
+                "examples' reasons)"]
     calls, tokens = report.cost("system")
     single_calls, single_tokens = report.cost("single")
-    lines = [f"  checks: the system passes {passed}/{judged} ({calls} calls, {tokens} tokens "
-             f"out); one call of the same model passes {single}/{single_judged} "
-             f"({single_calls} calls, {single_tokens} tokens out)"]
+    lines = [*routed, f"  checks: the system passes {passed}/{judged} ({calls} calls, "
+             f"{tokens} tokens out); one call of the same model passes "
+             f"{single}/{single_judged} ({single_calls} calls, {single_tokens} tokens out)"]
     if report.held_out:
         system_h, judged_h = report.passes("system", held_out=True)
         single_h, single_judged_h = report.passes("single", held_out=True)
