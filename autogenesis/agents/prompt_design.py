@@ -32,6 +32,7 @@ from typing import Any
 from autogenesis.acceptance import run_checks
 from autogenesis.acceptance.prose import repetition
 from autogenesis.agents.base import StageAgent, Work
+from autogenesis.agents.testing import one_call_messages
 from autogenesis.artefacts import (
     AcceptanceCheck,
     AgentDesign,
@@ -201,10 +202,7 @@ class PromptDesign(StageAgent):
 
     def one_call_prompt(self, blueprint: Blueprint) -> str:
         """The system prompt of the one-call baseline (testing's), for the answering agent."""
-        return self.prompts.messages(
-            "baseline", title=blueprint.title, goal=blueprint.goal, input="",
-            duties=[d for a in blueprint.agents if a.kind == "worker" for d in a.duties],
-            words=blueprint.answer_words)[0]["content"].strip()
+        return one_call_messages(self.prompts, blueprint, "")[0]["content"].strip()
 
     async def _score(self, agent: AgentDesign, blueprint: Blueprint, variant: str, text: str,
                      fmt: str, examples: list[Example], *, is_exit: bool) -> VariantScore:

@@ -82,6 +82,17 @@ def examples_of(blueprint: Blueprint) -> list[tuple[int | str, dict[str, Any]]]:
     return [(blueprint.goal, {"input": blueprint.goal, "expected": ""})]
 
 
+def one_call_messages(prompts: Prompts, blueprint: Blueprint, given: str
+                      ) -> list[dict[str, str]]:
+    """The baseline's prompt (`prompts/baseline.j2`): the spec's goal and the workers'
+    duties, done in one answer to `given`. Prompt design offers its system message to the
+    answering agent."""
+    return prompts.messages(
+        "baseline", title=blueprint.title, goal=blueprint.goal, input=given,
+        duties=[d for a in blueprint.agents if a.kind == "worker" for d in a.duties],
+        words=blueprint.answer_words)
+
+
 def checks_of(example: dict[str, Any]) -> list[AcceptanceCheck]:
     return [AcceptanceCheck.model_validate(c) for c in example.get("checks", ())]
 
@@ -137,11 +148,8 @@ class Testing(SystemStage):
     def baseline_messages(self, blueprint: Blueprint, example: dict[str, Any]
                           ) -> tuple[list[dict[str, str]], int]:
         """The one-call prompt for `example`, and its token limit (the design's largest)."""
-        messages = self.prompts.messages(
-            "baseline", title=blueprint.title, goal=blueprint.goal, input=example["input"],
-            duties=[d for a in blueprint.agents if a.kind == "worker" for d in a.duties],
-            words=blueprint.answer_words)
-        return messages, max(a.model.max_new_tokens for a in blueprint.agents)
+        return (one_call_messages(self.prompts, blueprint, example["input"]),
+                max(a.model.max_new_tokens for a in blueprint.agents))
 
     async def single_call(self, blueprint: Blueprint, number: int,
                           example: dict[str, Any]) -> BaselineRun:
