@@ -109,6 +109,27 @@ class AcceptanceCheck(Artefact):
     source: Literal["expected", "input", "constraint"] = "expected"
 
 
+RuleKind = Literal["flag", "one_of", "range", "dates", "total", "not_future", "deadline",
+                   "lookup", "count", "run_tests"]
+
+
+class Rule(Artefact):
+    """A rule the spec states that code can apply (`autogenesis.spec.rules`), and, from
+    design on, where it is wired: to an agent, to the whole system (`agent` ""), or not
+    at all (`agent` None, with `why`)."""
+
+    kind: RuleKind
+    text: str = Field(description="the spec's words")
+    line: int | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    agent: str | None = Field(None, description="the agent that applies it; '' the system")
+    why: str = Field("", description="why it is not wired, when it is not")
+
+    @property
+    def wired(self) -> bool:
+        return self.agent is not None
+
+
 class Example(Artefact):
     input: str
     expected: str = ""
@@ -135,6 +156,8 @@ class Requirements(Artefact):
     topology_reason: str = ""
     notes: list[str] = Field(default_factory=list,
                              description="what the reading could not place, in words")
+    rules: list[Rule] = Field(default_factory=list,
+                              description="rules stated that code can apply exactly")
 
 
 # --- stage 2 ----------------------------------------------------------------------
@@ -186,6 +209,11 @@ class Blueprint(Artefact):
     step_seconds: float = Field(60.0, gt=0)
     diagram: str
     topology_reason: str = ""
+    rules: list[Rule] = Field(default_factory=list,
+                              description="every stated rule, wired or with why not")
+    rule_only: list[str] = Field(
+        default_factory=list, description="agents whose duty their rules cover: they give "
+        "what the rules and typed fields compute, and write no prose")
 
     def agent(self, name: str) -> AgentDesign | None:
         return next((a for a in self.agents if a.name == name), None)

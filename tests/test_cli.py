@@ -166,7 +166,8 @@ def test_plan_shows_the_reading_and_logs_a_plan_run(env: dict[str, str], tmp_pat
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert {"title", "slug", "topology", "topology_reason", "agents", "groups", "flow",
-            "loops", "examples", "rules", "unplaced", "verdicts", "run_id"} <= set(report)
+            "loops", "examples", "constraints", "rules", "unplaced", "verdicts",
+            "run_id"} <= set(report)
     assert (report["title"], report["slug"], report["topology"]) == (
         "Trip planner", "trip_planner", "pipeline")
     agents = {a["name"]: a for a in report["agents"]}

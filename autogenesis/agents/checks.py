@@ -206,7 +206,30 @@ def blueprint_checks(bp: Blueprint, req: Requirements) -> list[Check]:
         check("diagram_complete",
               (f"the diagram does not show {name!r}" for name in names
                if name not in bp.diagram)),
+        rules_wired(bp, req, known),
     ]
+
+
+def rules_wired(bp: Blueprint, req: Requirements, known: set[str]) -> Check:
+    """Every rule the spec states is applied by an agent of the system (or by the system
+    itself), or the blueprint says why not."""
+    designed = {(r.kind, r.text, r.line): r for r in bp.rules}
+    problems = []
+    for rule in req.rules:
+        wired = designed.get((rule.kind, rule.text, rule.line))
+        if wired is None:
+            problems.append(f"the {rule.kind} rule {rule.text!r} was dropped")
+        elif wired.agent is None and not wired.why.strip():
+            problems.append(f"the {rule.kind} rule {rule.text!r} is not wired and no reason "
+                            "is given")
+        elif wired.agent and wired.agent not in known:
+            problems.append(f"the {rule.kind} rule {rule.text!r} is wired to "
+                            f"{wired.agent!r}, which is not an agent")
+    count = sum(r.wired for r in bp.rules)
+    unwired = "; ".join(f"{r.text} ({r.why})" for r in bp.rules if not r.wired)
+    return check("rules_wired", problems,
+                 f"{count} of {len(req.rules)} stated rule(s) applied by code"
+                 + (f"; not wired: {unwired}" if unwired else ""))
 
 
 # --- stage 3 ----------------------------------------------------------------------

@@ -10,8 +10,9 @@ one is added when the spec has none, because every worker needs an approver),
 the other supervisors and monitors as the spec gives them, the order of the
 workers (the spec's flow, else the order the spec names them), each worker's
 approver (the spec's loop with its round limit, else an approver of every
-step, else the chief), edges, entry and exit, model settings and a Mermaid
-diagram.
+step, else the chief), edges, entry and exit, model settings, a Mermaid
+diagram, and which agent applies each rule the spec states
+(`autogenesis.agents.wiring`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import itertools
 from collections.abc import Sequence
 
 from autogenesis.agents.base import StageAgent, Work
+from autogenesis.agents.wiring import wire_rules
 from autogenesis.artefacts import (
     SUPERVISOR_KINDS,
     TOPOLOGIES,
@@ -180,12 +182,15 @@ class Design(StageAgent):
         edges += [Edge(source=m, target=w, kind="monitors")
                   for m in (n for n, k in kinds.items() if k == "monitor") for w in workers]
         entry, exit_ = self._entry_exit(topology, chief.name, workers)
+        rules, rule_only = wire_rules(req.rules, agents, topology=topology, order=workers,
+                                      exit_=exit_, lines={a.name: a.line for a in stated})
         return Blueprint(
             slug=system_slug(req.title), title=req.title, goal=req.goal, topology=topology,
             agents=agents, edges=edges, entry=entry, exit=exit_, order=workers,
             approvals=approvals, examples=req.examples, answer_words=req.answer_words,
             step_seconds=req.step_seconds or 60.0,
             diagram=diagram(edges, agents, entry, exit_), topology_reason=reason,
+            rules=rules, rule_only=rule_only,
         )
 
     @staticmethod

@@ -22,13 +22,14 @@ from uuid import UUID
 
 from autogenesis.acceptance import checks_for
 from autogenesis.agents.base import StageAgent, Work
-from autogenesis.artefacts import AgentDuty, Example, Group, Link, Loop, Requirements
+from autogenesis.artefacts import AgentDuty, Example, Group, Link, Loop, Requirements, Rule
 from autogenesis.llm.base import Model
 from autogenesis.prompts import Prompts
 from autogenesis.spec import check_spec_text, parse_spec, to_name
 from autogenesis.spec.mentions import mentions, placed
 from autogenesis.spec.names import doer, singular, verb_of
 from autogenesis.spec.reader import resolve_loops
+from autogenesis.spec.rules import find_rules
 from autogenesis.spec.team import enumerated, name_from_spec
 
 NAME_SCHEMA = {
@@ -189,6 +190,8 @@ class Understanding(StageAgent):
                         line=lp.line or None) for lp in loops],
             every_step=[a for a in parsed.every_step if a in taken],
             topology_reason=reason, notes=notes,
+            rules=[Rule(kind=r.kind, text=r.text, line=r.line,  # type: ignore[arg-type]
+                        params=r.params) for r in find_rules(text)],
         )
 
     @staticmethod

@@ -97,7 +97,10 @@ def plan_report(result: PlanResult) -> dict[str, Any]:
         "loops": [{"worker": lp.worker, "approver": lp.approver, "max_rounds": lp.max_rounds,
                    "line": lp.line} for lp in req.loops],
         "examples": [{"input": e.input, "expected": e.expected} for e in req.examples],
-        "rules": list(req.constraints),
+        "constraints": list(req.constraints),
+        "rules": [{"kind": r.kind, "text": r.text, "line": r.line, "params": r.params,
+                   "agent": r.agent, "why": r.why} for r in bp.rules],
+        "rule_only": list(bp.rule_only),
         "unplaced": unplaced,
         "verdicts": verdicts,
     }
@@ -131,9 +134,19 @@ def plan_lines(report: dict[str, Any]) -> list[str]:
     for i, example in enumerate(report["examples"], 1):
         expected = f" -> {example['expected']}" if example["expected"] else ""
         lines.append(f"  {i}. {example['input']}{expected}")
+    if report["constraints"]:
+        lines.append("constraints:")
+        lines += [f"  - {rule}" for rule in report["constraints"]]
     if report["rules"]:
-        lines.append("rules:")
-        lines += [f"  - {rule}" for rule in report["rules"]]
+        lines.append("rules (applied by code):")
+        for rule in report["rules"]:
+            where = (("the system" if rule["agent"] == "" else rule["agent"])
+                     if rule["agent"] is not None else f"NOT WIRED: {rule['why']}")
+            line = f"line {rule['line']}, " if rule["line"] else ""
+            lines.append(f"  - {rule['kind']}: {rule['text']}  ({line}{where})")
+        if report["rule_only"]:
+            lines.append(f"  agents that only apply rules (no prose): "
+                         f"{', '.join(report['rule_only'])}")
     if report["unplaced"]:
         lines.append("not placed:")
         lines += [f"  ! {item}" for item in report["unplaced"]]
