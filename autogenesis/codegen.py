@@ -37,6 +37,7 @@ from autogenesis.artefacts import (
 )
 from autogenesis.config import check_name
 from autogenesis.errors import ConfigError
+from autogenesis.skills_code import member_timeout, rules_code
 
 TEMPLATES = Path(__file__).parent / "templates"
 RESERVED = frozenset({"autogenesis", "tests", "test", "main", "setup", "site", "config"})
@@ -121,6 +122,8 @@ def package_config(blueprint: Blueprint, prompts: PromptSet) -> dict[str, Any]:
         "approvals": [a.model_dump() for a in blueprint.approvals],
         "examples": [e.model_dump() for e in blueprint.examples],
         "agents": agents,
+        "rules": [r.model_dump() for r in blueprint.rules],
+        "member_timeout_s": member_timeout(blueprint.rules),
     }
 
 
@@ -128,12 +131,20 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
     """Every file of `generated/<slug>/`, rendered from the templates."""
     slug = check_identifier(blueprint.slug, "system slug")
     approver_of = {a.worker: a.approver for a in blueprint.approvals}
+    wired = rules_code(blueprint.rules)
+    for code in wired:
+        check_identifier(code.function or code.agent, "rule function name")
     agents = []
     for agent in blueprint.agents:
         check_identifier(agent.name, "agent name")
+        mine = [c for c in wired if c.agent == agent.name]
         agents.append({"name": agent.name, "class_name": class_name(agent.name),
                        "kind": agent.kind, "duty": "; ".join(agent.duties),
-                       "approver": approver_of.get(agent.name)})
+                       "approver": approver_of.get(agent.name),
+                       "rules": [c.function for c in mine if c.function and not c.after],
+                       "after": [c.function for c in mine if c.after],
+                       "fields": {k: v for c in mine for k, v in c.fields.items()},
+                       "prose": agent.name not in blueprint.rule_only})
     names = [a["class_name"] for a in agents]
     if len(set(names)) != len(names) or "ModelAgent" in names:
         raise ConfigError(f"agent names give clashing class names: {names}")
@@ -147,6 +158,11 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         "example_inputs": [e.input for e in blueprint.examples] or [blueprint.goal],
         "has_examples": bool(blueprint.examples),
         "diagram": blueprint.diagram,
+        "rule_code": wired, "has_rules": any(c.function for c in wired),
+        "uses_date": any(c.kind == "not_future" for c in wired),
+        "uses_data": any(c.data for c in wired),
+        "unwired": [r for r in blueprint.rules if not r.wired],
+        "reworkable": any(a.worker not in blueprint.rule_only for a in blueprint.approvals),
     }
     env = _environment()
 
@@ -168,6 +184,13 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         make_file(f"tests/test_{slug}.py", render("test_system.py.j2")),
         make_file("tests/test_acceptance.py", render("test_acceptance.py.j2")),
     ]
+    if values["has_rules"]:
+        files += [make_file(f"{slug}/skills.py", render("skills.py.j2")),
+                  make_file("tests/test_skills.py", render("test_skills.py.j2"))]
+    for code in wired:
+        for name, content in code.data.items():
+            table = check_identifier(name.removesuffix(".csv"), "data file name")
+            files.append(make_file(f"{slug}/data/{table}.csv", content))
     return Package(slug=slug, files=files, sha256=package_sha256(files))
 
 
@@ -208,23 +231,80 @@ def materialise(package: Package, folder: Path) -> Path:
     return folder
 
 
+MANIFEST = ".autogenesis-files.json"
+"""What a build wrote into `generated/<slug>/`, path -> sha256: how a rebuild tells a
+file the user changed (refused without --force) from one it wrote, and a file the user
+added (carried over) from one it no longer writes."""
+NOT_USERS = ("__pycache__", ".pytest_cache", "build", "dist", ".venv")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def user_changes(target: Path) -> tuple[list[str], list[str]]:
+    """(files the user changed since the last build wrote them, files the user added)
+    in the package folder `target`; nothing for a folder no build recorded."""
+    manifest = target / MANIFEST
+    if not manifest.is_file():
+        return [], []
+    try:
+        written = dict(json.loads(manifest.read_text(encoding="utf-8"))["files"])
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"{manifest} is damaged: move {target} away, or rebuild with "
+                          "--force to replace it") from None
+    changed = sorted(p for p, sha in written.items()
+                     if (target / p).is_file() and _sha256(target / p) != sha)
+    added = sorted(str(p.relative_to(target)) for p in target.rglob("*")
+                   if p.is_file() and not p.is_symlink() and p.name != MANIFEST
+                   and str(p.relative_to(target)) not in written
+                   and not any(part in NOT_USERS or part.endswith(".egg-info")
+                               for part in p.relative_to(target).parts))
+    return changed, added
+
+
+def refuse_user_edits(target: Path) -> None:
+    """A clear refusal when a rebuild would overwrite files the user changed."""
+    changed, _ = user_changes(target)
+    if changed:
+        raise ConfigError(
+            f"{target} has file(s) you changed since it was built: {', '.join(changed)}. "
+            "A rebuild would overwrite them: move them away, or rebuild with --force to "
+            "overwrite them")
+
+
 def write_package(package: Package, out_dir: Path,
-                  extra: dict[str, Path] | None = None) -> Path:
+                  extra: dict[str, Path] | None = None, *, force: bool = False) -> Path:
     """Write `package` to `out_dir/<slug>/`, replacing an existing one atomically.
 
-    `extra` maps further relative paths to files copied in (the built wheel).
+    `extra` maps further relative paths to files copied in (the built wheel). A file
+    the user changed since the last build stops the write (`refuse_user_edits`) unless
+    `force`; files the user added are carried over.
     """
     slug = check_identifier(package.slug, "system slug")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / slug
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise ConfigError(f"{target} exists and is not a folder; refusing to replace it")
+    added: list[str] = []
+    if target.is_dir():
+        if not force:
+            refuse_user_edits(target)
+        added = user_changes(target)[1]
     token = uuid.uuid4().hex[:8]
     staging = materialise(package, out_dir / f".{slug}.new-{token}")
     for relpath, source in (extra or {}).items():
         target_file = staging / safe_relpath(relpath)
         target_file.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target_file)
+    written = {str(p.relative_to(staging)): _sha256(p)
+               for p in sorted(staging.rglob("*")) if p.is_file()}
+    for relpath in added:                # the user's own files stay
+        if relpath not in written:
+            (staging / relpath).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target / relpath, staging / relpath)
+    (staging / MANIFEST).write_text(json.dumps({"files": written}, indent=1, sort_keys=True)
+                                    + "\n", encoding="utf-8")
     old = out_dir / f".{slug}.old-{token}"
     try:
         if target.exists():

@@ -83,6 +83,7 @@ from autogenesis.agents import (
 from autogenesis.artefacts import (
     STAGE_ARTEFACTS,
     Artefact,
+    Blueprint,
     Deployment,
     Docs,
     Feedback,
@@ -101,7 +102,13 @@ from autogenesis.build_state import (
     Walk,
 )
 from autogenesis.bus import Bus, Message
-from autogenesis.codegen import with_config, with_files, with_recorded_answers, write_package
+from autogenesis.codegen import (
+    refuse_user_edits,
+    with_config,
+    with_files,
+    with_recorded_answers,
+    write_package,
+)
 from autogenesis.config import redact_url
 from autogenesis.errors import ConfigError, DeadlineExceeded, RemoteError, StageFailed, UserError
 from autogenesis.llm.base import Model
@@ -160,6 +167,7 @@ class BuildOptions:
     bus: str | None = None         # an MQTT URL: the agents are served by workers there
     wait_s: float = 30.0           # how long to wait for workers to serve every agent
     held_out: tuple[dict[str, Any], ...] = ()   # --eval cases (`acceptance.cases`)
+    force: bool = False            # overwrite files the user changed in out_dir/<slug>/
 
 
 def _no_progress(_: Progress) -> None:
@@ -387,7 +395,7 @@ class Build:
                 self._wheel_from_log(run.id, deployment, wheel)
             if wheel.is_file():
                 extra[f"dist/{deployment.wheel}"] = wheel
-        path = write_package(package, self.options.out_dir, extra)
+        path = write_package(package, self.options.out_dir, extra, force=self.options.force)
         for file in package.files:
             artefact_id, message_id = origin[file.path]
             self.store.log(GeneratedFile(run_id=run.id, path=f"{package.slug}/{file.path}",
@@ -523,6 +531,9 @@ class Build:
         """What an approved (or kept) artefact changes in the package the later stages
         see."""
         ids = (result.artefact_id, result.message_id)
+        if isinstance(result.artefact, Blueprint) and not self.options.force:
+            refuse_user_edits(self.options.out_dir / result.artefact.slug)  # say it now,
+            return                                               # not after the whole build
         if stage == "generator":
             package = result.artefact
             assert isinstance(package, Package)

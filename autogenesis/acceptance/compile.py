@@ -54,8 +54,9 @@ _ROUTE = re.compile(r"\b(?:routed|sent|handled|answered|respondido)\s+(?:to|by|p
 _WINNER = re.compile(r"\b(?:the\s+)?(?P<who>[a-z][\w-]*)\s+wins\b", re.I)
 _LABELLED = re.compile(r"\b(?:(?:severity|priority|urgency|category|label|class|status|"
                        r"verdict|level)\s+(?:is\s+|of\s+|:\s*)?|(?:labell?ed|classified|"
-                       r"tagged|marked|rated)\s+(?:as\s+)?)(?P<word>(?!above|below|under|over"
-                       r"|at|as|of|to|by|from|with|and|or|the|a|an)[a-z][a-z-]+)\b", re.I)
+                       r"tagged|marked|rated|flagged)\s+(?:as\s+)?)(?P<word>(?:not\s+)?"
+                       r"(?!above|below|under|over|at|as|of|to|by|from|with|and|or|the|a|an|"
+                       r"not\b)[a-z][a-z-]+)\b", re.I)
 _DECISION = re.compile(rf"\b(?P<word>not suspicious|not urgent|"
                        rf"{'|'.join(sorted(DECISIONS, key=len, reverse=True))})\b", re.I)
 _CODE = re.compile(r"\b(?:function|code|script|program|class)\b.*\b(?:pass|parses|runs|"
@@ -140,9 +141,10 @@ def example_checks(given: str, expected: str,
                                               "not": []}))
         covered.append(winner.span())
     elif (labelled := _LABELLED.search(text)) and not route:   # "severity critical"
-        word = labelled.group("word").lower()
+        word = " ".join(labelled.group("word").lower().split())
+        opposite = word.removeprefix("not ") if word.startswith("not ") else f"not {word}"
         checks.append(AcceptanceCheck(kind="decision", text=f"says {word}",
-                                      params={"choice": word, "not": []}))
+                                      params={"choice": word, "not": [opposite]}))
         covered.append(labelled.span())
     elif decision and not route and not re.match(r"\s+by\b", text[decision.end():]):
         word = decision.group("word").lower()       # ("approved by the critic": a step)

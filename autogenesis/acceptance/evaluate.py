@@ -90,8 +90,10 @@ def run_check(check: AcceptanceCheck, answer: str,
     if check.kind == "decision":
         choice = params["choice"]
         rest = lowered.replace(choice, " ")
-        against = [o for o in params.get("not", []) if re.search(rf"\b{re.escape(o)}\b", rest)]
-        present = re.search(rf"\b{re.escape(choice)}", lowered) is not None
+        against = [o for o in params.get("not", [])   # "not urgent" holds "urgent": look
+                   if re.search(rf"\b{re.escape(o)}\b", lowered if choice in o else rest)]
+        unnegated = "" if choice.startswith("not ") else r"(?<!\bnot )"   # nor is it one
+        present = re.search(rf"{unnegated}\b{re.escape(choice)}", lowered) is not None
         return result(present and not against,
                       "decided so" if present and not against else
                       f"says {against[0]}" if against else f"does not say {choice}")

@@ -70,6 +70,10 @@ def build(
         "checks optional). The system and the baselines answer them and the checks are "
         "reported beside the spec's examples; no stage sees them before testing, so "
         "nothing is tuned on them. At most 50 cases."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite files of OUT/<name>/ that you changed since the "
+        "last build (without it the build refuses and names them). Files you added are "
+        "kept either way."),
     min_pass: float | None = typer.Option(
         None, "--min-pass", min=0.0, max=1.0,
         help="Exit 1 (the package is still written) unless the system passes at least this "
@@ -95,7 +99,7 @@ def build(
                            budget_s=budget * 60, stage_timeout=stage_timeout,
                            model_blocking=model_blocking, model=model, backend=backend,
                            model_reads=model_reads(reads, model),
-                           bus=bus, wait_s=wait, held_out=held_out)
+                           bus=bus, wait_s=wait, held_out=held_out, force=force)
     loaded = None
     if bus is None:
         started = time.perf_counter()

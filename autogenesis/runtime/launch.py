@@ -198,6 +198,9 @@ def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     else:
         print(body["answer"])
+        sys.stdout.flush()
+        for note in body.get("notes", ()):
+            print(f"note: {note}", file=sys.stderr)
     return 0
 
 

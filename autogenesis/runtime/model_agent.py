@@ -12,17 +12,30 @@ examples) and decoding settings, and answers four kinds of request:
 
 Judgements, choices and bids are decoded under a JSON schema, so even a
 small model answers in the expected shape.
+
+Where the spec states rules, a generated agent class lists them: `rules`
+are functions of the input (the package's `skills.py`) that compute facts
+exactly; `fields` are typed facts the model fills in under a grammar when no
+rule gave them (a choice from a stated list, a score within stated bounds);
+`after` are functions applied to the model's answer (a stated count). The
+facts lead the answer ("Severity: critical") and travel in the reply's
+`facts`; an agent whose rules cover its duty (`prose = False`) answers with
+the facts alone, and its step is not sent for review: rework cannot change
+what a rule computes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from autogenesis.bus.message import Message
 from autogenesis.llm.base import Decoding, Model
 from autogenesis.runtime.agent import Agent
+from autogenesis.runtime.skills import SkillError
+
+Facts = dict[str, Any]
 
 JUDGEMENT_SCHEMA = {
     "type": "object",
@@ -55,8 +68,19 @@ class PromptConfig:
                    examples=tuple((s["input"], s["output"]) for s in config.get("examples", ())))
 
 
+def render_facts(facts: Mapping[str, Any]) -> str:
+    """Facts as the lines that lead an answer: "Severity: critical"."""
+    return "\n".join(f"{name.replace('_', ' ').capitalize()}: {value}"
+                     for name, value in facts.items())
+
+
 class ModelAgent(Agent):
     """Subclass with a docstring saying what the agent is for; the prompt does the rest."""
+
+    rules: ClassVar[tuple[Callable[[str], Mapping[str, Any]], ...]] = ()
+    fields: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    after: ClassVar[tuple[Callable[[str], str], ...]] = ()
+    prose: ClassVar[bool] = True
 
     def __init__(self, name: str, *, model: Model, prompt: PromptConfig,
                  settings: Decoding | None = None, answer_words: int | None = None,
@@ -76,7 +100,8 @@ class ModelAgent(Agent):
         return {"role": "system", "content": text}
 
     def task_messages(self, task: str, context: Sequence[Mapping[str, str]] = (),
-                      feedback: str | None = None) -> list[dict[str, str]]:
+                      feedback: str | None = None,
+                      facts: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
         messages = [self.system_message()]
         for shot_input, shot_output in self.prompt.examples:
             if shot_input.strip() != task.strip():
@@ -89,6 +114,8 @@ class ModelAgent(Agent):
             text = " ".join(words[:CONTEXT_WORDS]) + (" ..." if len(words) > CONTEXT_WORDS
                                                        else "")
             parts.append(f"From {earlier['agent']}:\n{text}")
+        if facts:
+            parts.append(f"Computed by rule (take these as given):\n{render_facts(facts)}")
         if feedback:
             parts.append(f"Your previous answer was rejected. Feedback: {feedback}\n"
                          "Answer again, fixing that.")
@@ -107,14 +134,49 @@ class ModelAgent(Agent):
             return {"choice": await self.choose(body["input"], body["options"])}
         if message.kind == "bid":
             return {"score": await self.bid(body["input"])}
-        answer = await self.answer(body["input"], body.get("context", ()), body.get("feedback"))
-        return {"answer": answer}
+        if not (self.rules or self.fields or self.after):
+            answer = await self.answer(body["input"], body.get("context", ()),
+                                       body.get("feedback"))
+            return {"answer": answer}
+        facts = await self.facts(body["input"])
+        if not self.prose:
+            return {"answer": render_facts(facts), "facts": facts, "by": "rule"}
+        answer = await self.answer(body["input"], body.get("context", ()),
+                                   body.get("feedback"), facts)
+        for rule in self.after:
+            answer = rule(answer)
+        return {"answer": f"{render_facts(facts)}\n\n{answer}" if facts else answer,
+                "facts": facts}
 
     async def answer(self, task: str, context: Sequence[Mapping[str, str]] = (),
-                     feedback: str | None = None) -> str:
-        result = await self.model.generate(self.task_messages(task, context, feedback),
+                     feedback: str | None = None,
+                     facts: Mapping[str, Any] | None = None) -> str:
+        result = await self.model.generate(self.task_messages(task, context, feedback, facts),
                                            settings=self.settings)
         return result.text.strip()
+
+    async def facts(self, task: str) -> Facts:
+        """What the rules compute from the input, then the typed fields no rule gave,
+        filled in by the model under a grammar allowing only what the spec states."""
+        facts: Facts = {}
+        for rule in self.rules:
+            try:
+                facts.update(rule(task))
+            except SkillError as exc:     # the rule cannot apply: say so, in its place
+                facts[rule.__name__.removeprefix(f"{self.name}_")] = f"not computed: {exc}"
+        wanted = {name: schema for name, schema in self.fields.items()
+                  if facts.get(name) is None}
+        if wanted:
+            listing = "\n".join(f"- {name.replace('_', ' ')}" for name in wanted)
+            messages = [self.system_message(), {"role": "user", "content": (
+                f"Task: {task}\n\nGive:\n{listing}")}]
+            schema = {"type": "object", "properties": dict(wanted),
+                      "required": list(wanted), "additionalProperties": False}
+            result = await self.model.generate(messages, schema=schema,
+                                               settings=Decoding(max_new_tokens=48))
+            for name in wanted:
+                facts[name] = (result.parsed or {}).get(name, f"not given: {result.problem}")
+        return {name: value for name, value in facts.items() if value is not None}
 
     async def review(self, task: str, worker: str, answer: str) -> dict[str, Any]:
         if not answer.strip():

@@ -17,11 +17,18 @@ false`. Generated packages only say which agents play which part.
 - `ContractNet`: the manager asks every contractor to bid; the best bid does the work.
 - `Consensus`: every member answers, every member votes for the best answer, the
   majority wins, and the aggregator writes the decision.
+
+Members asked at once (hierarchy workers, bidders, panel members) that fail
+or do not answer within `member_timeout` are left out by name (`"skipped"`)
+and the rest carry on; the answer says so, as it says where a router sent
+the input and who won a contract with which bids. A step not approved within
+its round limit is named in `"notes"` (printed beside the answer). Facts that
+agents' rules computed (`ModelAgent.rules`) lead the answer and are returned
+as `"facts"`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,9 +36,10 @@ from typing import Any
 from uuid import UUID
 
 from autogenesis.bus.message import Message
-from autogenesis.errors import ConfigError, RemoteError
+from autogenesis.errors import ConfigError, RemoteError, RuntimeFailure
 from autogenesis.runtime.agent import Network
-from autogenesis.runtime.model_agent import ModelAgent
+from autogenesis.runtime.model_agent import ModelAgent, render_facts
+from autogenesis.runtime.skills import within as gather_within
 
 
 @dataclass(frozen=True)
@@ -47,13 +55,18 @@ class System(Network):
 
     def __init__(self, name: str, agents: Sequence[ModelAgent], *, entry: str, exit: str,
                  order: Sequence[str], approvals: Mapping[str, Approval] | None = None,
-                 monitors: Sequence[str] = (), timeout: float = 300.0) -> None:
+                 monitors: Sequence[str] = (), timeout: float = 300.0,
+                 member_timeout: float | None = None) -> None:
         super().__init__(name, agents, entry=entry, timeout=timeout)
         self.exit = exit
         self.order = list(order)
         self.approvals = dict(approvals or {})
         self.monitors = list(monitors)
+        self.member_timeout = member_timeout
         self._steps: dict[UUID, list[dict[str, Any]]] = {}  # per conversation being handled
+        self._facts: dict[UUID, dict[str, Any]] = {}
+        self._notes: dict[UUID, list[str]] = {}
+        self._skipped: dict[UUID, dict[str, str]] = {}
         for name_ in [exit, *self.order, *self.approvals, *self.monitors,
                       *(a.approver for a in self.approvals.values())]:
             if name_ not in self.agents:
@@ -66,13 +79,31 @@ class System(Network):
         task = str(message.body.get("input", "")).strip()
         if not task:
             raise ConfigError("a system needs {'input': '...'}")
-        steps = self._steps[message.conversation_id] = []
+        conversation = message.conversation_id
+        steps = self._steps[conversation] = []
+        facts = self._facts[conversation] = {}
+        notes = self._notes[conversation] = []
+        skipped = self._skipped[conversation] = {}
         try:
             answer = await self.run(task, message)
         finally:
-            del self._steps[message.conversation_id]
+            for held in (self._steps, self._facts, self._notes, self._skipped):
+                del held[conversation]
+        unsaid = {k: v for k, v in facts.items()
+                  if f"{k.replace('_', ' ').capitalize()}: {v}" not in answer}
+        answer = "\n\n".join(p for p in (render_facts(unsaid), answer, " ".join(
+            n[:1].upper() + n[1:] + "." for n in notes)) if p)
         body: dict[str, Any] = {"answer": answer, "exit": self.exit, "steps": steps,
                                 "approved": all(step["approved"] for step in steps)}
+        if facts:
+            body["facts"] = facts
+        unapproved = [f"{s['agent']}'s work was not approved by {s['approver']} within its "
+                      f"{s['rounds']} round(s); the last version stands"
+                      for s in steps if not s["approved"]]
+        if unapproved:      # said beside the answer (stderr of `python -m`), not in it
+            body["notes"] = unapproved
+        if skipped:
+            body["skipped"] = skipped
         if self.monitors:
             body["monitors"] = await self.monitor(task, steps, message)
         return body
@@ -113,7 +144,9 @@ class System(Network):
                     raise
                 break  # the worker answered the rejection with the same answer: keep it
             answer = reply.body["answer"]
-            if approval is None:
+            self._facts[within.conversation_id].update(reply.body.get("facts") or {})
+            if approval is None or reply.body.get("by") == "rule":
+                approved = True     # what a rule computed, a rework would compute again
                 break
             verdict = await self.request(approval.approver, "review", {
                 "input": task, "worker": worker, "answer": answer, "round": round_},
@@ -122,10 +155,30 @@ class System(Network):
                 approved = True
                 break
             feedback = verdict.body["feedback"]
-        self._steps[within.conversation_id].append(
-            {"agent": worker, "rounds": round_, "approved": approved, "approver":
-             approval.approver if approval else None})
+        step = {"agent": worker, "rounds": round_, "approved": approved, "approver":
+                approval.approver if approval and reply.body.get("by") != "rule" else None}
+        if reply.body.get("by") == "rule":
+            step["by"] = "rule"
+        self._steps[within.conversation_id].append(step)
         return answer
+
+    def note(self, within: Message, text: str) -> None:
+        """A sentence the answer ends with: what the flow did that the user should know."""
+        self._notes[within.conversation_id].append(text)
+
+    async def members(self, calls: Mapping[str, Any], within: Message,
+                      what: str = "answer") -> dict[str, Any]:
+        """Await the members' calls at once; those that fail or are late are left out by
+        name, and the answer says so. No member at all is a failure."""
+        answers, skipped = await gather_within(calls, self.member_timeout or self.timeout)
+        if skipped:
+            self._skipped[within.conversation_id].update(skipped)
+            self.note(within, "Left out: " + "; ".join(f"{name} {why}"
+                                                      for name, why in skipped.items()))
+        if not answers:
+            raise RuntimeFailure(f"no member could {what}: " + "; ".join(
+                f"{name} {why}" for name, why in skipped.items()))
+        return answers
 
 
 class Pipeline(System):
@@ -133,10 +186,13 @@ class Pipeline(System):
 
     async def run(self, task: str, within: Message) -> str:
         context: list[dict[str, str]] = []
+        written = None      # the last answer a worker wrote (not only computed by rules)
         for worker in self.order:
             answer = await self.step(worker, task, within, context=context)
             context.append({"agent": worker, "answer": answer})
-        return context[-1]["answer"]
+            if self._steps[within.conversation_id][-1].get("by") != "rule":
+                written = answer
+        return written if written is not None else context[-1]["answer"]
 
 
 class FeedbackLoop(Pipeline):
@@ -152,17 +208,20 @@ class Router(System):
         chosen = choice.body["choice"]
         if chosen not in self.order:
             raise ConfigError(f"router chose {chosen!r}, not one of {self.order}")
-        return await self.step(chosen, task, within)
+        answer = await self.step(chosen, task, within)
+        return f"Routed to {chosen}.\n\n{answer}"
 
 
 class Hierarchy(System):
     topology = "hierarchy"
 
     async def run(self, task: str, within: Message) -> str:
-        answers = await asyncio.gather(*(self.step(w, task, within) for w in self.order))
-        context = [{"agent": w, "answer": a} for w, a in zip(self.order, answers, strict=True)]
+        answers = await self.members({w: self.step(w, task, within) for w in self.order},
+                                     within)
+        context = [{"agent": w, "answer": a} for w, a in answers.items()]
         final = await self.request(self.exit, "task", {"input": task, "context": context},
                                    within=within)
+        self._facts[within.conversation_id].update(final.body.get("facts") or {})
         return final.body["answer"]
 
 
@@ -170,28 +229,32 @@ class ContractNet(System):
     topology = "contract_net"
 
     async def run(self, task: str, within: Message) -> str:
-        bids = await asyncio.gather(*(
-            self.request(c, "bid", {"input": task}, within=within) for c in self.order))
-        scores = [bid.body["score"] for bid in bids]
-        winner = self.order[scores.index(max(scores))]
-        return await self.step(winner, task, within)
+        bids = await self.members({c: self.request(c, "bid", {"input": task}, within=within)
+                                   for c in self.order}, within, what="bid")
+        scores = {name: bid.body["score"] for name, bid in bids.items()}
+        winner = max(scores, key=lambda name: (scores[name], -self.order.index(name)))
+        answer = await self.step(winner, task, within)
+        listing = ", ".join(f"{name} {score}" for name, score in scores.items())
+        return f"Awarded to {winner} (bids: {listing}).\n\n{answer}"
 
 
 class Consensus(System):
     topology = "consensus"
 
     async def run(self, task: str, within: Message) -> str:
-        answers = await asyncio.gather(*(self.step(m, task, within) for m in self.order))
-        proposals = dict(zip(self.order, answers, strict=True))
-        votes = await asyncio.gather(*(self.request(m, "choose", {
-            "input": task, "options": proposals}, within=within) for m in self.order))
-        tally = Counter(vote.body["choice"] for vote in votes)
-        best = max(self.order, key=lambda m: (tally[m], -self.order.index(m)))
+        proposals = await self.members({m: self.step(m, task, within) for m in self.order},
+                                       within)
+        votes = await self.members({m: self.request(m, "choose", {
+            "input": task, "options": proposals}, within=within) for m in proposals},
+            within, what="vote")
+        tally = Counter(vote.body["choice"] for vote in votes.values())
+        best = max(proposals, key=lambda m: (tally[m], -self.order.index(m)))
         context = [{"agent": best, "answer": proposals[best]},
                    {"agent": "votes", "answer": ", ".join(f"{m}: {tally[m]}"
-                                                          for m in self.order)}]
+                                                          for m in proposals)}]
         final = await self.request(self.exit, "task", {"input": task, "context": context},
                                    within=within)
+        self._facts[within.conversation_id].update(final.body.get("facts") or {})
         return final.body["answer"]
 
 

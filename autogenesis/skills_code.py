@@ -1,0 +1,120 @@
+"""The Python each wired rule becomes in a generated package's `skills.py`.
+
+A rule (`artefacts.Rule`, wired by design) becomes a plain function of the
+input that calls `autogenesis.runtime.skills` with the spec's own terms,
+numbers and offsets, written out as Python literals (`repr`): the user reads
+`skills.over(text, 10000.0)`, not a configuration format. A choice from a
+stated list or a score within stated bounds becomes a typed field the agent
+asks the model for under a grammar when the rule leaves it open; a stated
+count becomes a function applied to the agent's answer; a deadline becomes
+the system's `member_timeout`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from autogenesis.artefacts import Rule
+
+
+@dataclass
+class RuleCode:
+    """One wired rule as code: a function for skills.py (or none) and what its agent
+    declares."""
+
+    agent: str
+    kind: str
+    text: str
+    line: int | None
+    function: str = ""                 # its name in skills.py; "" when it needs none
+    body: list[str] = field(default_factory=list)
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    after: bool = False                # applied to the answer, not the input
+    limit: int | None = None           # the most items it keeps (a count)
+    data: dict[str, str] = field(default_factory=dict)   # data files: name -> content
+
+
+def _what(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", str(text).lower()).strip()
+
+
+def _flag(rule: Rule) -> list[str]:
+    lines = ["hits = ["]
+    for clause in rule.params["clauses"]:
+        what = _what(clause.get("what", ""))
+        if clause["op"] == "over":
+            lines.append(f"    skills.over(text, {float(clause['n'])!r}),  # {what} over "
+                         f"{clause['n']:g}")
+        elif clause["op"] == "under":
+            lines.append(f"    skills.under(text, {float(clause['n'])!r}),  # {what} under "
+                         f"{clause['n']:g}")
+        elif clause["op"] == "in":
+            lines.append(f"    bool(skills.mentioned(text, {list(clause['terms'])!r})),"
+                         f"  # {what} one of them")
+        elif clause["op"] == "not_in":
+            lines.append(f"    not skills.mentioned(text, {list(clause['terms'])!r}),"
+                         f"  # {what} none of them")
+        else:
+            lines.append(f"    bool(skills.mentioned(text, {list(clause['terms'])!r})),")
+    join = "all" if rule.params.get("join") == "all" else "any"
+    lines += ["]", f"return {{'flag': skills.flag({join}(hits), {rule.params['label']!r})}}"]
+    return lines
+
+
+def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
+    """The code of one wired rule; None for a rule of the whole system (a deadline)."""
+    if not rule.agent:
+        return None
+    code = RuleCode(agent=rule.agent, kind=rule.kind, text=rule.text, line=rule.line)
+    p = rule.params
+    suffix = {"flag": "flag", "dates": "dates", "total": "total", "not_future": "date",
+              "one_of": p.get("what", "choice"), "range": p.get("what", "score"),
+              "lookup": p.get("value", "value"), "count": p.get("noun", "items")}[rule.kind]
+    name = f"{rule.agent}_{suffix}"
+    while name in taken:
+        name += "_2"
+    if rule.kind == "flag":
+        code.body = _flag(rule)
+    elif rule.kind == "one_of":
+        code.body = [f"return {{{p['what']!r}: skills.choose(text, {list(p['options'])!r})}}"]
+        code.fields = {p["what"]: {"enum": list(p["options"])}}
+    elif rule.kind == "range":
+        code.fields = {p["what"]: {"type": "integer", "minimum": int(p["low"]),
+                                   "maximum": int(p["high"])}}
+        return code                   # the model gives it, under the bounds: no function
+    elif rule.kind == "dates":
+        offsets = {str(k): int(v) for k, v in p["offsets"].items()}
+        code.body = [f"return skills.dates_after(text, {offsets!r})"]
+    elif rule.kind == "total":
+        code.body = [f"ok, why = skills.check_total(text, {p.get('total_word', 'total')!r})",
+                     "return {'total': ('adds up: ' if ok else 'does not add up: ') + why}"]
+    elif rule.kind == "not_future":
+        code.body = ["ok, why = skills.not_future(text, date.today())",
+                     "return {'date': why}"]
+    elif rule.kind == "lookup":
+        table = f"{p['table']}.csv"
+        code.body = [f"return {{{p['value']!r}: skills.lookup(text, DATA / {table!r}, "
+                     f"{p['key']!r}, {p['value']!r})}}"]
+        code.data = {table: f"{p['key']},{p['value']}\n"}
+    elif rule.kind == "count":
+        code.after, code.limit = True, int(p["n"])
+        code.body = [f"return skills.keep_items(answer, {int(p['n'])!r})"]
+    else:
+        return None
+    code.function = name
+    taken.add(name)
+    return code
+
+
+def rules_code(rules: list[Rule]) -> list[RuleCode]:
+    taken: set[str] = set()
+    return [c for r in rules if r.wired and (c := rule_code(r, taken)) is not None]
+
+
+def member_timeout(rules: list[Rule]) -> float | None:
+    """The stated time a member has to answer, when the system applies one."""
+    limits = [float(r.params["seconds"]) for r in rules
+              if r.kind == "deadline" and r.agent == ""]
+    return min(limits) if limits else None

@@ -1,0 +1,273 @@
+"""Rules a spec states, from its words to code that applies them in a generated system:
+reading (spec.rules), wiring (agents.wiring, the approver's rules_wired), the package's
+skills.py and its tests, the runtime (facts, typed fields, topologies that leave late
+members out) and a rebuild that will not overwrite what the user changed."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from test_understanding import read
+
+from autogenesis.acceptance.by_rules import depends_on_rules
+from autogenesis.agents import checks
+from autogenesis.artefacts import AcceptanceCheck, AgentPrompt, PromptSet
+from autogenesis.bus import Bus
+from autogenesis.codegen import render_package, write_package
+from autogenesis.errors import ConfigError, RuntimeFailure
+from autogenesis.llm.testing import FunctionModel
+from autogenesis.runtime.model_agent import ModelAgent, PromptConfig
+from autogenesis.runtime.topologies import Consensus, ContractNet, Pipeline, Router
+from autogenesis.spec.rules import find_rules, rules_in_line
+
+from conftest import REPO
+
+EXAMPLES = REPO / "examples"
+
+
+@pytest.mark.parametrize(("sentence", "kind", "params"), [
+    ("tags the order as rush when it mentions tomorrow, asap or today",
+     "flag", {"label": "rush", "join": "any", "clauses": [
+         {"op": "mentions", "what": "", "terms": ["tomorrow", "asap", "today"]}]}),
+    ("marks a loan as risky if the income is under 2000 and the region is not one of: "
+     "north, west", "flag", {"label": "risky", "join": "all", "clauses": [
+         {"op": "under", "what": "income", "n": 2000.0},
+         {"op": "not_in", "what": "region", "terms": ["north", "west"]}]}),
+    ("grades each essay as pass, merit or distinction", "one_of",
+     {"what": "grade", "options": ["pass", "merit", "distinction"]}),
+    ("files the note under a folder, one of: home, work, travel", "one_of",
+     {"what": "folder", "options": ["home", "work", "travel"]}),
+    ("books a check-up three weeks later", "dates", {"offsets": {"check_up": 21}}),
+    ("suggests follow-up dates two days and two weeks later", "dates",
+     {"offsets": {"follow_up_2_days": 2, "follow_up_14_days": 14}}),
+    ("verifies that the parts sum to the total", "total", {"total_word": "total"}),
+    ("rejects a receipt dated in the future; the date must not be in the future",
+     "not_future", {}),
+    ("a courier that does not reply within 2 minutes is skipped", "deadline",
+     {"seconds": 120.0}),
+    ("looks up the rate of each room in the tariff table", "lookup",
+     {"value": "rate", "key": "room", "table": "tariff_table"}),
+    ("gives a risk score from 0 to 5", "range", {"what": "risk_score", "low": 0, "high": 5}),
+    ("lists four ideas for the launch", "count", {"n": 4, "each": False, "noun": "ideas"}),
+])
+def test_a_stated_rule_is_read_with_its_parameters(sentence, kind, params):
+    rules = [r for r in rules_in_line(sentence, 7) if r.kind == kind]
+    assert len(rules) == 1, rules_in_line(sentence, 7)
+    assert rules[0].params == params and rules[0].line == 7
+
+
+def test_prose_without_rules_gives_none_and_examples_are_not_rules():
+    assert rules_in_line("The writer drafts a friendly reply for the customer.", 1) == []
+    spec = ("# Shop\n\n- **tagger**: tags the order as rush when it mentions asap\n\n"
+            "Example: \"ship it asap\" -> tagged as rush, a reply 2 days later\n")
+    assert [(r.kind, r.line) for r in find_rules(spec)] == [("flag", 3)]
+
+
+def test_design_wires_each_rule_to_the_agent_that_states_it():
+    req, bp = read((EXAMPLES / "expense_claims_check.md").read_text())
+    assert [r.kind for r in req.rules] == ["total", "not_future", "flag", "dates"]
+    assert {r.kind: r.agent for r in bp.rules} == {
+        "total": "auditor", "not_future": "auditor", "flag": "policy", "dates": "payer"}
+    assert set(bp.rule_only) == {"auditor", "policy", "payer"}
+    wired = next(c for c in checks.blueprint_checks(bp, req) if c.name == "rules_wired")
+    assert wired.passed and "4 of 4" in wired.detail
+
+
+def test_the_approver_rejects_a_blueprint_that_drops_or_hides_a_rule():
+    req, bp = read((EXAMPLES / "ticket_triage.md").read_text())
+    dropped = bp.model_copy(update={"rules": bp.rules[1:]})
+    check = next(c for c in checks.blueprint_checks(dropped, req) if c.name == "rules_wired")
+    assert not check.passed and "was dropped" in check.detail
+    silent = bp.model_copy(update={"rules": [bp.rules[0].model_copy(
+        update={"agent": None, "why": ""}), *bp.rules[1:]]})
+    check = next(c for c in checks.blueprint_checks(silent, req) if c.name == "rules_wired")
+    assert not check.passed and "no reason" in check.detail
+
+
+def test_a_rule_no_skill_applies_and_a_deadline_in_a_pipeline_stay_unwired_with_why():
+    spec = ("# Coding pair\n\n- **coder**: writes the function in Python.\n"
+            "- **tester**: writes pytest tests; the tests are run against the function.\n"
+            "- **lead**: approves the code. A coder that does not answer within 30 "
+            "seconds is left out.\n\n## Flow\n\ncoder -> tester -> lead\n")
+    _, bp = read(spec)
+    unwired = {r.kind: r.why for r in bp.rules if not r.wired}
+    assert "no skill runs code" in unwired["run_tests"]
+    assert "one agent at a time" in unwired["deadline"]
+
+
+def prompts_for(bp) -> PromptSet:
+    return PromptSet(score_rule="none", prompts=[
+        AgentPrompt(agent=a.name, system=f"You are {a.name}.", output_format="text",
+                    variant="template", score=1.0) for a in bp.agents])
+
+
+def generated(spec: str, tmp_path: Path) -> Path:
+    _, bp = read((EXAMPLES / spec).read_text())
+    return write_package(render_package(bp, prompts_for(bp), "a test"), tmp_path / "out")
+
+
+def test_a_generated_package_ships_its_rules_as_code_and_tests_them_without_a_model(
+        tmp_path: Path):
+    folder = generated("expense_claims_check.md", tmp_path)
+    skills_py = (folder / "expense_check" / "skills.py").read_text()
+    assert "skills.dates_after(text, {'payment': 5, 'reminder': 14})" in skills_py
+    assert "skills.over(text, 500.0)" in skills_py
+    agents_py = (folder / "expense_check" / "agents.py").read_text()
+    assert "rules = (skills.policy_flag,)" in agents_py and "prose = False" in agents_py
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_skills.py", "tests/test_expense_check.py"],
+                         cwd=folder, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "passed" in run.stdout and "failed" not in run.stdout
+    # a rule edited to compute the wrong date fails the package's own tests
+    broken = skills_py.replace("'payment': 5", "'payment': 6")
+    (folder / "expense_check" / "skills.py").write_text(broken)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_skills.py"], cwd=folder, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 1 and "2026-10-07" in run.stdout
+
+
+def test_a_rebuild_refuses_to_overwrite_a_file_the_user_changed(tmp_path: Path):
+    _, bp = read((EXAMPLES / "ticket_triage.md").read_text())
+    package = render_package(bp, prompts_for(bp), "a test")
+    folder = write_package(package, tmp_path / "out")
+    write_package(package, tmp_path / "out")          # untouched: rebuilt freely
+    skills_py = folder / "ticket_triage" / "skills.py"
+    skills_py.write_text(skills_py.read_text() + "\n# mine\n")
+    (folder / "ticket_triage" / "my_rules.py").write_text("X = 1\n")
+    with pytest.raises(ConfigError, match=r"ticket_triage/skills\.py.*--force"):
+        write_package(package, tmp_path / "out")
+    assert "# mine" in skills_py.read_text()
+    write_package(package, tmp_path / "out", force=True)
+    assert "# mine" not in skills_py.read_text()
+    assert (folder / "ticket_triage" / "my_rules.py").read_text() == "X = 1\n"  # kept
+
+
+def test_depends_on_rules_names_the_checks_only_a_rule_decides():
+    rules = [{"kind": "flag", "agent": "a", "params": {"label": "urgent"}},
+             {"kind": "dates", "agent": "b", "params": {"offsets": {"call": 2}}}]
+    decision = AcceptanceCheck(kind="decision", text="", params={"choice": "not urgent"})
+    dated = AcceptanceCheck(kind="mentions", text="", params={"terms": ["2026-05-06"]})
+    prose = AcceptanceCheck(kind="mentions", text="", params={"terms": ["Lisbon"]})
+    assert depends_on_rules(decision, rules) and depends_on_rules(dated, rules)
+    assert not depends_on_rules(prose, rules)
+    assert not depends_on_rules(dated, rules[:1])
+
+
+# --- the runtime ------------------------------------------------------------------
+
+
+def slow_model(delays: dict[str, float]) -> FunctionModel:
+    """Answers after the delay named by the first word of the system prompt."""
+
+    async def reply(messages, schema, settings):
+        who = messages[0]["content"].split()[0]
+        await asyncio.sleep(delays.get(who, 0.0))
+        if schema is None:
+            return f"{who} says fine"
+        fields = schema["properties"]
+        if "approved" in fields:
+            return {"approved": True, "feedback": "ok"}
+        if "choice" in fields:
+            return {"choice": fields["choice"]["enum"][0]}
+        if "score" in fields and "minimum" in fields["score"] and \
+                fields["score"].get("maximum") == 10:
+            return {"score": {"north": 3, "south": 8, "east": 6}.get(who, 1)}
+        return {n: f["enum"][-1] if "enum" in f else f["minimum"] for n, f in fields.items()}
+
+    return FunctionModel(reply)
+
+
+def agent(name: str, model, cls=ModelAgent) -> ModelAgent:
+    return cls(name, model=model, prompt=PromptConfig(system=f"{name} agent"))
+
+
+def ask(system, text: str) -> dict:
+    async def go() -> dict:
+        async with Bus(None) as bus:
+            await system.attach(bus)
+            try:
+                reply = await system.ask({"input": text}, run_id=uuid4(), timeout=30)
+            finally:
+                await system.detach()
+        return reply.body
+
+    return asyncio.run(go())
+
+
+def test_a_consensus_member_that_times_out_is_named_and_the_rest_decide():
+    model = slow_model({"slow": 3.0})
+    members = [agent(n, model) for n in ("quick", "slow", "steady", "chair")]
+    system = Consensus("panel", members, entry="chair", exit="chair",
+                       order=["quick", "slow", "steady"], member_timeout=0.5)
+    body = ask(system, "Should we fund it?")
+    assert body["skipped"] == {"slow": "did not answer within 0.5 s"}
+    assert "Left out: slow did not answer within 0.5 s" in body["answer"]
+    assert body["answer"].startswith("chair says fine")
+
+
+def test_a_contract_net_leaves_a_silent_bidder_out_and_says_who_won_with_the_bids():
+    model = slow_model({"north": 3.0})
+    members = [agent(n, model) for n in ("north", "south", "east", "manager")]
+    system = ContractNet("jobs", members, entry="manager", exit="manager",
+                         order=["north", "south", "east"], member_timeout=0.5)
+    body = ask(system, "200 parcels to the centre")
+    assert body["answer"].startswith("Awarded to south (bids: south 8, east 6).")
+    assert "Left out: north did not answer within 0.5 s" in body["answer"]
+    everyone_late = ContractNet("jobs", [agent(n, slow_model({"north": 3.0}))
+                                         for n in ("north", "manager")],
+                                entry="manager", exit="manager", order=["north"],
+                                member_timeout=0.3)
+    with pytest.raises(RuntimeFailure, match="no member could bid: north did not answer"):
+        ask(everyone_late, "200 parcels")
+
+
+def test_a_router_says_where_it_routed():
+    model = slow_model({})
+    system = Router("desk", [agent(n, model) for n in ("router", "billing", "tech")],
+                    entry="router", exit="router", order=["billing", "tech"])
+    body = ask(system, "my invoice is wrong")
+    assert body["answer"] == "Routed to billing.\n\nbilling says fine"
+
+
+def test_rule_agents_lead_the_answer_with_their_facts_and_fill_typed_fields():
+    from autogenesis.runtime import skills
+
+    def urgency(text: str) -> dict:
+        return {"flag": skills.flag(bool(skills.mentioned(text, ["outage"])), "urgent")}
+
+    def queue(text: str) -> dict:
+        return {"queue": skills.choose(text, ["billing", "technical"])}
+
+    class Triager(ModelAgent):
+        rules = (urgency,)
+        prose = False
+
+    class Sorter(ModelAgent):
+        rules = (queue,)
+        fields = {"queue": {"enum": ["billing", "technical"]}}  # noqa: RUF012
+        prose = False
+
+    class Responder(ModelAgent):
+        after = (lambda answer: skills.keep_items(answer, 1),)
+
+    model = slow_model({})
+    system = Pipeline("desk", [agent("triager", model, Triager), agent("sorter", model, Sorter),
+                               agent("responder", model, Responder)],
+                      entry="triager", exit="responder", order=["triager", "sorter",
+                                                                "responder"])
+    body = ask(system, "an outage on the billing page")
+    assert body["facts"] == {"flag": "urgent", "queue": "billing"}
+    assert body["answer"] == "Flag: urgent\nQueue: billing\n\nresponder says fine"
+    assert [s.get("by") for s in body["steps"]] == ["rule", "rule", None]
+    body = ask(system, "the site is slow")        # no queue named: the model picks one
+    assert body["facts"] == {"flag": "not urgent", "queue": "technical"}
+    calls = [schema for _, schema, _ in model.calls if schema and "queue" in
+             schema["properties"]]
+    assert calls and calls[-1]["properties"]["queue"] == {"enum": ["billing", "technical"]}
