@@ -233,8 +233,8 @@ def materialise(package: Package, folder: Path) -> Path:
 
 MANIFEST = ".autogenesis-files.json"
 """What a build wrote into `generated/<slug>/`, path -> sha256: how a rebuild tells a
-file the user changed (refused without --force) from one it wrote, and a file the user
-added (carried over) from one it no longer writes."""
+file the user changed (refused without --force; a filled-in data table is kept) from one
+it wrote, and a file the user added (carried over) from one it no longer writes."""
 NOT_USERS = ("__pycache__", ".pytest_cache", "build", "dist", ".venv")
 
 
@@ -263,9 +263,15 @@ def user_changes(target: Path) -> tuple[list[str], list[str]]:
     return changed, added
 
 
+def _data(relpath: str) -> bool:
+    """A data file a rule reads (`<slug>/data/*.csv`): the user's to fill in, kept."""
+    return PurePosixPath(relpath).parent.name == "data"
+
+
 def refuse_user_edits(target: Path) -> None:
-    """A clear refusal when a rebuild would overwrite files the user changed."""
-    changed, _ = user_changes(target)
+    """A clear refusal when a rebuild would overwrite files the user changed (a data
+    file they filled in is kept instead)."""
+    changed = [p for p in user_changes(target)[0] if not _data(p)]
     if changed:
         raise ConfigError(
             f"{target} has file(s) you changed since it was built: {', '.join(changed)}. "
@@ -290,7 +296,8 @@ def write_package(package: Package, out_dir: Path,
     if target.is_dir():
         if not force:
             refuse_user_edits(target)
-        added = user_changes(target)[1]
+        changed, added = user_changes(target)
+        added += [p for p in changed if _data(p)]     # filled-in tables stay the user's
     token = uuid.uuid4().hex[:8]
     staging = materialise(package, out_dir / f".{slug}.new-{token}")
     for relpath, source in (extra or {}).items():
@@ -300,7 +307,7 @@ def write_package(package: Package, out_dir: Path,
     written = {str(p.relative_to(staging)): _sha256(p)
                for p in sorted(staging.rglob("*")) if p.is_file()}
     for relpath in added:                # the user's own files stay
-        if relpath not in written:
+        if relpath not in written or _data(relpath):
             (staging / relpath).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(target / relpath, staging / relpath)
     (staging / MANIFEST).write_text(json.dumps({"files": written}, indent=1, sort_keys=True)

@@ -149,6 +149,23 @@ def test_a_rebuild_refuses_to_overwrite_a_file_the_user_changed(tmp_path: Path):
     assert (folder / "ticket_triage" / "my_rules.py").read_text() == "X = 1\n"  # kept
 
 
+def test_a_filled_in_data_table_survives_a_rebuild_and_the_lookup_reads_it(
+        tmp_path: Path):
+    _, bp = read((EXAMPLES / "quote_desk.md").read_text())
+    package = render_package(bp, prompts_for(bp), "a test")
+    folder = write_package(package, tmp_path / "out")
+    table = folder / "quote_desk" / "data" / "price_list.csv"
+    assert table.read_text() == "item,price\n"
+    table.write_text("item,price\ndesk,300\nlamp,40\n")
+    write_package(package, tmp_path / "out")             # no refusal, nothing lost
+    assert table.read_text() == "item,price\ndesk,300\nlamp,40\n"
+    probe = ("from quote_desk import skills\n"
+             "print(skills.pricer_price('two desks for Leeds'))\n")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=folder, capture_output=True,
+                         text=True, timeout=60)
+    assert run.stdout.strip() == "{'price': '300'}", run.stderr
+
+
 def test_depends_on_rules_names_the_checks_only_a_rule_decides():
     rules = [{"kind": "flag", "agent": "a", "params": {"label": "urgent"}},
              {"kind": "dates", "agent": "b", "params": {"offsets": {"call": 2}}}]

@@ -15,6 +15,7 @@ from autogenesis.runtime.skills import SkillError
 def test_mentioned_matches_whole_words_ignoring_case():
     assert skills.mentioned("The site is DOWN since 9am", ["down", "outage"]) == ["down"]
     assert skills.mentioned("a downpour", ["down"]) == []
+    assert skills.mentioned("two desks and three boxes", ["desk", "box"]) == ["desk", "box"]
     assert skills.mentioned("12500 EUR to NL", ["DE", "FR", "NL"]) == ["NL"]
 
 

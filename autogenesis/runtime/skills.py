@@ -37,11 +37,12 @@ class SkillError(UserError):
 
 
 def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w-]){re.escape(term.strip())}(?![\w-])", re.I)
+    return re.compile(rf"(?<![\w-]){re.escape(term.strip())}(?:s|es)?(?![\w-])", re.I)
 
 
 def mentioned(text: str, terms: Iterable[str]) -> list[str]:
-    """The `terms` that `text` mentions, as whole words, ignoring case."""
+    """The `terms` that `text` mentions, as whole words (or their plurals: "desks"
+    mentions "desk"), ignoring case."""
     return [t for t in terms if t.strip() and _term_pattern(t).search(text)]
 
 
