@@ -159,6 +159,8 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         "has_examples": bool(blueprint.examples),
         "diagram": blueprint.diagram,
         "rule_code": wired, "has_rules": any(c.function for c in wired),
+        "has_after": any(c.after for c in wired),
+        "has_fields": any(c.fields for c in wired),
         "uses_date": any(c.kind == "not_future" for c in wired),
         "uses_data": any(c.data for c in wired),
         "unwired": [r for r in blueprint.rules if not r.wired],

@@ -91,7 +91,7 @@ def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
         code.body = [f"ok, why = skills.check_total(text, {p.get('total_word', 'total')!r})",
                      "return {'total': ('adds up: ' if ok else 'does not add up: ') + why}"]
     elif rule.kind == "not_future":
-        code.body = ["ok, why = skills.not_future(text, date.today())",
+        code.body = ["_, why = skills.not_future(text, date.today())",
                      "return {'date': why}"]
     elif rule.kind == "lookup":
         table = f"{p['table']}.csv"

@@ -20,7 +20,7 @@ from scripted_build import BuildAnswers, build_model
 from autogenesis.agents.base import PERTURBATION
 from autogenesis.agents.checks import blueprint_checks, package_checks
 from autogenesis.artefacts import Approval, Blueprint, Package, PackageFile, package_sha256
-from autogenesis.codegen import check_identifier, safe_relpath, write_package
+from autogenesis.codegen import MANIFEST, check_identifier, safe_relpath, write_package
 from autogenesis.errors import ConfigError, StageFailed
 from autogenesis.llm.testing import FunctionModel
 from autogenesis.pipeline import Build, BuildOptions, BuildResult
@@ -246,15 +246,17 @@ def test_hostile_spec_text_lands_as_inert_data(service_store: Store, tmp_path: P
 def test_rebuild_replaces_the_package_atomically(service_store: Store, tmp_path: Path):
     out = tmp_path / "out"
     first = run_build(service_store, spec_text("trip_planner.md"), out)
-    stray = first.package_path / "stray.txt"
-    stray.write_text("from an earlier build")
+    mine = first.package_path / "notes.txt"        # a file the user added: kept
+    mine.write_text("my notes")
     second = run_build(service_store, spec_text("trip_planner.md"), out)
     assert second.package_path == first.package_path
-    assert not stray.exists()
+    assert mine.read_text() == "my notes"
     assert sorted(p.name for p in out.iterdir()) == [first.package.slug]  # no temp folders
     written = {str(p.relative_to(second.package_path)) for p in
                second.package_path.rglob("*") if p.is_file()}
-    assert written == {f.path for f in second.package.files}
+    assert written == {f.path for f in second.package.files} | {MANIFEST, "notes.txt"}
+    recorded = json.loads((second.package_path / MANIFEST).read_text())["files"]
+    assert set(recorded) == {f.path for f in second.package.files}
 
 
 def test_write_package_refuses_a_file_in_the_way(service_store: Store, tmp_path: Path):
