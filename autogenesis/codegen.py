@@ -124,6 +124,8 @@ def package_config(blueprint: Blueprint, prompts: PromptSet) -> dict[str, Any]:
         "agents": agents,
         "rules": [r.model_dump() for r in blueprint.rules],
         "member_timeout_s": member_timeout(blueprint.rules),
+        "test_runs": [{k: r.params[k] for k in ("author", "tester", "rounds")}
+                      for r in blueprint.rules if r.kind == "run_tests" and r.wired],
     }
 
 
@@ -144,7 +146,11 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
                        "rules": [c.function for c in mine if c.function and not c.after],
                        "after": [c.function for c in mine if c.after],
                        "fields": {k: v for c in mine for k, v in c.fields.items()},
-                       "prose": agent.name not in blueprint.rule_only})
+                       "prose": agent.name not in blueprint.rule_only,
+                       "writes_code": any(agent.name in (r.params.get("author"),
+                                                         r.params.get("tester"))
+                                          for r in blueprint.rules
+                                          if r.kind == "run_tests" and r.wired)})
     names = [a["class_name"] for a in agents]
     if len(set(names)) != len(names) or "ModelAgent" in names:
         raise ConfigError(f"agent names give clashing class names: {names}")

@@ -64,9 +64,10 @@ def _flag(rule: Rule) -> list[str]:
 
 
 def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
-    """The code of one wired rule; None for a rule of the whole system (a deadline)."""
-    if not rule.agent:
-        return None
+    """The code of one wired rule; None for a rule the system applies (a deadline, tests
+    that are run)."""
+    if not rule.agent or rule.kind in ("deadline", "run_tests"):
+        return None                   # the system applies these, not an agent's function
     code = RuleCode(agent=rule.agent, kind=rule.kind, text=rule.text, line=rule.line)
     p = rule.params
     suffix = {"flag": "flag", "dates": "dates", "total": "total", "not_future": "date",

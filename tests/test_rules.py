@@ -21,8 +21,16 @@ from autogenesis.bus import Bus
 from autogenesis.codegen import render_package, write_package
 from autogenesis.errors import ConfigError, RuntimeFailure
 from autogenesis.llm.testing import FunctionModel
+from autogenesis.runtime.launch import save_code
 from autogenesis.runtime.model_agent import ModelAgent, PromptConfig
-from autogenesis.runtime.topologies import Consensus, ContractNet, Pipeline, Router
+from autogenesis.runtime.topologies import (
+    Approval,
+    Consensus,
+    ContractNet,
+    Pipeline,
+    Router,
+    TestRun,
+)
 from autogenesis.spec.rules import find_rules, rules_in_line
 
 from conftest import REPO
@@ -89,14 +97,14 @@ def test_the_approver_rejects_a_blueprint_that_drops_or_hides_a_rule():
     assert not check.passed and "no reason" in check.detail
 
 
-def test_a_rule_no_skill_applies_and_a_deadline_in_a_pipeline_stay_unwired_with_why():
-    spec = ("# Coding pair\n\n- **coder**: writes the function in Python.\n"
-            "- **tester**: writes pytest tests; the tests are run against the function.\n"
+def test_rules_nothing_can_apply_stay_unwired_with_why():
+    spec = ("# Coding desk\n\n- **coder**: writes the function in Python.\n"
+            "- **explainer**: explains the code; the tests are run against the function.\n"
             "- **lead**: approves the code. A coder that does not answer within 30 "
-            "seconds is left out.\n\n## Flow\n\ncoder -> tester -> lead\n")
+            "seconds is left out.\n\n## Flow\n\ncoder -> explainer -> lead\n")
     _, bp = read(spec)
     unwired = {r.kind: r.why for r in bp.rules if not r.wired}
-    assert "no skill runs code" in unwired["run_tests"]
+    assert "a later one its tests" in unwired["run_tests"]     # nobody writes the tests
     assert "one agent at a time" in unwired["deadline"]
 
 
@@ -288,3 +296,114 @@ def test_rule_agents_lead_the_answer_with_their_facts_and_fill_typed_fields():
     calls = [schema for _, schema, _ in model.calls if schema and "queue" in
              schema["properties"]]
     assert calls and calls[-1]["properties"]["queue"] == {"enum": ["billing", "technical"]}
+
+
+# --- agents that write code, and tests that really run ------------------------------
+
+WRONG = "```python\ndef add(a, b):\n    return a - b\n```"
+RIGHT = "Here it is:\n```python\ndef add(a, b):\n    return a + b\n```"
+TESTS = "```python\nfrom solution import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n```"
+
+
+def coding_model(first: str) -> FunctionModel:
+    """The coder answers `first`, then right once told what failed; the tester writes one
+    test; the reviewer approves."""
+
+    def reply(messages, schema, settings):
+        who, prompt = messages[0]["content"].split()[0], messages[-1]["content"]
+        if schema is not None:
+            return {"approved": True, "feedback": "ok"}
+        if who == "tester":
+            return TESTS
+        return RIGHT if "rejected" in prompt else first
+
+    return FunctionModel(reply)
+
+
+def coding_pair(model: FunctionModel, rounds: int = 3) -> Pipeline:
+    class Coder(ModelAgent):
+        writes_code = True
+
+    class Tester(ModelAgent):
+        writes_code = True
+
+    return Pipeline("smith", [agent("coder", model, Coder), agent("tester", model, Tester),
+                              agent("reviewer", model)],
+                    entry="coder", exit="reviewer", order=["coder", "tester"],
+                    approvals={"coder": Approval("reviewer", 2)},
+                    test_runs=[TestRun("coder", "tester", rounds)])
+
+
+def test_failing_code_goes_back_to_its_author_with_the_pytest_output_until_it_passes(
+        tmp_path: Path):
+    model = coding_model(WRONG)
+    body = ask(coding_pair(model), "a function add(a, b) that returns the sum")
+    report = body["code"]["tests"]
+    assert (report["passed"], report["failed"], report["runs"]) == (1, 0, 2)
+    assert body["code"]["solution.py"] == "def add(a, b):\n    return a + b\n"
+    assert body["facts"]["tests"] == "1 passed, 0 failed, 0 error(s) after 2 run(s)"
+    told = [m[-1]["content"] for m, schema, _ in model.calls
+            if schema is None and m[0]["content"].startswith("coder")]
+    assert len(told) == 2 and "The tests failed (0 passed, 1 failed" in told[1]
+    assert "assert -1 == 5" in told[1]          # pytest's own words reach the author
+    assert "def add(a, b):\n    return a + b" in body["answer"]
+    save_code(body, Path(tmp_path) / "code")       # `python -m <system> --code-out DIR`
+    assert (tmp_path / "code" / "solution.py").read_text() == body["code"]["solution.py"]
+    assert "def test_add" in (tmp_path / "code" / "test_solution.py").read_text()
+
+
+def test_code_that_never_passes_stops_at_the_stated_limit_and_says_so():
+    wrong = iter(["def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a * b\n",
+                  "def add(a, b):\n    return b - a\n"])
+
+    def reply(messages, schema, settings):
+        who = messages[0]["content"].split()[0]
+        if schema is not None:
+            return {"approved": True, "feedback": "ok"}
+        return TESTS if who == "tester" else next(wrong)
+
+    body = ask(coding_pair(FunctionModel(reply), rounds=2), "add two numbers")
+    assert body["code"]["tests"]["runs"] == 2 and body["code"]["tests"]["failed"] == 1
+    assert body["code"]["solution.py"].endswith("return a * b\n")
+    assert body["facts"]["tests"].endswith("coder's code still fails its tests")
+
+    def same(messages, schema, settings):    # the same wrong code again: no point running
+        who = messages[0]["content"].split()[0]
+        if schema is not None:
+            return {"approved": True, "feedback": "ok"}
+        return TESTS if who == "tester" else WRONG
+
+    body = ask(coding_pair(FunctionModel(same), rounds=3), "add two numbers")
+    assert body["code"]["tests"]["runs"] == 1
+    assert body["facts"]["tests"].endswith("still fails its tests; coder gave the same code "
+                                           "again")
+
+
+def test_code_that_does_not_parse_is_asked_for_again_with_the_parser_complaint():
+    model = coding_model("def add(a, b) return a + b")
+    answers = iter(["def add(a, b) return a + b", RIGHT])
+
+    def reply(messages, schema, settings):
+        if messages[0]["content"].startswith("coder") and schema is None:
+            return next(answers)
+        return model.fn(messages, schema, settings)
+
+    scripted = FunctionModel(reply)
+    body = ask(coding_pair(scripted), "add two numbers")
+    assert body["code"]["tests"]["runs"] == 1 and body["code"]["tests"]["passed"] == 1
+    repair = [m[-1]["content"] for m, s, _ in scripted.calls
+              if s is None and m[0]["content"].startswith("coder")][1]
+    assert "Your code does not parse (line 1" in repair
+
+
+def test_a_code_spec_generates_agents_that_write_code_and_a_system_that_runs_tests(
+        tmp_path: Path):
+    _, bp = read((EXAMPLES / "function_smith.md").read_text())
+    wired = next(r for r in bp.rules if r.kind == "run_tests")
+    assert (wired.params["author"], wired.params["tester"], wired.agent) == (
+        "coder", "tester", "tester")
+    folder = generated("function_smith.md", tmp_path)
+    agents_py = (folder / "function_smith" / "agents.py").read_text()
+    assert agents_py.count("writes_code = True") == 2
+    config = (folder / "function_smith" / "config.json").read_text()
+    assert '"author": "coder"' in config and '"tester": "tester"' in config

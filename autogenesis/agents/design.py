@@ -183,7 +183,8 @@ class Design(StageAgent):
                   for m in (n for n, k in kinds.items() if k == "monitor") for w in workers]
         entry, exit_ = self._entry_exit(topology, chief.name, workers)
         rules, rule_only = wire_rules(req.rules, agents, topology=topology, order=workers,
-                                      exit_=exit_, lines={a.name: a.line for a in stated})
+                                      exit_=exit_, lines={a.name: a.line for a in stated},
+                                      rounds={a.worker: a.max_rounds for a in approvals})
         return Blueprint(
             slug=system_slug(req.title), title=req.title, goal=req.goal, topology=topology,
             agents=agents, edges=edges, entry=entry, exit=exit_, order=workers,

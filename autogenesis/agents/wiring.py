@@ -4,11 +4,13 @@ A rule goes to the agent whose duty states it: the agent on the rule's spec
 line, else the one whose duties hold its words, else the worker whose duties
 share most words with it. A rule about answering in time goes to the whole
 system when it asks members at once (consensus, hierarchy, contract net).
-A rule lands only on an agent that is given tasks; a rule that no skill can
-apply yet stays unwired, with the reason, and the approver and the summary
-say so. An agent whose duty its rules cover (nothing left but "reads the
-payment") gives what the rules compute and writes no prose: a rule is not
-something to talk about.
+A rule lands only on an agent that is given tasks; a rule no skill can apply
+stays unwired, with the reason, and the approver and the summary say so.
+"The tests are run against the function" pairs the agent that writes the
+code with the later one that writes its tests (`code_pair`): the system runs
+the tests in the sandbox and sends failures back to the author. An agent
+whose duty its rules cover (nothing left but "reads the payment") gives what
+the rules compute and writes no prose: a rule is not something to talk about.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from autogenesis.artefacts import AgentDesign, Rule
 
 CONCURRENT = ("consensus", "hierarchy", "contract_net")
 """Topologies whose members are asked at once, so one that is late can be left out."""
-UNWIRED = {
-    "run_tests": "no skill runs code yet: a code-writing agent's tests are not executed, "
-                 "the model's answer is checked for code that parses",
-}
+_AUTHOR = re.compile(r"\b(?:writes?|implements?|codes?|programs?|fix(?:es)?)\b[^.;]*"
+                     r"\b(?:function|code|program|script|class|module)\b", re.I)
+_TESTER = re.compile(r"\b(?:writes?|turns?|creates?|produces?|adds?)\b[^.;]*\btests?\b",
+                     re.I)
 _STOP = frozenset([
     "a", "an", "the", "and", "or", "of", "to", "for", "in", "on", "at", "by", "with", "that",
     "this", "it", "its", "is", "are", "be", "as", "from", "into", "each", "every", "all",
@@ -63,16 +65,33 @@ def _owner(rule: Rule, agents: Sequence[AgentDesign], lines: dict[str, int | Non
     return None
 
 
+def code_pair(agents: Sequence[AgentDesign], order: Sequence[str]) -> tuple[str, str] | None:
+    """(the agent that writes the code, the later one that writes its tests), if any."""
+    duties = {a.name: " ".join(a.duties) for a in agents if a.name in order}
+    testers = [n for n in order if n in duties and _TESTER.search(duties[n])]
+    authors = [n for n in order if n in duties and _AUTHOR.search(duties[n])
+               and n not in testers]
+    return next(((a, t) for t in testers for a in authors
+                 if order.index(a) < order.index(t)), None)
+
+
 def wire_rules(rules: Sequence[Rule], agents: Sequence[AgentDesign], *, topology: str,
-               order: Sequence[str], exit_: str,
-               lines: dict[str, int | None]) -> tuple[list[Rule], list[str]]:
+               order: Sequence[str], exit_: str, lines: dict[str, int | None],
+               rounds: dict[str, int] | None = None) -> tuple[list[Rule], list[str]]:
     """Every rule with where it is wired (or why not), and the agents that write no
     prose because their rules cover their duty."""
     takers = task_takers(topology, agents, order, exit_)
     wired: list[Rule] = []
     for rule in rules:
-        if rule.kind in UNWIRED:
-            wired.append(rule.model_copy(update={"agent": None, "why": UNWIRED[rule.kind]}))
+        if rule.kind == "run_tests":
+            pair = code_pair(agents, order) if topology in ("pipeline", "feedback_loop") \
+                else None
+            wired.append(rule.model_copy(update=(
+                {"agent": pair[1], "why": "", "params": {
+                    **rule.params, "author": pair[0], "tester": pair[1],
+                    "rounds": (rounds or {}).get(pair[0], 2)}} if pair else
+                {"agent": None, "why": "no agent writes the code and a later one its tests, "
+                                       "one after the other: the tests are not run"})))
         elif rule.kind == "deadline":
             wired.append(rule.model_copy(update=(
                 {"agent": ""} if topology in CONCURRENT else
@@ -89,7 +108,8 @@ def wire_rules(rules: Sequence[Rule], agents: Sequence[AgentDesign], *, topology
                 "agent": None, "why": "no agent that is given tasks states it"}))
     rule_only = []
     for agent in agents:
-        mine = [r for r in wired if r.agent == agent.name and r.kind not in ("count",)]
+        mine = [r for r in wired if r.agent == agent.name
+                and r.kind not in ("count", "run_tests")]
         if not mine:
             continue
         left = _words(" ".join(agent.duties))

@@ -30,7 +30,7 @@ from autogenesis.errors import AutogenesisError, UserError
 from autogenesis.llm.base import Decoding, Model
 from autogenesis.runtime.agent import Agent
 from autogenesis.runtime.model_agent import ModelAgent, PromptConfig
-from autogenesis.runtime.topologies import Approval, System
+from autogenesis.runtime.topologies import Approval, System, TestRun
 
 Build = Callable[[Model, Mapping[str, Any]], System]
 WAIT_S = 15.0
@@ -57,6 +57,12 @@ def make_agent(cls: type[ModelAgent], name: str, model: Model,
 def approvals(config: Mapping[str, Any]) -> dict[str, Approval]:
     return {a["worker"]: Approval(a["approver"], a["max_rounds"])
             for a in config.get("approvals", ())}
+
+
+def test_runs(config: Mapping[str, Any]) -> list[TestRun]:
+    """The code-and-tests pairs whose tests the system runs (config.json, "test_runs")."""
+    return [TestRun(r["author"], r["tester"], r.get("rounds", 2))
+            for r in config.get("test_runs", ())]
 
 
 async def ask(system: System, text: str, *, store: Any = None, run_id: Any = None,
@@ -144,6 +150,9 @@ def make_parser(config: Mapping[str, Any]) -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=config["deadline_s"],
                         help="seconds for the whole answer [default: %(default)s]")
     parser.add_argument("--json", action="store_true", help="print the whole reply as JSON")
+    parser.add_argument("--code-out", type=Path, metavar="DIR",
+                        help="write the code the system wrote and its tests (when it "
+                        "writes code) to DIR")
     parser.add_argument("--no-log", action="store_true",
                         help="do not log the run to PostgreSQL")
     parser.add_argument("--trace", type=Path, metavar="FILE",
@@ -193,6 +202,8 @@ def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
     except AutogenesisError as exc:
         print(f"{config['name']}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
+    if args.code_out is not None:
+        save_code(body, args.code_out)
     if args.json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         sys.stdout.flush()
@@ -202,6 +213,23 @@ def main(build: Build, config_path: Path, argv: list[str] | None = None) -> int:
         for note in body.get("notes", ()):
             print(f"note: {note}", file=sys.stderr)
     return 0
+
+
+CODE_FILES = ("solution.py", "test_solution.py")
+
+
+def save_code(body: Mapping[str, Any], folder: Path) -> None:
+    """The code and tests the system wrote, as files in `folder` (fixed names only)."""
+    code = body.get("code") or {}
+    if not code:
+        print("note: this answer holds no code to write", file=sys.stderr)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in CODE_FILES:
+        if isinstance(code.get(name), str):
+            (folder / name).write_text(code[name], encoding="utf-8")
+    print(f"wrote {', '.join(n for n in CODE_FILES if n in code)} to {folder}",
+          file=sys.stderr)
 
 
 def _serve(build: Build, config: Mapping[str, Any], args: argparse.Namespace) -> None:

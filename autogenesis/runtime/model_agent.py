@@ -21,7 +21,8 @@ rule gave them (a choice from a stated list, a score within stated bounds);
 facts lead the answer ("Severity: critical") and travel in the reply's
 `facts`; an agent whose rules cover its duty (`prose = False`) answers with
 the facts alone, and its step is not sent for review: rework cannot change
-what a rule computes.
+what a rule computes. An agent that `writes_code` answers with Python that
+parses (asked again with the parser's complaint, at most `repairs` times).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any, ClassVar
 from autogenesis.bus.message import Message
 from autogenesis.llm.base import Decoding, Model
 from autogenesis.runtime.agent import Agent
-from autogenesis.runtime.skills import SkillError
+from autogenesis.runtime.skills import SkillError, parse_problem, python_code
 
 Facts = dict[str, Any]
 
@@ -81,6 +82,8 @@ class ModelAgent(Agent):
     fields: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     after: ClassVar[tuple[Callable[[str], str], ...]] = ()
     prose: ClassVar[bool] = True
+    writes_code: ClassVar[bool] = False
+    repairs: ClassVar[int] = 2
 
     def __init__(self, name: str, *, model: Model, prompt: PromptConfig,
                  settings: Decoding | None = None, answer_words: int | None = None,
@@ -134,6 +137,8 @@ class ModelAgent(Agent):
             return {"choice": await self.choose(body["input"], body["options"])}
         if message.kind == "bid":
             return {"score": await self.bid(body["input"])}
+        if self.writes_code:
+            return await self.code(body["input"], body.get("context", ()), body.get("feedback"))
         if not (self.rules or self.fields or self.after):
             answer = await self.answer(body["input"], body.get("context", ()),
                                        body.get("feedback"))
@@ -154,6 +159,20 @@ class ModelAgent(Agent):
         result = await self.model.generate(self.task_messages(task, context, feedback, facts),
                                            settings=self.settings)
         return result.text.strip()
+
+    async def code(self, task: str, context: Sequence[Mapping[str, str]] = (),
+                   feedback: str | None = None) -> dict[str, Any]:
+        """Python that parses: the model's answer, asked again with the parser's complaint
+        at most `repairs` times; the last answer stands, marked, if it never parses."""
+        asked = feedback
+        for _ in range(self.repairs + 1):
+            code = python_code(await self.answer(task, context, asked))
+            problem = parse_problem(code)
+            if problem is None:
+                break
+            asked = "\n".join(p for p in (feedback, f"Your code does not parse ({problem}). "
+                                          "Answer with Python code only.") if p)
+        return {"answer": code, "code": code, "parses": problem is None}
 
     async def facts(self, task: str) -> Facts:
         """What the rules compute from the input, then the typed fields no rule gave,

@@ -6,7 +6,8 @@ where the spec states a rule, with the spec's own terms, offsets and limits
 as arguments, so the rules are plain code a user can read, test and edit.
 
 Every function is pure (no model, no clock unless given one) except
-`within`, which waits on coroutines with a deadline. A rule that cannot
+`within`, which waits on coroutines with a deadline, and `run_tests`, which
+runs generated code and its tests with pytest in the sandbox. A rule that cannot
 apply to its input raises `SkillError` with a sentence saying why ("no date
 in the input", "data/prices.csv has no rows: fill it in").
 """
@@ -19,6 +20,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -251,6 +253,74 @@ async def within(calls: Mapping[str, Awaitable[T]], seconds: float,
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
     return answers, skipped
+
+
+# --- code -----------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(?P<code>.*?)(?:```|\Z)", re.S | re.I)
+
+
+def python_code(text: str) -> str:
+    """The Python in a model's answer: its fenced blocks joined, else the whole text."""
+    blocks = [m.group("code").strip("\n") for m in _FENCE.finditer(text)]
+    return ("\n\n".join(b for b in blocks if b.strip()) if blocks else text).strip() + "\n"
+
+
+def parse_problem(code: str) -> str | None:
+    """Why `code` is not Python that parses (None when it parses)."""
+    import ast
+
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    return None
+
+
+@dataclass(frozen=True)
+class PytestOutcome:
+    passed: int
+    failed: int
+    errors: int
+    output: str               # the end of pytest's output
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.passed > 0 and not (self.failed or self.errors or self.timed_out)
+
+    def summary(self) -> str:
+        if self.timed_out:
+            return "the tests timed out"
+        return f"{self.passed} passed, {self.failed} failed, {self.errors} error(s)"
+
+
+def run_tests(code: str, tests: str, *, module: str = "solution", timeout: float = 60.0,
+              memory_mb: int = 1024) -> PytestOutcome:
+    """Run `tests` against `code` (saved as `<module>.py`) with pytest in the sandbox: a
+    folder of their own, time and memory limits, no network."""
+    import sys
+    import tempfile
+
+    from autogenesis.sandbox import run_sandboxed
+
+    if not re.search(rf"^\s*(?:from\s+{module}\s+import|import\s+{module}\b)", tests, re.M):
+        tests = f"from {module} import *  # noqa: F403\n\n{tests}"   # the usual omission
+    with tempfile.TemporaryDirectory(prefix="autogenesis-tests-") as folder:
+        where = Path(folder)
+        (where / f"{module}.py").write_text(code, encoding="utf-8")
+        (where / f"test_{module}.py").write_text(tests, encoding="utf-8")
+        result = run_sandboxed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                f"test_{module}.py"], cwd=where, timeout=timeout,
+                               memory_mb=memory_mb)
+    output = result.tail(1500)
+    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|errors?)\b",
+                                                      output)}
+    errors = counts.get("error", 0) + counts.get("errors", 0)
+    if result.returncode not in (0, 1) and not errors and not counts.get("failed"):
+        errors = 1      # pytest could not collect or run the tests at all
+    return PytestOutcome(passed=counts.get("passed", 0), failed=counts.get("failed", 0),
+                      errors=errors, output=output, timed_out=result.timed_out)
 
 
 # --- tables ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ as `"facts"`.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from autogenesis.bus.message import Message
 from autogenesis.errors import ConfigError, RemoteError, RuntimeFailure
 from autogenesis.runtime.agent import Network
 from autogenesis.runtime.model_agent import ModelAgent, render_facts
+from autogenesis.runtime.skills import run_tests
 from autogenesis.runtime.skills import within as gather_within
 
 
@@ -46,6 +48,17 @@ from autogenesis.runtime.skills import within as gather_within
 class Approval:
     approver: str
     max_rounds: int = 2
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """The tests `tester` writes are run against the code `author` writes; a failure goes
+    back to the author with pytest's output, at most `rounds` runs in all."""
+
+    author: str
+    tester: str
+    rounds: int = 2
+    __test__ = False      # not a pytest test class
 
 
 class System(Network):
@@ -56,13 +69,16 @@ class System(Network):
     def __init__(self, name: str, agents: Sequence[ModelAgent], *, entry: str, exit: str,
                  order: Sequence[str], approvals: Mapping[str, Approval] | None = None,
                  monitors: Sequence[str] = (), timeout: float = 300.0,
-                 member_timeout: float | None = None) -> None:
+                 member_timeout: float | None = None,
+                 test_runs: Sequence[TestRun] = ()) -> None:
         super().__init__(name, agents, entry=entry, timeout=timeout)
         self.exit = exit
         self.order = list(order)
         self.approvals = dict(approvals or {})
         self.monitors = list(monitors)
         self.member_timeout = member_timeout
+        self.test_runs = list(test_runs)
+        self._code: dict[UUID, dict[str, Any]] = {}
         self._steps: dict[UUID, list[dict[str, Any]]] = {}  # per conversation being handled
         self._facts: dict[UUID, dict[str, Any]] = {}
         self._notes: dict[UUID, list[str]] = {}
@@ -84,10 +100,11 @@ class System(Network):
         facts = self._facts[conversation] = {}
         notes = self._notes[conversation] = []
         skipped = self._skipped[conversation] = {}
+        code = self._code[conversation] = {}
         try:
             answer = await self.run(task, message)
         finally:
-            for held in (self._steps, self._facts, self._notes, self._skipped):
+            for held in (self._steps, self._facts, self._notes, self._skipped, self._code):
                 del held[conversation]
         unsaid = {k: v for k, v in facts.items()
                   if f"{k.replace('_', ' ').capitalize()}: {v}" not in answer}
@@ -104,6 +121,8 @@ class System(Network):
             body["notes"] = unapproved
         if skipped:
             body["skipped"] = skipped
+        if code:
+            body["code"] = code
         if self.monitors:
             body["monitors"] = await self.monitor(task, steps, message)
         return body
@@ -162,6 +181,38 @@ class System(Network):
         self._steps[within.conversation_id].append(step)
         return answer
 
+    async def run_tests(self, run: TestRun, task: str, within: Message,
+                        context: list[dict[str, str]]) -> None:
+        """Run the tester's tests against the author's code in the sandbox; a failure goes
+        back to the author with the output, at most `run.rounds` runs. The code, the tests
+        and the last report come back in the reply's `code`; `facts` says how it went."""
+        at = {entry["agent"]: i for i, entry in enumerate(context)}
+        code, tests = context[at[run.author]]["answer"], context[at[run.tester]]["answer"]
+        stopped = ""
+        for attempt in range(1, run.rounds + 1):
+            outcome = await asyncio.to_thread(run_tests, code, tests)
+            if outcome.ok or attempt == run.rounds:
+                break
+            try:
+                reply = await self.request(run.author, "task", {
+                    "input": task, "context": context[:at[run.author]], "round": attempt + 1,
+                    "feedback": f"The tests failed ({outcome.summary()}):\n"
+                                f"{outcome.output[-800:]}"}, within=within)
+            except RemoteError as exc:
+                if exc.error_type != "LoopDetected":
+                    raise
+                stopped = f"; {run.author} gave the same code again"
+                break       # which would fail the same way
+            code = reply.body["answer"]
+            context[at[run.author]] = {"agent": run.author, "answer": code}
+        self._code[within.conversation_id].update({
+            "solution.py": code, "test_solution.py": tests,
+            "tests": {"passed": outcome.passed, "failed": outcome.failed,
+                      "errors": outcome.errors, "runs": attempt, "output": outcome.output}})
+        self._facts[within.conversation_id]["tests"] = (
+            f"{outcome.summary()} after {attempt} run(s)"
+            + ("" if outcome.ok else f"; {run.author}'s code still fails its tests{stopped}"))
+
     def note(self, within: Message, text: str) -> None:
         """A sentence the answer ends with: what the flow did that the user should know."""
         self._notes[within.conversation_id].append(text)
@@ -192,6 +243,10 @@ class Pipeline(System):
             context.append({"agent": worker, "answer": answer})
             if self._steps[within.conversation_id][-1].get("by") != "rule":
                 written = answer
+            for run in self.test_runs:
+                if run.tester == worker and run.author in {c["agent"] for c in context}:
+                    await self.run_tests(run, task, within, context)
+                    written = next(c["answer"] for c in context if c["agent"] == run.author)
         return written if written is not None else context[-1]["answer"]
 
 
