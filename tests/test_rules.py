@@ -298,6 +298,25 @@ def test_rule_agents_lead_the_answer_with_their_facts_and_fill_typed_fields():
     assert calls and calls[-1]["properties"]["queue"] == {"enum": ["billing", "technical"]}
 
 
+def test_prose_that_restates_a_fact_or_echoes_the_prompt_is_left_out_of_the_answer():
+    from autogenesis.runtime import skills
+
+    class Triager(ModelAgent):
+        rules = (lambda text: {"flag": skills.flag("outage" in text, "urgent")},)
+        prose = False
+
+    def reply(messages, schema, settings):
+        return ("Flag: urgent\nTask: a refund please\n\nFrom triager:\n"
+                "Check the statement first.\n    flag: kept = True")
+
+    system = Pipeline("desk", [agent("triager", FunctionModel(reply), Triager),
+                               agent("responder", FunctionModel(reply))],
+                      entry="triager", exit="responder", order=["triager", "responder"])
+    body = ask(system, "a refund please")
+    assert body["answer"] == ("Flag: not urgent\n\nCheck the statement first.\n"
+                              "    flag: kept = True")
+
+
 # --- agents that write code, and tests that really run ------------------------------
 
 WRONG = "```python\ndef add(a, b):\n    return a - b\n```"

@@ -106,9 +106,9 @@ class System(Network):
         finally:
             for held in (self._steps, self._facts, self._notes, self._skipped, self._code):
                 del held[conversation]
-        unsaid = {k: v for k, v in facts.items()
-                  if f"{k.replace('_', ' ').capitalize()}: {v}" not in answer}
-        answer = "\n\n".join(p for p in (render_facts(unsaid), answer, " ".join(
+        if facts:
+            answer = self.restated(answer, facts)
+        answer = "\n\n".join(p for p in (render_facts(facts), answer, " ".join(
             n[:1].upper() + n[1:] + "." for n in notes)) if p)
         body: dict[str, Any] = {"answer": answer, "exit": self.exit, "steps": steps,
                                 "approved": all(step["approved"] for step in steps)}
@@ -126,6 +126,18 @@ class System(Network):
         if self.monitors:
             body["monitors"] = await self.monitor(task, steps, message)
         return body
+
+    def restated(self, answer: str, facts: Mapping[str, Any]) -> str:
+        """`answer` without the lines a model wrote restating facts ("Flag: urgent"), its
+        prompt ("Task: ...", "From triager:") or another agent's: the rules' facts lead
+        the answer once, and a small model copying them can only get them wrong."""
+        labels = {k.replace("_", " ").lower() for k in facts}
+        senders = {"task", *self.agents}
+        kept = [line for line in answer.splitlines() if line[:1].isspace()   # code
+                or (label := line.strip().split(":", 1)[0].strip(" -*").lower()) not in labels
+                and not (line.strip().endswith(":") and label.removeprefix("from ")
+                         in senders) and label != "task"]
+        return "\n".join(kept).strip()
 
     async def monitor(self, task: str, steps: Sequence[Mapping[str, Any]],
                       within: Message) -> dict[str, str]:
