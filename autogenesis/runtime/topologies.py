@@ -134,9 +134,9 @@ class System(Network):
         labels = {k.replace("_", " ").lower() for k in facts}
         senders = {"task", *self.agents}
         kept = [line for line in answer.splitlines() if line[:1].isspace()   # code
-                or (label := line.strip().split(":", 1)[0].strip(" -*").lower()) not in labels
+                or ((label := line.strip().split(":", 1)[0].strip(" -*").lower()) not in labels
                 and not (line.strip().endswith(":") and label.removeprefix("from ")
-                         in senders) and label != "task"]
+                         in senders) and label != "task")]
         return "\n".join(kept).strip()
 
     async def monitor(self, task: str, steps: Sequence[Mapping[str, Any]],

@@ -116,8 +116,9 @@ def _clauses(cond: str) -> tuple[list[dict[str, Any]], str]:
 
 _CLASSIFY = re.compile(
     r"\b(?:classif(?:y|ies|ying)|rates?|rating|grades?|grading|sorts?|labels?|tags?)\s+"
-    r"(?:it|them|its|their|the|each|every)?\s*(?P<what>[a-z][\w-]*)?\s*as\s+"
-    r"(?:one of\s*:?\s*|either\s+)?(?P<list>[^.;()|]+)", re.I)
+    r"(?:it|them|its|their|the|each|every)?\s*(?P<what>[a-z][\w-]*)?\s*(?:as\s+"
+    r"(?:one of\s*:?\s*|either\s+)?(?P<list>[^.;()|]+)|(?P<bare>[a-z][\w-]*,\s*[^.;()|]+))",
+    re.I)
 _ONE_OF = re.compile(
     r"\b(?:(?:the\s+|its\s+|an?\s+)?(?P<what>[a-z][\w-]*)\s*[,:]?\s*(?:is\s+|as\s+|to\s+)?"
     r"(?:exactly\s+)?one of|to\s+(?:an?|one)\s+(?P<what2>[a-z][\w-]*))\s*:\s*"
@@ -132,8 +133,9 @@ _TOTAL = re.compile(r"\b(?:add(?:s)?\s+up\s+to|sums?\s+(?:up\s+)?to|equals?\s+th
                     r"(?:is|be)\s+the\s+sum\s+of)\b", re.I)
 _NOT_FUTURE = re.compile(r"\bnot\s+(?:be\s+)?in\s+the\s+future\b", re.I)
 _DEADLINE = re.compile(
-    rf"\b(?:(?:do(?:es)?\s+not|don't|doesn't|fails?\s+to|never)\s+(?:answer|respond|reply|"
-    rf"bid)|no\s+(?:bid|answer|reply|response))\s+(?:with)?in\s+(?P<n>{_N})\s*"
+    rf"\b(?:(?:do(?:es)?\s+not|don't|doesn't|fails?\s+to|never|ha(?:s|ve)\s+not|hasn't|"
+    rf"haven't)\s+(?:answer|respond|repl(?:y|ie)|bid)(?:s|ed|d)?|no\s+(?:bid|answer|reply|"
+    rf"response))\s+(?:(?:with)?in|after)\s+(?P<n>{_N})\s*"
     r"(?P<unit>seconds?|secs?|s|minutes?|mins?)\b", re.I)
 _LOOKUP = re.compile(
     r"\blooks?\s+up\s+(?:the\s+)?(?P<value>[a-z][\w-]*)(?:\s+(?:of|for)\s+(?:the\s+|each\s+|"
@@ -149,9 +151,13 @@ _COUNT = re.compile(
     r"options?|reasons?|tips?|steps?|points?|names?|links?|risks?|bullets?|examples?|"
     r"sentences?|suggestions?|items?|angles?|slogans?)\b", re.I)
 _RANGE = re.compile(
-    r"\b(?:an?|the|its)\s+(?P<what>(?:[a-z][\w-]*\s+){0,2}?(?:score|rating|grade|mark|"
-    r"level|priority))\s+(?:from|between|of)\s+(?P<a>\d+)\s*(?:to|and|-|–)\s*(?P<b>\d+)\b",
-    re.I)
+    r"\b(?P<verb>gives?|giving|scores?|scoring|rates?|rating|grades?|grading|marks?|assigns?)"
+    r"\s+(?:(?:an?|the|its|their|each|every)\s+)?(?P<what>(?:[a-z][\w-]*\s+){0,2}?)"
+    r"(?:for\s+(?P<for>[a-z][\w-]*)\s+)?(?:from|between)\s+(?P<a>-?\d+)\s*(?:to|and|-|–)\s*"
+    r"(?P<b>-?\d+)\b(?!\s*(?:words?|minutes?|seconds?|hours?|days?|weeks?|%|percent|euros?|"
+    r"dollars?))", re.I)
+_RANGE_NOUNS = {"give": "", "scor": "score", "rate": "rating", "rati": "rating",
+                "grad": "grade", "mark": "mark", "assi": "value"}
 _RUN_TESTS = re.compile(r"\btests?\b[^.;]*\b(?:are|is|get|gets)\s+run\b|\bruns?\s+the\s+"
                         r"tests?\b", re.I)
 
@@ -187,12 +193,19 @@ def rules_in_line(text: str, line: int) -> list[StatedRule]:
                                     {"label": label, "clauses": clauses, "join": join}))
             taken.append(m.span())
     for m in _CLASSIFY.finditer(text):
-        items = _items(m.group("list"))
+        items = _items(m.group("list") or m.group("bare"))
+        noun = ""
+        if m.group("bare") and len(items) >= 2 and len(items[-1].split()) == 2 and \
+                all(len(i.split()) == 1 for i in items[:-1]):   # "low, medium or high risk"
+            items[-1], noun = items[-1].split()
+        elif m.group("bare"):
+            continue       # without "as", only "a, b or c <noun>" is a classification
         if len(items) >= 2 and not any(a <= m.start() < b for a, b in taken):
             owned = re.search(r"\b(?:its|their)\s+$", text[:m.start("what")]) \
                 if m.group("what") else None
             verb = m.group(0).split()[0].lower()
-            what = (m.group("what") if owned else VERB_NOUNS.get(verb[:4], "category")).lower()
+            what = (noun or (m.group("what") if owned else VERB_NOUNS.get(verb[:4],
+                                                                         "category"))).lower()
             rules.append(StatedRule("one_of", m.group(0).strip(), line,
                                     {"what": _name(what), "options": items}))
             taken.append(m.span())
@@ -230,8 +243,12 @@ def rules_in_line(text: str, line: int) -> list[StatedRule]:
                                  "noun": noun if noun.endswith("s") else noun + "s"}))
     if (m := _RANGE.search(text)):
         low, high = sorted((int(m.group("a")), int(m.group("b"))))
+        what = m.group("what").strip()
+        named = m.group("for") or (what if m.group("verb")[:4].lower() in ("give", "rate",
+                                                                           "rati") else "")
+        what = named or _RANGE_NOUNS[m.group("verb")[:4].lower()] or what or "score"
         rules.append(StatedRule("range", m.group(0).strip(), line,
-                                {"what": _name(m.group("what")), "low": low, "high": high}))
+                                {"what": _name(what), "low": low, "high": high}))
     if _RUN_TESTS.search(text):
         rules.append(StatedRule("run_tests", text.strip(), line, {}))
     return rules
