@@ -37,7 +37,7 @@ from autogenesis.artefacts import (
 )
 from autogenesis.config import check_name
 from autogenesis.errors import ConfigError
-from autogenesis.skills_code import member_timeout, rules_code
+from autogenesis.skills_code import award, member_timeout, rules_code
 
 TEMPLATES = Path(__file__).parent / "templates"
 RESERVED = frozenset({"autogenesis", "tests", "test", "main", "setup", "site", "config"})
@@ -124,6 +124,7 @@ def package_config(blueprint: Blueprint, prompts: PromptSet) -> dict[str, Any]:
         "agents": agents,
         "rules": [r.model_dump() for r in blueprint.rules],
         "member_timeout_s": member_timeout(blueprint.rules),
+        "award": award(blueprint.rules),
         "test_runs": [{k: r.params[k] for k in ("author", "tester", "rounds")}
                       for r in blueprint.rules if r.kind == "run_tests" and r.wired],
     }
@@ -166,6 +167,7 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         "diagram": blueprint.diagram,
         "rule_code": wired, "has_rules": any(c.function for c in wired),
         "has_after": any(c.after for c in wired),
+        "award": award(blueprint.rules),
         "has_fields": any(c.fields for c in wired),
         "uses_date": any(c.kind == "not_future" for c in wired),
         "uses_data": any(c.data for c in wired),

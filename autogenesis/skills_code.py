@@ -66,7 +66,7 @@ def _flag(rule: Rule) -> list[str]:
 def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
     """The code of one wired rule; None for a rule the system applies (a deadline, tests
     that are run)."""
-    if not rule.agent or rule.kind in ("deadline", "run_tests"):
+    if not rule.agent or rule.kind in ("deadline", "run_tests", "award"):
         return None                   # the system applies these, not an agent's function
     code = RuleCode(agent=rule.agent, kind=rule.kind, text=rule.text, line=rule.line)
     p = rule.params
@@ -112,6 +112,13 @@ def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
 def rules_code(rules: list[Rule]) -> list[RuleCode]:
     taken: set[str] = set()
     return [c for r in rules if r.wired and (c := rule_code(r, taken)) is not None]
+
+
+def award(rules: list[Rule]) -> dict[str, str] | None:
+    """How a contract net's winner is chosen, when the spec states it."""
+    stated = next((r for r in rules if r.kind == "award" and r.agent == ""), None)
+    return None if stated is None else {"by": stated.params["by"],
+                                        "quantity": stated.params.get("quantity", "")}
 
 
 def member_timeout(rules: list[Rule]) -> float | None:

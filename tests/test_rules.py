@@ -69,6 +69,8 @@ EXAMPLES = REPO / "examples"
     ("rates each loan low, medium or high risk", "one_of",
      {"what": "risk", "options": ["low", "medium", "high"]}),
     ("lists four ideas for the launch", "count", {"n": 4, "each": False, "noun": "ideas"}),
+    ("the broker awards the load to the cheapest bid", "award", {"by": "lowest"}),
+    ("the highest offer always wins", "award", {"by": "highest"}),
 ])
 def test_a_stated_rule_is_read_with_its_parameters(sentence, kind, params):
     rules = [r for r in rules_in_line(sentence, 7) if r.kind == kind]
@@ -214,6 +216,8 @@ def slow_model(delays: dict[str, float]) -> FunctionModel:
         if "score" in fields and "minimum" in fields["score"] and \
                 fields["score"].get("maximum") == 10:
             return {"score": {"north": 3, "south": 8, "east": 6}.get(who, 1)}
+        if "bid" in fields:         # a bid as a quantity: south asks least
+            return {"bid": {"north": 7, "south": 3, "east": 5}.get(who, 9)}
         return {n: f["enum"][-1] if "enum" in f else f["minimum"] for n, f in fields.items()}
 
     return FunctionModel(reply)
@@ -261,6 +265,29 @@ def test_a_contract_net_leaves_a_silent_bidder_out_and_says_who_won_with_the_bid
                                 member_timeout=0.3)
     with pytest.raises(RuntimeFailure, match="no member could bid: north did not answer"):
         ask(everyone_late, "200 parcels")
+
+
+def test_a_stated_award_asks_for_the_bid_the_spec_describes_and_the_lowest_wins(
+        tmp_path: Path):
+    spec = ("# Haulage\n\nA broker agent announces each load to three carrier agents "
+            "(north, south and east). Each carrier bids the price it asks in euros. The "
+            "broker awards the load to the lowest bid; a carrier that does not bid within "
+            "10 seconds is left out.\n\nExample: \"20 pallets to Lyon\" -> a carrier and "
+            "its price.\n")
+    _, bp = read(spec)
+    stated = next(r for r in bp.rules if r.kind == "award")
+    assert stated.agent == "" and stated.params == {
+        "by": "lowest", "quantity": "the price it asks in euros"}
+    folder = write_package(render_package(bp, prompts_for(bp), "a test"), tmp_path / "out")
+    assert "each bids the price it asks in euros" in (folder / bp.slug / "system.py").read_text()
+    model = slow_model({})
+    system = ContractNet("jobs", [agent(n, model) for n in ("north", "south", "east", "broker")],
+                         entry="broker", exit="broker", order=["north", "south", "east"],
+                         award="lowest", quantity="the price it asks in euros")
+    body = ask(system, "20 pallets to Lyon")
+    assert body["answer"].startswith("Awarded to south (bids: north 7, south 3, east 5).")
+    asked = [m[-1]["content"] for m, s, _ in model.calls if s and "bid" in s["properties"]]
+    assert len(asked) == 3 and "Your bid: the price it asks in euros" in asked[0]
 
 
 def test_a_router_says_where_it_routed():

@@ -92,6 +92,10 @@ def wire_rules(rules: Sequence[Rule], agents: Sequence[AgentDesign], *, topology
                     "rounds": (rounds or {}).get(pair[0], 2)}} if pair else
                 {"agent": None, "why": "no agent writes the code and a later one its tests, "
                                        "one after the other: the tests are not run"})))
+        elif rule.kind == "award":
+            wired.append(rule.model_copy(update=(
+                {"agent": "", "why": ""} if topology == "contract_net" else
+                {"agent": None, "why": f"a {topology.replace('_', ' ')} takes no bids"})))
         elif rule.kind == "deadline":
             wired.append(rule.model_copy(update=(
                 {"agent": ""} if topology in CONCURRENT else

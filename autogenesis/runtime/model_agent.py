@@ -8,7 +8,8 @@ examples) and decoding settings, and answers four kinds of request:
 - `review`: judge another agent's `answer` -> `{"approved", "feedback"}`;
   obvious failures (empty, over the word limit) are judged by rule first;
 - `choose`: pick one of `options` for `input` -> `{"choice"}` (routers);
-- `bid`: how well `input` fits your duties, 0-10 -> `{"score"}` (contract-net).
+- `bid`: how well `input` fits your duties, 0-10 -> `{"score"}` (contract-net); with a
+  `quantity` ("the number of hours it needs"), that number instead.
 
 Judgements, choices and bids are decoded under a JSON schema, so even a
 small model answers in the expected shape.
@@ -46,6 +47,12 @@ JUDGEMENT_SCHEMA = {
     "additionalProperties": False,
 }
 CONTEXT_WORDS = 120
+OFFER_SCHEMA = {
+    "type": "object",
+    "properties": {"bid": {"type": "number", "minimum": 0}},
+    "required": ["bid"],
+    "additionalProperties": False,
+}
 BID_SCHEMA = {
     "type": "object",
     "properties": {"score": {"type": "integer", "minimum": 0, "maximum": 10}},
@@ -135,6 +142,8 @@ class ModelAgent(Agent):
             return {**verdict, "worker": body["worker"], "round": body.get("round", 1)}
         if message.kind == "choose":
             return {"choice": await self.choose(body["input"], body["options"])}
+        if message.kind == "bid" and body.get("quantity"):
+            return {"score": await self.offer(body["input"], body["quantity"])}
         if message.kind == "bid":
             return {"score": await self.bid(body["input"])}
         if self.writes_code:
@@ -226,6 +235,14 @@ class ModelAgent(Agent):
         result = await self.model.generate(messages, schema=schema,
                                            settings=Decoding(max_new_tokens=24))
         return result.parsed["choice"] if result.parsed else names[0]
+
+    async def offer(self, task: str, quantity: str) -> float:
+        """A bid as the spec states it ("the number of hours it needs"): a number."""
+        messages = [self.system_message(), {"role": "user", "content": (
+            f"Task: {task}\n\nYour bid: {quantity}. Answer with the number.")}]
+        result = await self.model.generate(messages, schema=OFFER_SCHEMA,
+                                           settings=Decoding(max_new_tokens=16))
+        return float(result.parsed["bid"]) if result.parsed else float("nan")
 
     async def bid(self, task: str) -> int:
         messages = [self.system_message(), {"role": "user", "content": (

@@ -293,15 +293,31 @@ class Hierarchy(System):
 
 
 class ContractNet(System):
+    """Without an `award` rule, each contractor bids how well the task fits it (0-10) and
+    the best fit wins; with one ("the lowest bid wins"), each bids the stated
+    `quantity` and the lowest (or highest) number wins. Ties go to the earlier one."""
+
     topology = "contract_net"
 
+    def __init__(self, *args: Any, award: str | None = None, quantity: str = "",
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.award = award
+        better = "lower" if award == "lowest" else "higher"
+        self.quantity = quantity or f"a number (the {better} the better)"
+
     async def run(self, task: str, within: Message) -> str:
-        bids = await self.members({c: self.request(c, "bid", {"input": task}, within=within)
+        body = {"input": task, **({"quantity": self.quantity} if self.award else {})}
+        bids = await self.members({c: self.request(c, "bid", body, within=within)
                                    for c in self.order}, within, what="bid")
-        scores = {name: bid.body["score"] for name, bid in bids.items()}
-        winner = max(scores, key=lambda name: (scores[name], -self.order.index(name)))
+        scores = {name: bid.body["score"] for name, bid in bids.items()
+                  if bid.body["score"] == bid.body["score"]}       # a number, not NaN
+        if not scores:
+            raise RuntimeFailure("no contractor gave a bid: the task cannot be placed")
+        sign = -1 if self.award == "lowest" else 1
+        winner = max(scores, key=lambda name: (sign * scores[name], -self.order.index(name)))
         answer = await self.step(winner, task, within)
-        listing = ", ".join(f"{name} {score}" for name, score in scores.items())
+        listing = ", ".join(f"{name} {score:g}" for name, score in scores.items())
         return f"Awarded to {winner} (bids: {listing}).\n\n{answer}"
 
 

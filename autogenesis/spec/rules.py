@@ -22,7 +22,8 @@ Kinds:
 - `range`: a number within stated bounds ("a match score from 0 to 100"), which the
   model gives under a grammar that allows only those numbers;
 - `count`: how many items the agent gives ("writes three questions");
-- `run_tests`: code is run against tests (stated, not yet wired by a skill).
+- `award`: which bid wins a contract net ("the lowest bid wins"), with what a bid is;
+- `run_tests`: code is run against tests written for it.
 """
 
 from __future__ import annotations
@@ -158,6 +159,14 @@ _RANGE = re.compile(
     r"dollars?))", re.I)
 _RANGE_NOUNS = {"give": "", "scor": "score", "rate": "rating", "rati": "rating",
                 "grad": "grade", "mark": "mark", "assi": "value"}
+_AWARD = re.compile(
+    r"\b(?:awards?|gives?|assigns?)\s+(?:(?:the|each|every)\s+[\w-]+\s+|it\s+)?to\s+(?:the\s+)?"
+    r"(?P<by>lowest|highest|cheapest|smallest|largest|best)\s+(?:bid|offer|price)"
+    r"|\b(?:the\s+)?(?P<by2>lowest|highest|cheapest|smallest|largest)\s+(?:bid|offer|price)"
+    r"(?:\s+[\w-]+){0,3}?\s+wins\b", re.I)
+_QUANTITY = re.compile(r"\bbid(?:s|ding)?\s+(?:with\s+)?(?P<q>(?:the|a|an|its)\s+(?:number|price|"
+                       r"amount|cost|fee|time|rate)\b[^.;,]*)", re.I)
+_LOWEST = ("lowest", "cheapest", "smallest")
 _RUN_TESTS = re.compile(r"\btests?\b[^.;]*\b(?:are|is|get|gets)\s+run\b|\bruns?\s+the\s+"
                         r"tests?\b", re.I)
 
@@ -249,6 +258,10 @@ def rules_in_line(text: str, line: int) -> list[StatedRule]:
         what = named or _RANGE_NOUNS[m.group("verb")[:4].lower()] or what or "score"
         rules.append(StatedRule("range", m.group(0).strip(), line,
                                 {"what": _name(what), "low": low, "high": high}))
+    if (m := _AWARD.search(text)):
+        by = (m.group("by") or m.group("by2")).lower()
+        rules.append(StatedRule("award", m.group(0).strip(), line,
+                                {"by": "lowest" if by in _LOWEST else "highest"}))
     if _RUN_TESTS.search(text):
         rules.append(StatedRule("run_tests", text.strip(), line, {}))
     return rules
@@ -279,7 +292,18 @@ def _logical_lines(spec: str) -> list[tuple[int, str]]:
 
 def find_rules(spec: str) -> list[StatedRule]:
     """Every rule the spec states, in the order it states them (examples left out: an
-    example's outcome is checked, not wired)."""
+    example's outcome is checked, not wired). An award rule takes what the spec says a
+    bid is ("bids the number of hours it needs"), wherever it says it."""
+    rules = _rules(spec)
+    quantity = next((m.group("q").strip() for _, line in _logical_lines(spec)
+                     if (m := _QUANTITY.search(line))), "")
+    for rule in rules:
+        if rule.kind == "award" and quantity:
+            rule.params["quantity"] = quantity
+    return rules
+
+
+def _rules(spec: str) -> list[StatedRule]:
     rules: list[StatedRule] = []
     for number, line in _logical_lines(spec):
         if re.match(r"^[-*]?\s*(?:\*\*)?(?:input|example|expected|e\.g\.)\b", line, re.I) \
