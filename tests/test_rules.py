@@ -463,3 +463,20 @@ def test_a_code_spec_generates_agents_that_write_code_and_a_system_that_runs_tes
     assert agents_py.count("writes_code = True") == 2
     config = (folder / "function_smith" / "config.json").read_text()
     assert '"author": "coder"' in config and '"tester": "tester"' in config
+
+
+def test_the_approver_rejects_docs_that_do_not_say_how_a_rule_is_applied():
+    from autogenesis.artefacts import Docs
+    from autogenesis.codegen import make_file
+
+    _, bp = read((EXAMPLES / "ticket_triage.md").read_text())
+    package = render_package(bp, prompts_for(bp), "a test")
+
+    def verdict(readme: str):
+        docs = Docs(files=[make_file("README.md", readme)], agents=[], commands=[])
+        return next(c for c in checks.docs_checks(docs, bp, package)
+                    if c.name == "rules_documented")
+
+    assert not verdict("# Ticket triage\n").passed
+    listed = "\n".join(f"| {' '.join(r.text.split())} | x |" for r in bp.rules)
+    assert verdict(f"# Ticket triage\n{listed}\n").passed

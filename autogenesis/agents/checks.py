@@ -490,6 +490,11 @@ def docs_checks(docs: Docs, bp: Blueprint, pkg: Package) -> list[Check]:
               f"{sum(p.by == 'model' for p in docs.prose)} of {len(docs.prose)} piece(s) "
               "in the model's words, the rest in the spec's"),
         check("paths_safe", _unsafe_paths(by_path)),
+        check("rules_documented",
+              (f"README.md does not say how the rule {r.text!r} is applied" for r in bp.rules
+               if " ".join(r.text.split()).replace("|", "/")[:60]
+               not in by_path.get("README.md", "")),
+              f"{len(bp.rules)} rule(s) in the README"),
     ]
 
 

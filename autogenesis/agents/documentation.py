@@ -36,6 +36,23 @@ EDGE_VERBS = {"sends": "sends its work to", "approves": "is approved by",
 _FENCE = re.compile(r"```(?:bash|sh|console)?\n(.*?)```", re.S)
 
 
+RULE_HOW = {
+    "flag": "skills.py: a label when its conditions hold",
+    "one_of": "skills.py picks the option the input names; else the model, allowed only "
+              "the options",
+    "range": "the model, allowed only numbers within the bounds",
+    "dates": "skills.py: dates after the input's date",
+    "total": "skills.py: adds the amounts up and names any difference",
+    "not_future": "skills.py: compares the input's date with today",
+    "lookup": "skills.py: looks the value up in its data file (fill it in)",
+    "count": "skills.py keeps at most that many items of the answer",
+    "deadline": "members that do not answer in time are left out by name",
+    "run_tests": "the tests are run against the code in a sandbox; failures go back",
+    "award": "each contractor bids a number; the stated bid wins",
+}
+"""How each kind of wired rule is applied, for the package's README."""
+
+
 def topology_summary(topology: str) -> str:
     """The runtime's own one-line description of a topology (its module docstring)."""
     name = SYSTEM_CLASSES[topology]
@@ -170,6 +187,11 @@ class Documentation(StageAgent):
             "has_examples": bool(blueprint.examples),
             "tests": report.tests, "scenarios": report.scenarios, "reached": report.reached,
             "checks": checks_table(report),
+            "rules": [{"text": " ".join(r.text.split()), "line": r.line,
+                       "where": ("the system" if r.agent == "" else r.agent) if r.wired
+                       else "not wired", "how": RULE_HOW.get(r.kind, r.kind) if r.wired
+                       else r.why} for r in blueprint.rules],
+            "rule_only": list(blueprint.rule_only),
             "tuning": {"trials": sum(t.measure is not None for t in tuning.trials),
                        "kept": sum(t.kept for t in tuning.trials),
                        "before": f"{tuning.before.metric:.2f}",

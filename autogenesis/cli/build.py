@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from autogenesis.acceptance.by_rules import depends_on_rules
 from autogenesis.acceptance.cases import read_cases
 from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport, pass_count
 from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
@@ -180,6 +181,22 @@ def checks_lines(report: TestReport) -> list[str]:
     return lines
 
 
+def rule_lines(report: TestReport, blueprint: Blueprint) -> list[str]:
+    """How the system and one call do on the checks only a rule decides (a flag, an option
+    of a stated list, a computed date: `acceptance.by_rules`)."""
+    rules = [r.model_dump() for r in blueprint.rules]
+    decided = {(n, c.text) for n, e in enumerate(blueprint.examples, 1) for c in e.checks
+               if depends_on_rules(c, rules)}
+    if not decided:
+        return []
+    system = pass_count([r for s in report.scenarios for r in s.checks
+                         if (s.example, r.text) in decided])
+    single = pass_count([r for b in report.baselines if b.arm == "single" and not b.held_out
+                         for r in b.checks if (b.example, r.text) in decided])
+    return [f"  rules: on the {system[1]} check(s) its rules decide, the system passes "
+            f"{system[0]}, one call {single[0]}/{single[1]}"]
+
+
 def summary(result: BuildResult) -> list[str]:
     """The build's final summary: where, how well tested, how it got there, at what cost."""
     report: TestReport = result.artefact(TestReport)
@@ -223,6 +240,7 @@ def summary(result: BuildResult) -> list[str]:
         f"calls by the build's agents; {system_tokens} out by the system in its test runs",
         f"  time by stage: {split}",
         *checks_lines(report),
+        *rule_lines(report, blueprint),
         *failing,
         verdict,
     ]

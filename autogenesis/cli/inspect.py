@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from autogenesis import diagram
-from autogenesis.cli.build import checks_lines
+from autogenesis.cli.build import checks_lines, rule_lines
 from autogenesis.cli.replay import find_run
 from autogenesis.errors import UserError
 from autogenesis.inspection import Inspection, inspect_run, run_of_folder
@@ -135,7 +135,8 @@ def _results(console: Console, result: Inspection) -> None:
         t = result.tests.tests
         console.print(f"\n[bold]Tests[/] {t.passed} passed, {t.failed} failed, {t.errors} "
                       f"errors in {t.seconds:.1f}s (network: {result.tests.network})")
-        for line in checks_lines(result.tests):
+        for line in checks_lines(result.tests) + (
+                rule_lines(result.tests, result.blueprint) if result.blueprint else []):
             console.print(escape(line))
         baselines = {b.example: b for b in result.tests.baselines if b.arm == "single"}
         votes = {(b.example, r.text): r for b in result.tests.baselines if b.arm == "vote"
