@@ -110,7 +110,7 @@ class AcceptanceCheck(Artefact):
 
 
 RuleKind = Literal["flag", "one_of", "range", "dates", "total", "not_future", "deadline",
-                   "lookup", "count", "run_tests", "award"]
+                   "lookup", "count", "run_tests", "award", "extract"]
 
 
 class Rule(Artefact):

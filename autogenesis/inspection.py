@@ -29,6 +29,7 @@ from autogenesis.artefacts import (
     TestReport,
     TuningReport,
 )
+from autogenesis.codegen import MANIFEST
 from autogenesis.errors import UserError
 from autogenesis.llm.source import file_sha256
 
@@ -234,7 +235,7 @@ def _package_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()
             and not any(part in FOLDER_SKIP or part.endswith(".egg-info")
                         for part in p.relative_to(folder).parts[:-1])
-            and p.suffix != ".pyc"]
+            and p.suffix != ".pyc" and p.name != MANIFEST]   # the build's own record
 
 
 def run_of_folder(store: Any, folder: Path) -> UUID:

@@ -4,10 +4,10 @@ A rule (`artefacts.Rule`, wired by design) becomes a plain function of the
 input that calls `autogenesis.runtime.skills` with the spec's own terms,
 numbers and offsets, written out as Python literals (`repr`): the user reads
 `skills.over(text, 10000.0)`, not a configuration format. A choice from a
-stated list or a score within stated bounds becomes a typed field the agent
-asks the model for under a grammar when the rule leaves it open; a stated
-count becomes a function applied to the agent's answer; a deadline becomes
-the system's `member_timeout`.
+stated list, a score within stated bounds, a stated number of items ("three
+questions": a list of exactly three) and the fields an agent extracts become
+typed fields the agent asks the model for under a grammar when no rule gave
+them; a deadline becomes the system's `member_timeout`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ class RuleCode:
     function: str = ""                 # its name in skills.py; "" when it needs none
     body: list[str] = field(default_factory=list)
     fields: dict[str, dict[str, Any]] = field(default_factory=dict)
-    after: bool = False                # applied to the answer, not the input
-    limit: int | None = None           # the most items it keeps (a count)
     data: dict[str, str] = field(default_factory=dict)   # data files: name -> content
 
 
@@ -72,7 +70,8 @@ def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
     p = rule.params
     suffix = {"flag": "flag", "dates": "dates", "total": "total", "not_future": "date",
               "one_of": p.get("what", "choice"), "range": p.get("what", "score"),
-              "lookup": p.get("value", "value"), "count": p.get("noun", "items")}[rule.kind]
+              "lookup": p.get("value", "value"), "count": p.get("noun", "items"),
+              "extract": "fields"}[rule.kind]
     name = f"{rule.agent}_{suffix}"
     while name in taken:
         name += "_2"
@@ -99,9 +98,15 @@ def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
         code.body = [f"return {{{p['value']!r}: skills.lookup(text, DATA / {table!r}, "
                      f"{p['key']!r}, {p['value']!r})}}"]
         code.data = {table: f"{p['key']},{p['value']}\n"}
-    elif rule.kind == "count":
-        code.after, code.limit = True, int(p["n"])
-        code.body = [f"return skills.keep_items(answer, {int(p['n'])!r})"]
+    elif rule.kind == "count":          # exactly that many, under the grammar
+        code.fields = {p["noun"]: {"type": "array", "minItems": int(p["n"]),
+                                   "maxItems": int(p["n"]),
+                                   "items": {"type": "string", "minLength": 3,
+                                             "maxLength": 200}}}
+        return code
+    elif rule.kind == "extract":
+        code.fields = {name: {"type": "string", "maxLength": 120} for name in p["fields"]}
+        return code
     else:
         return None
     code.function = name

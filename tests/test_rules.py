@@ -22,7 +22,7 @@ from autogenesis.codegen import render_package, write_package
 from autogenesis.errors import ConfigError, RuntimeFailure
 from autogenesis.llm.testing import FunctionModel
 from autogenesis.runtime.launch import save_code
-from autogenesis.runtime.model_agent import ModelAgent, PromptConfig
+from autogenesis.runtime.model_agent import ModelAgent, PromptConfig, render_facts
 from autogenesis.runtime.topologies import (
     Approval,
     Consensus,
@@ -70,6 +70,8 @@ EXAMPLES = REPO / "examples"
      {"what": "risk", "options": ["low", "medium", "high"]}),
     ("lists four ideas for the launch", "count", {"n": 4, "each": False, "noun": "ideas"}),
     ("the broker awards the load to the cheapest bid", "award", {"by": "lowest"}),
+    ("extracts the sender, the amount and the due date from the email", "extract",
+     {"fields": ["sender", "amount", "due_date"]}),
     ("the highest offer always wins", "award", {"by": "highest"}),
 ])
 def test_a_stated_rule_is_read_with_its_parameters(sentence, kind, params):
@@ -151,6 +153,14 @@ def test_a_generated_package_ships_its_rules_as_code_and_tests_them_without_a_mo
                           "tests/test_skills.py"], cwd=folder, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 1 and "2026-10-07" in run.stdout
+
+
+def test_a_stated_count_is_a_typed_list_of_exactly_that_many(tmp_path: Path):
+    folder = generated("ticket_triage.md", tmp_path)
+    agents_py = (folder / "ticket_triage" / "agents.py").read_text()
+    assert "'steps': {'type': 'array', 'minItems': 3, 'maxItems': 3" in agents_py
+    assert render_facts({"queue": "billing", "steps": ["Log out.", "Log in."]}) == (
+        "Queue: billing\nSteps:\n1. Log out.\n2. Log in.")
 
 
 def test_a_rebuild_refuses_to_overwrite_a_file_the_user_changed(tmp_path: Path):

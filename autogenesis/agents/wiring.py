@@ -112,9 +112,13 @@ def wire_rules(rules: Sequence[Rule], agents: Sequence[AgentDesign], *, topology
                 "agent": None, "why": "no agent that is given tasks states it"}))
     rule_only = []
     for agent in agents:
-        mine = [r for r in wired if r.agent == agent.name
-                and r.kind not in ("count", "run_tests")]
+        mine = [r for r in wired if r.agent == agent.name and r.kind != "run_tests"]
         if not mine:
+            continue
+        duties = [" ".join(d.split()).lower() for d in agent.duties]
+        if any(d.startswith(" ".join(r.text.split()).lower()) for d in duties for r in mine
+               if r.kind in ("count", "extract")):
+            rule_only.append(agent.name)    # its output is the list or the fields
             continue
         left = _words(" ".join(agent.duties))
         for rule in mine:

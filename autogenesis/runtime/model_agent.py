@@ -47,6 +47,8 @@ JUDGEMENT_SCHEMA = {
     "additionalProperties": False,
 }
 CONTEXT_WORDS = 120
+FIELD_TOKENS = 320
+"""The most a typed-fields answer decodes: room for a list of a few sentences."""
 OFFER_SCHEMA = {
     "type": "object",
     "properties": {"bid": {"type": "number", "minimum": 0}},
@@ -77,9 +79,16 @@ class PromptConfig:
 
 
 def render_facts(facts: Mapping[str, Any]) -> str:
-    """Facts as the lines that lead an answer: "Severity: critical"."""
-    return "\n".join(f"{name.replace('_', ' ').capitalize()}: {value}"
-                     for name, value in facts.items())
+    """Facts as the lines that lead an answer: "Severity: critical"; a list as its
+    numbered items."""
+    lines = []
+    for name, value in facts.items():
+        label = name.replace("_", " ").capitalize()
+        if isinstance(value, list):
+            lines += [f"{label}:", *(f"{i}. {item}" for i, item in enumerate(value, 1))]
+        else:
+            lines.append(f"{label}: {value}")
+    return "\n".join(lines)
 
 
 class ModelAgent(Agent):
@@ -195,13 +204,16 @@ class ModelAgent(Agent):
         wanted = {name: schema for name, schema in self.fields.items()
                   if facts.get(name) is None}
         if wanted:
-            listing = "\n".join(f"- {name.replace('_', ' ')}" for name in wanted)
+            listing = "\n".join(
+                f"- {name.replace('_', ' ')}" + (f" ({schema['maxItems']} of them)"
+                                                 if "maxItems" in schema else "")
+                for name, schema in wanted.items())
             messages = [self.system_message(), {"role": "user", "content": (
                 f"Task: {task}\n\nGive:\n{listing}")}]
             schema = {"type": "object", "properties": dict(wanted),
                       "required": list(wanted), "additionalProperties": False}
             result = await self.model.generate(messages, schema=schema,
-                                               settings=Decoding(max_new_tokens=48))
+                                               settings=Decoding(max_new_tokens=FIELD_TOKENS))
             for name in wanted:
                 facts[name] = (result.parsed or {}).get(name, f"not given: {result.problem}")
         return {name: value for name, value in facts.items() if value is not None}

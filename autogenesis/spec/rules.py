@@ -21,7 +21,10 @@ Kinds:
 - `lookup`: a value looked up in a table the package ships as a data file;
 - `range`: a number within stated bounds ("a match score from 0 to 100"), which the
   model gives under a grammar that allows only those numbers;
-- `count`: how many items the agent gives ("writes three questions");
+- `count`: how many items the agent gives ("writes three questions"): a list of exactly
+  that many, decoded under a grammar;
+- `extract`: the fields an agent pulls out of its input ("extracts the sender, the
+  amount and the due date from the email"), decoded as typed fields;
 - `award`: which bid wins a contract net ("the lowest bid wins"), with what a bid is;
 - `run_tests`: code is run against tests written for it.
 """
@@ -159,6 +162,8 @@ _RANGE = re.compile(
     r"dollars?))", re.I)
 _RANGE_NOUNS = {"give": "", "scor": "score", "rate": "rating", "rati": "rating",
                 "grad": "grade", "mark": "mark", "assi": "value"}
+_EXTRACT = re.compile(r"\b(?:extracts?|pulls? out|picks? out|reads? off)\s+(?:the\s+)?"
+                      r"(?P<list>[a-z][^.;:]*?)\s+(?:from|out of|in)\s", re.I)
 _AWARD = re.compile(
     r"\b(?:awards?|gives?|assigns?)\s+(?:(?:the|each|every)\s+[\w-]+\s+|it\s+)?to\s+(?:the\s+)?"
     r"(?P<by>lowest|highest|cheapest|smallest|largest|best)\s+(?:bid|offer|price)"
@@ -258,6 +263,12 @@ def rules_in_line(text: str, line: int) -> list[StatedRule]:
         what = named or _RANGE_NOUNS[m.group("verb")[:4].lower()] or what or "score"
         rules.append(StatedRule("range", m.group(0).strip(), line,
                                 {"what": _name(what), "low": low, "high": high}))
+    if (m := _EXTRACT.search(text)):
+        names = [_name(re.sub(r"^(?:the|a|an|its|their)\s+", "", i, flags=re.I))
+                 for i in _items(m.group("list"))]
+        if len(names) >= 2:
+            rules.append(StatedRule("extract", text[m.start():m.end("list")].strip(), line,
+                                    {"fields": list(dict.fromkeys(names))}))
     if (m := _AWARD.search(text)):
         by = (m.group("by") or m.group("by2")).lower()
         rules.append(StatedRule("award", m.group(0).strip(), line,
