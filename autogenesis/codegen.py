@@ -81,12 +81,19 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
+def _schema_literal(schema: dict[str, Any]) -> str:
+    """A JSON schema as a Python literal, its closing braces spaced ("} }") so that a
+    nested schema never reads as a template placeholder."""
+    return repr(schema).replace("}}", "} }").replace("}}", "} }")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
         autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(pyrepr=repr, docstring=_docstring, sentence=_sentence,
+    env.filters.update(pyrepr=repr, pyschema=_schema_literal, docstring=_docstring,
+                       sentence=_sentence,
                        shell=shlex.quote, toml=lambda s: json.dumps(str(s)))
     return env
 

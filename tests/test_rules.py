@@ -18,7 +18,7 @@ from autogenesis.acceptance.by_rules import depends_on_rules
 from autogenesis.agents import checks
 from autogenesis.artefacts import AcceptanceCheck, AgentPrompt, PromptSet
 from autogenesis.bus import Bus
-from autogenesis.codegen import render_package, write_package
+from autogenesis.codegen import PLACEHOLDER, render_package, write_package
 from autogenesis.errors import ConfigError, RuntimeFailure
 from autogenesis.llm.testing import FunctionModel
 from autogenesis.runtime.launch import save_code
@@ -159,6 +159,7 @@ def test_a_stated_count_is_a_typed_list_of_exactly_that_many(tmp_path: Path):
     folder = generated("ticket_triage.md", tmp_path)
     agents_py = (folder / "ticket_triage" / "agents.py").read_text()
     assert "'steps': {'type': 'array', 'minItems': 3, 'maxItems': 3" in agents_py
+    assert not PLACEHOLDER.search(agents_py)     # a nested schema is no template leftover
     assert render_facts({"queue": "billing", "steps": ["Log out.", "Log in."]}) == (
         "Queue: billing\nSteps:\n1. Log out.\n2. Log in.")
 
