@@ -1,6 +1,7 @@
-"""A build process to kill: `python resume_child.py DATABASE_URL OUT POINT`.
+"""A build process to kill: `python resume_child.py DATABASE_URL OUT POINT [SPEC]`.
 
-Runs the scripted build of trip_planner (test_replay.py's) and kills itself
+Runs the scripted build of SPEC (examples/trip_planner.md unless given; test_replay.py's)
+and kills itself
 with SIGKILL (as `kill -9` would: nothing is cleaned up, nothing flushed) at
 POINT:
 
@@ -31,7 +32,7 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def main(url: str, out: str, point: str) -> None:
+def main(url: str, out: str, point: str, spec_name: str = "trip_planner.md") -> None:
     runner = InProcessRunner()
 
     def progress(event: Progress) -> None:
@@ -63,10 +64,10 @@ def main(url: str, out: str, point: str) -> None:
     with Store(url, spool_dir=Path(out) / "spool") as store:
         build = Build(store, build_model(), options=BuildOptions(out_dir=Path(out) / "out"),
                       runner=runner, progress=progress)
-        spec = (REPO / "examples" / "trip_planner.md").read_text()
-        asyncio.run(build.run(spec, spec_path="examples/trip_planner.md", name="trip_planner"))
+        spec = (REPO / "examples" / spec_name).read_text()
+        asyncio.run(build.run(spec, spec_path=f"examples/{spec_name}", name=spec_name[:-3]))
     sys.exit(3)  # the kill point was never reached
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -18,7 +18,7 @@ import pytest
 from scripted_build import InProcessRunner, always, build_model
 
 from autogenesis import codegen
-from autogenesis.artefacts import TestReport
+from autogenesis.artefacts import Blueprint, TestReport
 from autogenesis.pipeline import Build, BuildOptions, BuildResult
 from autogenesis.prompts import Prompts, default_prompts_dir
 from autogenesis.replay import Reexecution, reexecute
@@ -112,6 +112,19 @@ def test_builds_with_checks_reexecute_identically(store: Store, tmp_path: Path):
     assert any(b.arm == "vote" for b in voted.artefact(TestReport).baselines)
     result = replay(store, voted.run_id, out_dir=tmp_path / "voted_again")
     assert result.diverged is None, str(result.diverged)
+
+
+@pytest.mark.parametrize("spec", ["ticket_triage.md", "function_smith.md",
+                                  "pitch_panel.md"])
+def test_builds_of_specs_with_rules_reexecute_identically(store: Store, tmp_path: Path,
+                                                          spec: str):
+    """Rules wired to code, typed fields, a consensus with a deadline, agents that write
+    code whose tests are run: logged and re-executed from the log alone."""
+    built = logged_build(store, tmp_path / "original", spec)
+    assert any(r.wired for r in built.artefact(Blueprint).rules)
+    result = replay(store, built.run_id, out_dir=tmp_path / "again")
+    assert result.diverged is None, str(result.diverged)
+    assert result.identical and result.package_sha256 == built.package.sha256
 
 
 def test_a_changed_prompt_stops_at_the_first_call_that_uses_it(store: Store,

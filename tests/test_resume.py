@@ -31,9 +31,10 @@ def reference(service_url: str, tmp_path_factory: pytest.TempPathFactory):
             len(store.children(result.run_id))
 
 
-def killed_build(url: str, tmp: Path, point: str) -> subprocess.CompletedProcess:
+def killed_build(url: str, tmp: Path, point: str,
+                 spec: str = "trip_planner.md") -> subprocess.CompletedProcess:
     return subprocess.run([PYTHON, str(REPO / "tests" / "resume_child.py"), url, str(tmp),
-                           point], capture_output=True, text=True, timeout=300,
+                           point, spec], capture_output=True, text=True, timeout=300,
                           cwd=REPO / "tests")
 
 
@@ -73,3 +74,22 @@ def test_resume_after_kill_9_completes_the_same_build(point: str, service_url: s
 
         with pytest.raises(UserError, match="nothing to resume"):
             asyncio.run(resume(store, run.id, build_model()))
+
+
+def test_a_build_whose_system_applies_rules_resumes_to_the_same_package(
+        service_url: str, tmp_path: Path):
+    """examples/expense_claims_check.md: every worker applies rules (skills.py), killed
+    as its system runs the second example."""
+    spec = "expense_claims_check.md"
+    with Store(service_url, spool_dir=tmp_path / "spool") as store:
+        reference = logged_build(store, tmp_path / "reference", spec)
+        before = {r.id for r in store.runs(limit=1000)}
+        child = killed_build(service_url, tmp_path, "inside", spec)
+        assert child.returncode == -9, child.stderr[-2000:]
+        [run] = [r for r in store.runs(limit=1000) if r.id not in before and r.kind == "build"]
+        result = asyncio.run(resume(store, run.id, build_model(), runner=InProcessRunner(),
+                                    out_dir=tmp_path / "resumed"))
+        store.flush()
+        assert result.package.sha256 == reference.package.sha256
+        assert (result.package_path / "expense_check" / "skills.py").is_file()
+        assert counts(store, run.id) == counts(store, reference.run_id)
