@@ -73,6 +73,7 @@ EXAMPLES = REPO / "examples"
     ("extracts the sender, the amount and the due date from the email", "extract",
      {"fields": ["sender", "amount", "due_date"]}),
     ("the highest offer always wins", "award", {"by": "highest"}),
+    ("the broker awards the task to the best bid", "none", {}),   # best fit: the default
 ])
 def test_a_stated_rule_is_read_with_its_parameters(sentence, kind, params):
     rules = [r for r in rules_in_line(sentence, 7) if r.kind == kind]
@@ -260,6 +261,19 @@ def test_a_consensus_member_that_times_out_is_named_and_the_rest_decide():
     assert body["skipped"] == {"slow": "did not answer within 0.5 s"}
     assert "Left out: slow did not answer within 0.5 s" in body["answer"]
     assert body["answer"].startswith("chair says fine")
+
+
+def test_a_fact_every_member_gives_is_kept_once_per_member():
+    class Judge(ModelAgent):
+        fields = {"score": {"type": "integer", "minimum": 1, "maximum": 10}}  # noqa: RUF012
+
+    model = slow_model({})
+    members = [agent(n, model, Judge) for n in ("optimist", "skeptic")]
+    system = Consensus("panel", [*members, agent("chair", model)], entry="chair",
+                       exit="chair", order=["optimist", "skeptic"])
+    body = ask(system, "A solar fridge")
+    assert body["facts"] == {"optimist_score": 1, "skeptic_score": 1}
+    assert body["answer"].startswith("Optimist score: 1\nSkeptic score: 1\n\nchair says")
 
 
 def test_a_contract_net_leaves_a_silent_bidder_out_and_says_who_won_with_the_bids():

@@ -109,9 +109,13 @@ def example_checks(given: str, expected: str,
         covered.append(route.span())
     for match in _MENTIONS.finditer(text):
         terms = [t for t in _terms(match.group("terms")) if t not in agents]
+        listed = match.group("terms").split(",")[-1]      # "fund, revise or decline": one
+        either = len(terms) > 1 and re.search(r"\bor\b", listed) is not None \
+            and not re.search(r"\band\b", listed)
         if terms:
-            checks.append(AcceptanceCheck(kind="mentions", text=f"mentions {', '.join(terms)}",
-                                          params={"terms": terms}))
+            checks.append(AcceptanceCheck(
+                kind="mentions", params={"terms": terms, **({"any": True} if either else {})},
+                text=f"mentions {' or '.join(terms) if either else ', '.join(terms)}"))
             covered.append(match.span())
     numbers = _NUMBER.findall(text)
     if numbers:

@@ -80,7 +80,7 @@ class System(Network):
         self.test_runs = list(test_runs)
         self._code: dict[UUID, dict[str, Any]] = {}
         self._steps: dict[UUID, list[dict[str, Any]]] = {}  # per conversation being handled
-        self._facts: dict[UUID, dict[str, Any]] = {}
+        self._facts: dict[UUID, list[tuple[str, str, Any]]] = {}   # (agent, fact, value)
         self._notes: dict[UUID, list[str]] = {}
         self._skipped: dict[UUID, dict[str, str]] = {}
         for name_ in [exit, *self.order, *self.approvals, *self.monitors,
@@ -97,7 +97,7 @@ class System(Network):
             raise ConfigError("a system needs {'input': '...'}")
         conversation = message.conversation_id
         steps = self._steps[conversation] = []
-        facts = self._facts[conversation] = {}
+        given = self._facts[conversation] = []
         notes = self._notes[conversation] = []
         skipped = self._skipped[conversation] = {}
         code = self._code[conversation] = {}
@@ -106,6 +106,7 @@ class System(Network):
         finally:
             for held in (self._steps, self._facts, self._notes, self._skipped, self._code):
                 del held[conversation]
+        facts = self.merged(given)
         if facts:
             answer = self.restated(answer, facts)
         answer = "\n\n".join(p for p in (render_facts(facts), answer, " ".join(
@@ -175,7 +176,7 @@ class System(Network):
                     raise
                 break  # the worker answered the rejection with the same answer: keep it
             answer = reply.body["answer"]
-            self._facts[within.conversation_id].update(reply.body.get("facts") or {})
+            self.learn(within, worker, reply.body.get("facts"))
             if approval is None or reply.body.get("by") == "rule":
                 approved = True     # what a rule computed, a rework would compute again
                 break
@@ -221,9 +222,24 @@ class System(Network):
             "solution.py": code, "test_solution.py": tests,
             "tests": {"passed": outcome.passed, "failed": outcome.failed,
                       "errors": outcome.errors, "runs": attempt, "output": outcome.output}})
-        self._facts[within.conversation_id]["tests"] = (
+        self.learn(within, run.tester, {"tests": (
             f"{outcome.summary()} after {attempt} run(s)"
-            + ("" if outcome.ok else f"; {run.author}'s code still fails its tests{stopped}"))
+            + ("" if outcome.ok else f"; {run.author}'s code still fails its tests{stopped}"))})
+
+    def learn(self, within: Message, agent: str, facts: Mapping[str, Any] | None) -> None:
+        """Keep what an agent's rules computed (a later round's value replaces its own)."""
+        self._facts[within.conversation_id] += [(agent, name, value)
+                                                for name, value in (facts or {}).items()]
+
+    @staticmethod
+    def merged(given: Sequence[tuple[str, str, Any]]) -> dict[str, Any]:
+        """The facts by name; one that several agents give (each panel member's "score")
+        is kept once per agent ("optimist_score")."""
+        givers: dict[str, set[str]] = {}
+        for agent, name, _ in given:
+            givers.setdefault(name, set()).add(agent)
+        return {(name if len(givers[name]) == 1 else f"{agent}_{name}"): value
+                for agent, name, value in given}
 
     def note(self, within: Message, text: str) -> None:
         """A sentence the answer ends with: what the flow did that the user should know."""
@@ -288,7 +304,7 @@ class Hierarchy(System):
         context = [{"agent": w, "answer": a} for w, a in answers.items()]
         final = await self.request(self.exit, "task", {"input": task, "context": context},
                                    within=within)
-        self._facts[within.conversation_id].update(final.body.get("facts") or {})
+        self.learn(within, self.exit, final.body.get("facts"))
         return final.body["answer"]
 
 
@@ -337,7 +353,7 @@ class Consensus(System):
                                                           for m in proposals)}]
         final = await self.request(self.exit, "task", {"input": task, "context": context},
                                    within=within)
-        self._facts[within.conversation_id].update(final.body.get("facts") or {})
+        self.learn(within, self.exit, final.body.get("facts"))
         return final.body["answer"]
 
 

@@ -166,7 +166,7 @@ _EXTRACT = re.compile(r"\b(?:extracts?|pulls? out|picks? out|reads? off)\s+(?:th
                       r"(?P<list>[a-z][^.;:]*?)\s+(?:from|out of|in)\s", re.I)
 _AWARD = re.compile(
     r"\b(?:awards?|gives?|assigns?)\s+(?:(?:the|each|every)\s+[\w-]+\s+|it\s+)?to\s+(?:the\s+)?"
-    r"(?P<by>lowest|highest|cheapest|smallest|largest|best)\s+(?:bid|offer|price)"
+    r"(?P<by>lowest|highest|cheapest|smallest|largest)\s+(?:bid|offer|price)"
     r"|\b(?:the\s+)?(?P<by2>lowest|highest|cheapest|smallest|largest)\s+(?:bid|offer|price)"
     r"(?:\s+[\w-]+){0,3}?\s+wins\b", re.I)
 _QUANTITY = re.compile(r"\bbid(?:s|ding)?\s+(?:with\s+)?(?P<q>(?:the|a|an|its)\s+(?:number|price|"
