@@ -456,8 +456,27 @@ def test_code_that_never_passes_stops_at_the_stated_limit_and_says_so():
 
     body = ask(coding_pair(FunctionModel(same), rounds=3), "add two numbers")
     assert body["code"]["tests"]["runs"] == 1
-    assert body["facts"]["tests"].endswith("still fails its tests; coder gave the same code "
-                                           "again")
+    assert body["facts"]["tests"].endswith("still fails its tests; coder gave the same "
+                                           "answer again")
+
+
+def test_a_tests_file_without_tests_goes_back_to_the_tester_not_the_author():
+    tests = iter(["def add(a, b): return a + b", TESTS])   # the code again, then tests
+
+    def reply(messages, schema, settings):
+        who = messages[0]["content"].split()[0]
+        if schema is not None:
+            return {"approved": True, "feedback": "ok"}
+        return next(tests) if who == "tester" else RIGHT
+
+    model = FunctionModel(reply)
+    body = ask(coding_pair(model), "add two numbers")
+    assert body["code"]["tests"]["runs"] == 2 and body["code"]["tests"]["passed"] == 1
+    told = [m[-1]["content"] for m, s, _ in model.calls
+            if s is None and m[0]["content"].startswith("tester")]
+    assert "no tests: the tests file has no test function" in told[1]
+    assert sum(m[0]["content"].startswith("coder") for m, s, _ in model.calls
+               if s is None) == 1                    # the author was not blamed
 
 
 def test_code_that_does_not_parse_is_asked_for_again_with_the_parser_complaint():

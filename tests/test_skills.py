@@ -121,3 +121,24 @@ def test_lookup_reads_a_filled_table_and_says_when_it_is_not(tmp_path):
     as_json = tmp_path / "prices.json"
     as_json.write_text('[{"item": "lamp", "price": "40"}]', encoding="utf-8")
     assert skills.lookup("a lamp", as_json, "item", "price") == "40"
+
+
+def test_python_code_takes_the_fenced_blocks_and_parse_problem_says_where():
+    answer = "Sure:\n```python\ndef f():\n    return 1\n```\nand\n```\nX = 2\n```"
+    assert skills.python_code(answer) == "def f():\n    return 1\n\nX = 2\n"
+    assert skills.python_code("def g(): pass") == "def g(): pass\n"
+    assert skills.parse_problem("def g(): pass\n") is None
+    assert skills.parse_problem("def g() pass\n").startswith("line 1:")
+
+
+def test_run_tests_runs_pytest_in_the_sandbox_and_counts():
+    code = "def add(a, b):\n    return a + b\n"
+    passing = skills.run_tests(code, "def test_add():\n    assert add(1, 2) == 3\n")
+    assert passing.ok and (passing.passed, passing.failed) == (1, 0)   # import added
+    failing = skills.run_tests(code, "from solution import add\n\n"
+                               "def test_add():\n    assert add(1, 2) == 4\n")
+    assert not failing.ok and failing.failed == 1 and "assert 3 == 4" in failing.output
+    empty = skills.run_tests(code, code)
+    assert empty.no_tests and not empty.ok and empty.summary().startswith("no tests")
+    broken = skills.run_tests("def add(a, b) return", "def test_add():\n    assert add\n")
+    assert not broken.ok and broken.errors >= 1

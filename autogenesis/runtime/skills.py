@@ -284,6 +284,7 @@ class PytestOutcome:
     errors: int
     output: str               # the end of pytest's output
     timed_out: bool = False
+    no_tests: bool = False    # the tests file holds no test pytest could collect
 
     @property
     def ok(self) -> bool:
@@ -292,6 +293,8 @@ class PytestOutcome:
     def summary(self) -> str:
         if self.timed_out:
             return "the tests timed out"
+        if self.no_tests:
+            return "no tests: the tests file has no test function pytest could run"
         return f"{self.passed} passed, {self.failed} failed, {self.errors} error(s)"
 
 
@@ -311,16 +314,18 @@ def run_tests(code: str, tests: str, *, module: str = "solution", timeout: float
         (where / f"{module}.py").write_text(code, encoding="utf-8")
         (where / f"test_{module}.py").write_text(tests, encoding="utf-8")
         result = run_sandboxed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                f"test_{module}.py"], cwd=where, timeout=timeout,
-                               memory_mb=memory_mb)
+                                "-p", "no:asyncio", f"test_{module}.py"], cwd=where,
+                               timeout=timeout, memory_mb=memory_mb)
     output = result.tail(1500)
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|errors?)\b",
                                                       output)}
     errors = counts.get("error", 0) + counts.get("errors", 0)
-    if result.returncode not in (0, 1) and not errors and not counts.get("failed"):
+    no_tests = result.returncode == 5       # pytest's code for "no tests collected"
+    if result.returncode not in (0, 1, 5) and not errors and not counts.get("failed"):
         errors = 1      # pytest could not collect or run the tests at all
     return PytestOutcome(passed=counts.get("passed", 0), failed=counts.get("failed", 0),
-                      errors=errors, output=output, timed_out=result.timed_out)
+                         errors=errors, output=output, timed_out=result.timed_out,
+                         no_tests=no_tests)
 
 
 # --- tables ---------------------------------------------------------------------------

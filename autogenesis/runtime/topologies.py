@@ -206,25 +206,31 @@ class System(Network):
             outcome = await asyncio.to_thread(run_tests, code, tests)
             if outcome.ok or attempt == run.rounds:
                 break
+            # no tests at all is the tester's to fix; failing tests go back to the author
+            fixer = run.tester if outcome.no_tests else run.author
+            feedback = (f"{outcome.summary()}. Write pytest functions (def test_...(): "
+                        f"assert ...) that import from solution." if outcome.no_tests else
+                        f"The tests failed ({outcome.summary()}):\n{outcome.output[-800:]}")
             try:
-                reply = await self.request(run.author, "task", {
-                    "input": task, "context": context[:at[run.author]], "round": attempt + 1,
-                    "feedback": f"The tests failed ({outcome.summary()}):\n"
-                                f"{outcome.output[-800:]}"}, within=within)
+                reply = await self.request(fixer, "task", {
+                    "input": task, "context": context[:at[fixer]], "round": attempt + 1,
+                    "feedback": feedback}, within=within)
             except RemoteError as exc:
                 if exc.error_type != "LoopDetected":
                     raise
-                stopped = f"; {run.author} gave the same code again"
+                stopped = f"; {fixer} gave the same answer again"
                 break       # which would fail the same way
-            code = reply.body["answer"]
-            context[at[run.author]] = {"agent": run.author, "answer": code}
+            context[at[fixer]] = {"agent": fixer, "answer": reply.body["answer"]}
+            code, tests = context[at[run.author]]["answer"], context[at[run.tester]]["answer"]
         self._code[within.conversation_id].update({
             "solution.py": code, "test_solution.py": tests,
             "tests": {"passed": outcome.passed, "failed": outcome.failed,
                       "errors": outcome.errors, "runs": attempt, "output": outcome.output}})
         self.learn(within, run.tester, {"tests": (
             f"{outcome.summary()} after {attempt} run(s)"
-            + ("" if outcome.ok else f"; {run.author}'s code still fails its tests{stopped}"))})
+            + ("" if outcome.ok else "; no tests were written" if outcome.no_tests
+               else f"; {run.author}'s code still fails its tests")
+            + ("" if outcome.ok else stopped))})
 
     def learn(self, within: Message, agent: str, facts: Mapping[str, Any] | None) -> None:
         """Keep what an agent's rules computed (a later round's value replaces its own)."""
