@@ -98,9 +98,11 @@ def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
         code.body = [f"return {{{p['value']!r}: skills.lookup(text, DATA / {table!r}, "
                      f"{p['key']!r}, {p['value']!r})}}"]
         code.data = {table: f"{p['key']},{p['value']}\n"}
-    elif rule.kind == "count":          # exactly that many, under the grammar
-        code.fields = {p["noun"]: {"type": "array", "minItems": int(p["n"]),
-                                   "maxItems": int(p["n"]),
+    elif rule.kind == "count":          # that many, under the grammar
+        low, high = p.get("low", p["n"]), p.get("high", p["n"])
+        bounds = {**({"minItems": int(low)} if low is not None else {}),
+                  **({"maxItems": int(high)} if high is not None else {"maxItems": 12})}
+        code.fields = {p["noun"]: {"type": "array", **bounds,
                                    "items": {"type": "string", "minLength": 3,
                                              "maxLength": 200}}}
         return code

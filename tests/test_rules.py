@@ -69,6 +69,10 @@ EXAMPLES = REPO / "examples"
     ("rates each loan low, medium or high risk", "one_of",
      {"what": "risk", "options": ["low", "medium", "high"]}),
     ("lists four ideas for the launch", "count", {"n": 4, "each": False, "noun": "ideas"}),
+    ("suggests 3-5 angles for the story", "count",
+     {"n": 3, "each": False, "noun": "angles", "low": 3, "high": 5}),
+    ("gives at least three reasons", "count",
+     {"n": 3, "each": False, "noun": "reasons", "low": 3, "high": None}),
     ("the broker awards the load to the cheapest bid", "award", {"by": "lowest"}),
     ("extracts the sender, the amount and the due date from the email", "extract",
      {"fields": ["sender", "amount", "due_date"]}),
@@ -207,6 +211,11 @@ def test_depends_on_rules_names_the_checks_only_a_rule_decides():
     assert depends_on_rules(decision, rules) and depends_on_rules(dated, rules)
     assert not depends_on_rules(prose, rules)
     assert not depends_on_rules(dated, rules[:1])
+    listed = [{"kind": "count", "agent": "c", "params": {"noun": "steps", "n": 3}}]
+    steps = AcceptanceCheck(kind="count", text="", params={"noun": "step", "n": 3})
+    questions = AcceptanceCheck(kind="count", text="", params={"noun": "question", "n": 3})
+    assert depends_on_rules(steps, listed) and not depends_on_rules(steps, rules)
+    assert not depends_on_rules(questions, [{**listed[0], "params": {"noun": "questions"}}])
 
 
 # --- the runtime ------------------------------------------------------------------

@@ -149,7 +149,8 @@ _LOOKUP = re.compile(
 _COUNT = re.compile(
     rf"\b(?:writes?|gives?|lists?|proposes?|suggests?|produces?|returns?|asks?|drafts?|"
     rf"picks?|names?|collects?|finds?|condenses?|summari[sz]es?)\s+(?:[a-z][\w']*\s+){{0,3}}?"
-    rf"(?:exactly\s+|up\s+to\s+|at\s+most\s+)?(?P<n>{_N})\s+"
+    rf"(?P<bound>exactly\s+|up\s+to\s+|at\s+most\s+|at\s+least\s+|no\s+more\s+than\s+)?"
+    rf"(?P<n>{_N})(?:\s*(?:-|–|to)\s*(?P<n2>{_N}))?\s+"
     r"(?:(?!from\b|for\b|of\b|to\b|with\b|about\b|the\b|and\b|or\b)[a-z][\w-]*\s+){0,2}?"
     r"(?P<noun>questions?|causes?|facts?|ideas?|headlines?|titles?|"
     r"options?|reasons?|tips?|steps?|points?|names?|links?|risks?|bullets?|examples?|"
@@ -252,9 +253,16 @@ def rules_in_line(text: str, line: int) -> list[StatedRule]:
         noun = m.group("noun").lower()
         each = re.match(r"\s+(?:about\s+|for\s+|on\s+)?(?:each|every|per)\b",
                         text[m.end():]) is not None
-        rules.append(StatedRule("count", m.group(0).strip(), line,
-                                {"n": _number(m.group("n")), "each": each,
-                                 "noun": noun if noun.endswith("s") else noun + "s"}))
+        n = _number(m.group("n"))
+        bound = " ".join((m.group("bound") or "").lower().split())
+        low, high = ((n, _number(m.group("n2"))) if m.group("n2") else
+                     (n, None) if bound == "at least" else
+                     (None, n) if bound in ("up to", "at most", "no more than") else (n, n))
+        params: dict[str, Any] = {"n": n, "each": each,
+                                  "noun": noun if noun.endswith("s") else noun + "s"}
+        if (low, high) != (n, n):
+            params.update(low=low, high=high)      # "3-5 angles", "at least three ideas"
+        rules.append(StatedRule("count", m.group(0).strip(), line, params))
     if (m := _RANGE.search(text)):
         low, high = sorted((int(m.group("a")), int(m.group("b"))))
         what = m.group("what").strip()
