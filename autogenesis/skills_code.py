@@ -38,27 +38,21 @@ def _what(text: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", str(text).lower()).strip()
 
 
+def _clause(clause: dict[str, Any]) -> str:
+    """One condition of a flag as a line of Python, with the spec's words as a comment."""
+    what, op = _what(clause.get("what", "")), clause["op"]
+    if op in ("over", "under"):
+        n = float(clause["n"])
+        return f"skills.{op}(text, {n!r}),  # {what} {op} {n:g}"
+    found = f"skills.mentioned(text, {list(clause['terms'])!r})"
+    return {"in": f"bool({found}),  # {what} one of them",
+            "not_in": f"not {found},  # {what} none of them"}.get(op, f"bool({found}),")
+
+
 def _flag(rule: Rule) -> list[str]:
-    lines = ["hits = ["]
-    for clause in rule.params["clauses"]:
-        what = _what(clause.get("what", ""))
-        if clause["op"] == "over":
-            lines.append(f"    skills.over(text, {float(clause['n'])!r}),  # {what} over "
-                         f"{clause['n']:g}")
-        elif clause["op"] == "under":
-            lines.append(f"    skills.under(text, {float(clause['n'])!r}),  # {what} under "
-                         f"{clause['n']:g}")
-        elif clause["op"] == "in":
-            lines.append(f"    bool(skills.mentioned(text, {list(clause['terms'])!r})),"
-                         f"  # {what} one of them")
-        elif clause["op"] == "not_in":
-            lines.append(f"    not skills.mentioned(text, {list(clause['terms'])!r}),"
-                         f"  # {what} none of them")
-        else:
-            lines.append(f"    bool(skills.mentioned(text, {list(clause['terms'])!r})),")
     join = "all" if rule.params.get("join") == "all" else "any"
-    lines += ["]", f"return {{'flag': skills.flag({join}(hits), {rule.params['label']!r})}}"]
-    return lines
+    return ["hits = [", *(f"    {_clause(c)}" for c in rule.params["clauses"]), "]",
+            f"return {{'flag': skills.flag({join}(hits), {rule.params['label']!r})}}"]
 
 
 def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
