@@ -237,15 +237,17 @@ class System(Network):
         self._facts[within.conversation_id] += [(agent, name, value)
                                                 for name, value in (facts or {}).items()]
 
-    @staticmethod
-    def merged(given: Sequence[tuple[str, str, Any]]) -> dict[str, Any]:
-        """The facts by name; one that several agents give (each panel member's "score")
-        is kept once per agent ("optimist_score")."""
+    def merged(self, given: Sequence[tuple[str, str, Any]]) -> dict[str, Any]:
+        """The facts by name, in the order of the agents (not of who finished first); one
+        that several agents give (each panel member's "score") is kept once per agent
+        ("optimist_score")."""
         givers: dict[str, set[str]] = {}
         for agent, name, _ in given:
             givers.setdefault(name, set()).add(agent)
+        rank = {name: i for i, name in enumerate(self.agents)}
+        ordered = sorted(given, key=lambda g: rank.get(g[0], len(rank)))   # stable
         return {(name if len(givers[name]) == 1 else f"{agent}_{name}"): value
-                for agent, name, value in given}
+                for agent, name, value in ordered}
 
     def note(self, within: Message, text: str) -> None:
         """A sentence the answer ends with: what the flow did that the user should know."""
