@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -61,6 +61,17 @@ class TestRun:
     __test__ = False      # not a pytest test class
 
 
+@dataclass
+class Flow:
+    """What one run of a system has done so far (one per conversation being handled)."""
+
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    facts: list[tuple[str, str, Any]] = field(default_factory=list)  # (agent, fact, value)
+    notes: list[str] = field(default_factory=list)       # sentences the answer ends with
+    skipped: dict[str, str] = field(default_factory=dict)   # member -> why left out
+    code: dict[str, Any] = field(default_factory=dict)   # files written, test report
+
+
 class System(Network):
     """A generated system: agents, who approves whom, and how work flows (`run`)."""
 
@@ -78,15 +89,15 @@ class System(Network):
         self.monitors = list(monitors)
         self.member_timeout = member_timeout
         self.test_runs = list(test_runs)
-        self._code: dict[UUID, dict[str, Any]] = {}
-        self._steps: dict[UUID, list[dict[str, Any]]] = {}  # per conversation being handled
-        self._facts: dict[UUID, list[tuple[str, str, Any]]] = {}   # (agent, fact, value)
-        self._notes: dict[UUID, list[str]] = {}
-        self._skipped: dict[UUID, dict[str, str]] = {}
+        self._flows: dict[UUID, Flow] = {}     # per conversation being handled
         for name_ in [exit, *self.order, *self.approvals, *self.monitors,
                       *(a.approver for a in self.approvals.values())]:
             if name_ not in self.agents:
                 raise ConfigError(f"system {name!r} refers to an unknown agent {name_!r}")
+
+    def flow(self, within: Message) -> Flow:
+        """What the run that `within` belongs to has done so far."""
+        return self._flows[within.conversation_id]
 
     def duties(self, names: Sequence[str]) -> dict[str, str]:
         return {n: (type(self.agents[n]).__doc__ or n).strip().splitlines()[0] for n in names}
@@ -95,22 +106,17 @@ class System(Network):
         task = str(message.body.get("input", "")).strip()
         if not task:
             raise ConfigError("a system needs {'input': '...'}")
-        conversation = message.conversation_id
-        steps = self._steps[conversation] = []
-        given = self._facts[conversation] = []
-        notes = self._notes[conversation] = []
-        skipped = self._skipped[conversation] = {}
-        code = self._code[conversation] = {}
+        flow = self._flows[message.conversation_id] = Flow()
         try:
             answer = await self.run(task, message)
         finally:
-            for held in (self._steps, self._facts, self._notes, self._skipped, self._code):
-                del held[conversation]
-        facts = self.merged(given)
+            del self._flows[message.conversation_id]
+        steps = flow.steps
+        facts = self.merged(flow.facts)
         if facts:
             answer = self.restated(answer, facts)
         answer = "\n\n".join(p for p in (render_facts(facts), answer, " ".join(
-            n[:1].upper() + n[1:] + "." for n in notes)) if p)
+            n[:1].upper() + n[1:] + "." for n in flow.notes)) if p)
         body: dict[str, Any] = {"answer": answer, "exit": self.exit, "steps": steps,
                                 "approved": all(step["approved"] for step in steps)}
         if facts:
@@ -120,10 +126,10 @@ class System(Network):
                       for s in steps if not s["approved"]]
         if unapproved:      # said beside the answer (stderr of `python -m`), not in it
             body["notes"] = unapproved
-        if skipped:
-            body["skipped"] = skipped
-        if code:
-            body["code"] = code
+        if flow.skipped:
+            body["skipped"] = flow.skipped
+        if flow.code:
+            body["code"] = flow.code
         if self.monitors:
             body["monitors"] = await self.monitor(task, steps, message)
         return body
@@ -191,7 +197,7 @@ class System(Network):
                 approval.approver if approval and reply.body.get("by") != "rule" else None}
         if reply.body.get("by") == "rule":
             step["by"] = "rule"
-        self._steps[within.conversation_id].append(step)
+        self.flow(within).steps.append(step)
         return answer
 
     async def run_tests(self, run: TestRun, task: str, within: Message,
@@ -222,7 +228,7 @@ class System(Network):
                 break       # which would fail the same way
             context[at[fixer]] = {"agent": fixer, "answer": reply.body["answer"]}
             code, tests = context[at[run.author]]["answer"], context[at[run.tester]]["answer"]
-        self._code[within.conversation_id].update({
+        self.flow(within).code.update({
             "solution.py": code, "test_solution.py": tests,
             "tests": {"passed": outcome.passed, "failed": outcome.failed,
                       "errors": outcome.errors, "runs": attempt, "output": outcome.output}})
@@ -234,7 +240,7 @@ class System(Network):
 
     def learn(self, within: Message, agent: str, facts: Mapping[str, Any] | None) -> None:
         """Keep what an agent's rules computed (a later round's value replaces its own)."""
-        self._facts[within.conversation_id] += [(agent, name, value)
+        self.flow(within).facts += [(agent, name, value)
                                                 for name, value in (facts or {}).items()]
 
     def merged(self, given: Sequence[tuple[str, str, Any]]) -> dict[str, Any]:
@@ -251,7 +257,7 @@ class System(Network):
 
     def note(self, within: Message, text: str) -> None:
         """A sentence the answer ends with: what the flow did that the user should know."""
-        self._notes[within.conversation_id].append(text)
+        self.flow(within).notes.append(text)
 
     async def members(self, calls: Mapping[str, Any], within: Message,
                       what: str = "answer") -> dict[str, Any]:
@@ -259,7 +265,7 @@ class System(Network):
         name, and the answer says so. No member at all is a failure."""
         answers, skipped = await gather_within(calls, self.member_timeout or self.timeout)
         if skipped:
-            self._skipped[within.conversation_id].update(skipped)
+            self.flow(within).skipped.update(skipped)
             self.note(within, "Left out: " + "; ".join(f"{name} {why}"
                                                       for name, why in skipped.items()))
         if not answers:
@@ -277,7 +283,7 @@ class Pipeline(System):
         for worker in self.order:
             answer = await self.step(worker, task, within, context=context)
             context.append({"agent": worker, "answer": answer})
-            if self._steps[within.conversation_id][-1].get("by") != "rule":
+            if self.flow(within).steps[-1].get("by") != "rule":
                 written = answer
             for run in self.test_runs:
                 if run.tester == worker and run.author in {c["agent"] for c in context}:
