@@ -4,10 +4,13 @@ A rule (`artefacts.Rule`, wired by design) becomes a plain function of the
 input that calls `autogenesis.runtime.skills` with the spec's own terms,
 numbers and offsets, written out as Python literals (`repr`): the user reads
 `skills.over(text, 10000.0)`, not a configuration format. A choice from a
-stated list, a score within stated bounds, a stated number of items ("three
-questions": a list of exactly three) and the fields an agent extracts become
-typed fields the agent asks the model for under a grammar when no rule gave
-them; a deadline becomes the system's `member_timeout`.
+stated list, a score within stated bounds and the fields an agent extracts
+become typed fields the agent asks the model for under a grammar when no
+rule gave them; a stated count ("three questions") becomes a function that
+keeps at most that many items of the agent's answer; a deadline becomes the
+system's `member_timeout`. (A count as a typed list of exactly that many
+strings was tried: the default 135M model fills such arrays with junk like
+"1.1.1.1" or "{{", where its prose at least lists the items.)
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class RuleCode:
     body: list[str] = field(default_factory=list)
     fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)   # data files: name -> content
+    after: bool = False                # applied to the agent's answer, not its input
+    limit: int | None = None           # the most items it keeps (a count)
 
 
 def _what(text: str) -> str:
@@ -92,16 +97,14 @@ def rule_code(rule: Rule, taken: set[str]) -> RuleCode | None:
         code.body = [f"return {{{p['value']!r}: skills.lookup(text, DATA / {table!r}, "
                      f"{p['key']!r}, {p['value']!r})}}"]
         code.data = {table: f"{p['key']},{p['value']}\n"}
-    elif rule.kind == "count":          # that many, under the grammar
-        low, high = p.get("low", p["n"]), p.get("high", p["n"])
-        bounds = {**({"minItems": int(low)} if low is not None else {}),
-                  **({"maxItems": int(high)} if high is not None else {"maxItems": 12})}
-        code.fields = {p["noun"]: {"type": "array", **bounds,
-                                   "items": {"type": "string", "minLength": 3,
-                                             "maxLength": 200}}}
-        return code
+    elif rule.kind == "count":          # at most that many items of the answer
+        high = p.get("high", p["n"])
+        if high is None:
+            return None
+        code.after, code.limit = True, int(high)
+        code.body = [f"return skills.keep_items(answer, {int(high)!r})"]
     elif rule.kind == "extract":
-        code.fields = {name: {"type": "string", "maxLength": 120} for name in p["fields"]}
+        code.fields = {name: {"type": "string"} for name in p["fields"]}
         return code
     else:
         return None

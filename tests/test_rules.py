@@ -160,11 +160,24 @@ def test_a_generated_package_ships_its_rules_as_code_and_tests_them_without_a_mo
     assert run.returncode == 1 and "2026-10-07" in run.stdout
 
 
-def test_a_stated_count_is_a_typed_list_of_exactly_that_many(tmp_path: Path):
+def test_a_stated_count_limits_the_answer_and_extracted_fields_are_typed(tmp_path: Path):
     folder = generated("ticket_triage.md", tmp_path)
     agents_py = (folder / "ticket_triage" / "agents.py").read_text()
-    assert "'steps': {'type': 'array', 'minItems': 3, 'maxItems': 3" in agents_py
+    assert "after = (skills.responder_steps,)" in agents_py
+    assert "skills.keep_items(answer, 3)" in (folder / "ticket_triage" / "skills.py").read_text()
+    assert "'queue': {'enum': ['billing', 'technical', 'account']}" in agents_py
     assert not PLACEHOLDER.search(agents_py)     # a nested schema is no template leftover
+    run = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider",
+                          "tests/test_skills.py"], cwd=folder, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "test_a_count_keeps_at_most_its_items[responder_steps] PASSED" in run.stdout
+    spec = ("# Mail desk\n\n- **reader**: extracts the sender, the amount and the due date "
+            "from the email\n- **writer**: drafts a reply\n\n## Flow\n\nreader -> writer\n")
+    _, bp = read(spec)
+    folder = write_package(render_package(bp, prompts_for(bp), "a test"), tmp_path / "mail")
+    agents_py = (folder / bp.slug / "agents.py").read_text()
+    assert "'due_date': {'type': 'string'}" in agents_py and "reader" in bp.rule_only
     assert render_facts({"queue": "billing", "steps": ["Log out.", "Log in."]}) == (
         "Queue: billing\nSteps:\n1. Log out.\n2. Log in.")
 
@@ -213,9 +226,7 @@ def test_depends_on_rules_names_the_checks_only_a_rule_decides():
     assert not depends_on_rules(dated, rules[:1])
     listed = [{"kind": "count", "agent": "c", "params": {"noun": "steps", "n": 3}}]
     steps = AcceptanceCheck(kind="count", text="", params={"noun": "step", "n": 3})
-    questions = AcceptanceCheck(kind="count", text="", params={"noun": "question", "n": 3})
-    assert depends_on_rules(steps, listed) and not depends_on_rules(steps, rules)
-    assert not depends_on_rules(questions, [{**listed[0], "params": {"noun": "questions"}}])
+    assert not depends_on_rules(steps, listed)      # a skill cuts; only the model writes
 
 
 # --- the runtime ------------------------------------------------------------------

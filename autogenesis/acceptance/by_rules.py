@@ -2,10 +2,11 @@
 
 A check depends on rules when what it looks for is something only a wired
 rule says: a flag's label ("suspicious", "not suspicious"), an option of a
-stated list, a date a date rule computes, the number of items of a typed
-list. These are the checks a system with rules must pass whatever the model
-writes; the build reports them apart, and the generated package tests them
-without a model (`tests/test_skills.py`).
+stated list, a date a date rule computes. A count is not: a skill can cut a
+list to its limit, only the model can write enough items. These are the
+checks a system with rules must pass whatever the model writes; the build
+reports them apart, and the generated package tests them without a model
+(`tests/test_skills.py`).
 """
 
 from __future__ import annotations
@@ -38,11 +39,6 @@ def depends_on_rules(check: AcceptanceCheck, rules: Iterable[Mapping[str, Any]])
     rules = list(rules)
     words = rule_words(rules)
     dates = any(r["kind"] == "dates" and r.get("agent") is not None for r in rules)
-    listed = {r["params"]["noun"].rstrip("s") for r in rules
-              if r["kind"] == "count" and r.get("agent") is not None}
-    if check.kind == "count":   # a typed list of that many (questions and sentences are
-        noun = str(check.params.get("noun", ""))  # counted by "?" and ".", not by items)
-        return noun in listed and noun not in ("question", "sentence")
     if check.kind == "decision":
         return str(check.params.get("choice", "")).lower() in words
     if check.kind == "mentions" and check.source == "expected":

@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 from autogenesis.acceptance.compile import content_words
 from autogenesis.artefacts import AcceptanceCheck, CheckResult
 
-_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)]|[A-Z][\w ]{0,20}:)\s+\S", re.M)
+_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)]|[A-Z][\w ]{0,20}\d[\w ]*:)\s+\S", re.M)
+"""A listed item: a bullet, a number, or a numbered label ("Day 2: ..."); a label without
+a number ("Flag: urgent") is a fact, not an item."""
 _CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
 
 
@@ -35,7 +37,8 @@ def _count(noun: str, answer: str) -> tuple[int, str]:
         return answer.count("?"), "question marks"
     if noun == "sentence":
         return _sentences(answer), "sentences"
-    listed = len(_LIST_LINE.findall(answer))
+    listed = len(_LIST_LINE.findall(answer)) + len(re.findall(   # "Step: ..." lines
+        rf"^[ \t]*{re.escape(noun)}\w*[ \t]*:[ \t]+\S", answer, re.M | re.I))
     if listed:
         return listed, "listed lines"
     return _sentences(answer), "sentences (no list)"

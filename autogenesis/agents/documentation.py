@@ -45,7 +45,7 @@ RULE_HOW = {
     "total": "skills.py: adds the amounts up and names any difference",
     "not_future": "skills.py: compares the input's date with today",
     "lookup": "skills.py: looks the value up in its data file (fill it in)",
-    "count": "the model, as a list of exactly that many items",
+    "count": "skills.py keeps at most that many items of the answer",
     "extract": "the model, as typed fields",
     "deadline": "members that do not answer in time are left out by name",
     "run_tests": "the tests are run against the code in a sandbox; failures go back",

@@ -101,10 +101,11 @@ def wire_rules(rules: Sequence[Rule], agents: Sequence[AgentDesign], *, topology
                 {"agent": ""} if topology in CONCURRENT else
                 {"agent": None, "why": f"a {topology.replace('_', ' ')} asks one agent at a "
                                        "time: there are no members to leave out"})))
-        elif rule.kind == "count" and rule.params.get("each"):
+        elif rule.kind == "count" and (rule.params.get("each") or
+                                       ("high" in rule.params and rule.params["high"] is None)):
             wired.append(rule.model_copy(update={
-                "agent": None, "why": "a count per item is checked in the answers, not "
-                                      "applied by a skill"}))
+                "agent": None, "why": "a count per item or a least number is checked in the "
+                                      "answers; a skill can only cut a list, not add to it"}))
         elif (owner := _owner(rule, agents, lines, takers)) is not None:
             wired.append(rule.model_copy(update={"agent": owner, "why": ""}))
         else:
@@ -117,8 +118,11 @@ def wire_rules(rules: Sequence[Rule], agents: Sequence[AgentDesign], *, topology
             continue
         duties = [" ".join(d.split()).lower() for d in agent.duties]
         if any(d.startswith(" ".join(r.text.split()).lower()) for d in duties for r in mine
-               if r.kind in ("count", "extract")):
-            rule_only.append(agent.name)    # its output is the list or the fields
+               if r.kind == "extract"):
+            rule_only.append(agent.name)    # its output is the fields
+            continue
+        mine = [r for r in mine if r.kind != "count"]     # a count limits prose
+        if not mine:
             continue
         left = _words(" ".join(agent.duties))
         for rule in mine:
