@@ -283,6 +283,16 @@ def test_a_consensus_member_that_times_out_is_named_and_the_rest_decide():
     assert body["answer"].startswith("chair says fine")
 
 
+def test_a_member_deadline_bounds_its_answer_not_its_approvers_review():
+    model = slow_model({"chair": 0.8})             # a slow reviewer, quick members
+    members = [agent(n, model) for n in ("quick", "steady", "chair")]
+    system = Consensus("panel", members, entry="chair", exit="chair",
+                       order=["quick", "steady"], member_timeout=0.5,
+                       approvals={"quick": Approval("chair", 2)})
+    body = ask(system, "Should we fund it?")
+    assert "skipped" not in body and body["approved"] is True
+
+
 def test_a_fact_every_member_gives_is_kept_once_per_member():
     class Judge(ModelAgent):
         fields = {"score": {"type": "integer", "minimum": 1, "maximum": 10}}  # noqa: RUF012

@@ -245,9 +245,10 @@ async def within(calls: Mapping[str, Awaitable[T]], seconds: float,
         task = tasks[name]
         if task in pending:
             skipped[name] = f"did not answer within {seconds:g} s"
-        elif task.exception() is not None:
-            error = task.exception()
-            skipped[name] = f"failed: {' '.join(str(error).split()) or type(error).__name__}"
+        elif (error := task.exception()) is not None:
+            limit = getattr(error, "limit", None)     # a request's own deadline passed
+            skipped[name] = (f"did not answer within {limit:g} s" if limit is not None else
+                             f"failed: {' '.join(str(error).split()) or type(error).__name__}")
         else:
             answers[name] = task.result()
     if pending:

@@ -37,7 +37,7 @@ from typing import Any
 from uuid import UUID
 
 from autogenesis.bus.message import Message
-from autogenesis.errors import ConfigError, RemoteError, RuntimeFailure
+from autogenesis.errors import ConfigError, DeadlineExceeded, RemoteError, RuntimeFailure
 from autogenesis.runtime.agent import Network
 from autogenesis.runtime.model_agent import ModelAgent, render_facts
 from autogenesis.runtime.skills import run_tests
@@ -165,8 +165,11 @@ class System(Network):
         raise NotImplementedError
 
     async def step(self, worker: str, task: str, within: Message, *,
-                   context: Sequence[Mapping[str, str]] = ()) -> str:
-        """One worker's answer, reworked until its approver approves or rounds run out."""
+                   context: Sequence[Mapping[str, str]] = (),
+                   timeout: float | None = None) -> str:
+        """One worker's answer, reworked until its approver approves or rounds run out.
+        `timeout` bounds each of the worker's answers (not its approver's reviews); a
+        rework that is late leaves the answer before it standing."""
         approval = self.approvals.get(worker)
         feedback: str | None = None
         rounds = approval.max_rounds if approval else 1
@@ -176,11 +179,15 @@ class System(Network):
             try:
                 reply = await self.request(worker, "task", {
                     "input": task, "context": list(context), "feedback": feedback,
-                    "round": round_}, within=within)
+                    "round": round_}, within=within, timeout=timeout)
             except RemoteError as exc:
                 if exc.error_type != "LoopDetected" or round_ == 1:
                     raise
                 break  # the worker answered the rejection with the same answer: keep it
+            except DeadlineExceeded:
+                if round_ == 1:
+                    raise
+                break  # a late rework: the answer before it stands
             answer = reply.body["answer"]
             self.learn(within, worker, reply.body.get("facts"))
             if approval is None or reply.body.get("by") == "rule":
@@ -261,9 +268,10 @@ class System(Network):
 
     async def members(self, calls: Mapping[str, Any], within: Message,
                       what: str = "answer") -> dict[str, Any]:
-        """Await the members' calls at once; those that fail or are late are left out by
-        name, and the answer says so. No member at all is a failure."""
-        answers, skipped = await gather_within(calls, self.member_timeout or self.timeout)
+        """Await the members' calls at once; those that fail or are late (each request
+        bounded by `member_timeout`) are left out by name, and the answer says so. No
+        member at all is a failure."""
+        answers, skipped = await gather_within(calls, self.timeout)
         if skipped:
             self.flow(within).skipped.update(skipped)
             self.note(within, "Left out: " + "; ".join(f"{name} {why}"
@@ -313,8 +321,9 @@ class Hierarchy(System):
     topology = "hierarchy"
 
     async def run(self, task: str, within: Message) -> str:
-        answers = await self.members({w: self.step(w, task, within) for w in self.order},
-                                     within)
+        answers = await self.members({w: self.step(w, task, within,
+                                                   timeout=self.member_timeout)
+                                      for w in self.order}, within)
         context = [{"agent": w, "answer": a} for w, a in answers.items()]
         final = await self.request(self.exit, "task", {"input": task, "context": context},
                                    within=within)
@@ -338,7 +347,8 @@ class ContractNet(System):
 
     async def run(self, task: str, within: Message) -> str:
         body = {"input": task, **({"quantity": self.quantity} if self.award else {})}
-        bids = await self.members({c: self.request(c, "bid", body, within=within)
+        bids = await self.members({c: self.request(c, "bid", body, within=within,
+                                                   timeout=self.member_timeout)
                                    for c in self.order}, within, what="bid")
         scores = {name: bid.body["score"] for name, bid in bids.items()
                   if bid.body["score"] == bid.body["score"]}       # a number, not NaN
@@ -355,10 +365,12 @@ class Consensus(System):
     topology = "consensus"
 
     async def run(self, task: str, within: Message) -> str:
-        proposals = await self.members({m: self.step(m, task, within) for m in self.order},
-                                       within)
+        proposals = await self.members({m: self.step(m, task, within,
+                                                     timeout=self.member_timeout)
+                                        for m in self.order}, within)
         votes = await self.members({m: self.request(m, "choose", {
-            "input": task, "options": proposals}, within=within) for m in proposals},
+            "input": task, "options": proposals}, within=within, timeout=self.member_timeout)
+            for m in proposals},
             within, what="vote")
         tally = Counter(vote.body["choice"] for vote in votes.values())
         best = max(proposals, key=lambda m: (tally[m], -self.order.index(m)))
