@@ -12,7 +12,8 @@ examples reaching the exit agent, reworks and iterations, seconds per stage
 (in run order, iterations summed), and the total beside the scripted
 baseline; then per spec the acceptance checks the system's answers pass beside those
 one plain call of the same model passes and, on the decision checks, those an
-equal-budget vote passes, with calls, tokens out and seconds of each, and whether the
+equal-budget vote passes, with calls, tokens out and seconds of each, on the checks
+the spec's wired rules decide the system's and one call's passes, and whether the
 build kept a system that falls short of one call.
 Logs to the configured database (the embedded one by default) and
 writes packages to a temporary folder.
@@ -27,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from autogenesis.acceptance.by_rules import rules_decided
 from autogenesis.artefacts import Blueprint, TestReport
 from autogenesis.errors import AutogenesisError
 from autogenesis.llm.base import Model
@@ -67,7 +69,7 @@ def main() -> None:
     print(f"{'spec':<24}{'result':<9}{'agents':>7}{'tests':>7}{'exit':>6}{'rework':>7}"
           f"{'iter':>5}" + "".join(f"{SHORT[s]:>6}" for s in order)
           + f"{'total s':>9}{'scripted s':>11}")
-    checks: list[tuple[str, TestReport, float]] = []
+    checks: list[tuple[str, TestReport, Blueprint, float, float, bool]] = []
     with Store.open() as store, tempfile.TemporaryDirectory() as tmp:
         for spec in specs:
             started = time.perf_counter()
@@ -96,18 +98,22 @@ def main() -> None:
             single_s = sum(c["latency_ms"] for c, s in zip(calls, sampled, strict=True)
                            if not s) / 1000
             vote_s = sum(c["latency_ms"] for c, s in zip(calls, sampled, strict=True) if s) / 1000
-            checks.append((spec.name, report, single_s, vote_s, bool(result.shortfalls)))
+            checks.append((spec.name, report, result.artefact(Blueprint), single_s, vote_s,
+                           bool(result.shortfalls)))
     print("\nacceptance checks per spec: the system beside one call of the same model and, "
           "on the decision checks, a vote of as many sampled calls as the system made")
     print(f"{'spec':<24}{'system':>8}{'calls':>7}{'tokens':>8}{'seconds':>9}"
           f"{'one call':>10}{'calls':>7}{'tokens':>8}{'seconds':>9}"
-          f"{'decisions sys/vote':>20}{'calls':>7}{'tokens':>8}{'seconds':>9}  kept short")
-    for name, report, single_s, vote_s, short in checks:
+          f"{'decisions sys/vote':>20}{'calls':>7}{'tokens':>8}{'seconds':>9}"
+          f"{'rules sys/one':>15}  kept short")
+    for name, report, blueprint, single_s, vote_s, short in checks:
         passed, judged = report.passes("system")
         single, single_judged = report.passes("single")
         arm = [b for b in report.baselines if b.arm == "single"]
         votes = [b for b in report.baselines if b.arm == "vote"]
         system_d, vote_d, decided = report.decisions()
+        ruled = rules_decided(report, blueprint)
+        rules = "-" if ruled is None else f"{ruled[0][0]}/{ruled[0][1]} {ruled[1][0]}/{ruled[1][1]}"
         print(f"{name:<24}{f'{passed}/{judged}':>8}"
               f"{sum(s.calls for s in report.scenarios):>7}"
               f"{sum(s.tokens_out for s in report.scenarios):>8}"
@@ -116,7 +122,7 @@ def main() -> None:
               f"{sum(b.tokens_out for b in arm):>8}{single_s:>9.1f}"
               f"{f'{system_d}/{decided} {vote_d}/{decided}' if decided else '-':>20}"
               f"{sum(b.calls for b in votes):>7}{sum(b.tokens_out for b in votes):>8}"
-              f"{vote_s:>9.1f}  {'yes' if short else 'no'}")
+              f"{vote_s:>9.1f}{rules:>15}  {'yes' if short else 'no'}")
 
 
 if __name__ == "__main__":

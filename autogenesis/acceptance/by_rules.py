@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from autogenesis.artefacts import AcceptanceCheck
+from autogenesis.artefacts import AcceptanceCheck, Blueprint, TestReport, pass_count
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -45,3 +45,19 @@ def depends_on_rules(check: AcceptanceCheck, rules: Iterable[Mapping[str, Any]])
         terms = [str(t).lower() for t in check.params.get("terms", ())]
         return bool(terms) and all(t in words or (dates and _ISO.match(t)) for t in terms)
     return False
+
+
+def rules_decided(report: TestReport,
+                  blueprint: Blueprint) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((passed, judged) for the system, (passed, judged) for one call) on the examples'
+    checks that the blueprint's wired rules decide; None when its rules decide none."""
+    rules = [r.model_dump() for r in blueprint.rules]
+    decided = {(n, c.text) for n, e in enumerate(blueprint.examples, 1) for c in e.checks
+               if depends_on_rules(c, rules)}
+    if not decided:
+        return None
+    system = pass_count([r for s in report.scenarios for r in s.checks
+                         if (s.example, r.text) in decided])
+    single = pass_count([r for b in report.baselines if b.arm == "single" and not b.held_out
+                         for r in b.checks if (b.example, r.text) in decided])
+    return system, single

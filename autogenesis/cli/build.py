@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from autogenesis.acceptance.by_rules import depends_on_rules
+from autogenesis.acceptance.by_rules import rules_decided
 from autogenesis.acceptance.cases import read_cases
 from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport, pass_count
 from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
@@ -184,17 +184,12 @@ def checks_lines(report: TestReport) -> list[str]:
 def rule_lines(report: TestReport, blueprint: Blueprint) -> list[str]:
     """How the system and one call do on the checks only a rule decides (a flag, an option
     of a stated list, a computed date: `acceptance.by_rules`)."""
-    rules = [r.model_dump() for r in blueprint.rules]
-    decided = {(n, c.text) for n, e in enumerate(blueprint.examples, 1) for c in e.checks
-               if depends_on_rules(c, rules)}
-    if not decided:
+    decided = rules_decided(report, blueprint)
+    if decided is None:
         return []
-    system = pass_count([r for s in report.scenarios for r in s.checks
-                         if (s.example, r.text) in decided])
-    single = pass_count([r for b in report.baselines if b.arm == "single" and not b.held_out
-                         for r in b.checks if (b.example, r.text) in decided])
-    return [f"  rules: on the {system[1]} check(s) its rules decide, the system passes "
-            f"{system[0]}, one call {single[0]}/{single[1]}"]
+    (system, judged), (single, single_judged) = decided
+    return [f"  rules: on the {judged} check(s) its rules decide, the system passes "
+            f"{system}, one call {single}/{single_judged}"]
 
 
 def summary(result: BuildResult) -> list[str]:
