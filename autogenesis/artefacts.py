@@ -21,6 +21,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from autogenesis.canonical import sha256_of
+
 Topology = Literal["pipeline", "router", "hierarchy", "contract_net", "consensus",
                    "feedback_loop"]
 TOPOLOGIES: tuple[str, ...] = get_args(Topology)
@@ -40,12 +42,9 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 class Artefact(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def canonical(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False)
-
     def digest(self) -> str:
-        return hashlib.sha256(self.canonical().encode()).hexdigest()
+        """The artefact's identity (`canonical.sha256_of` its JSON)."""
+        return sha256_of(self.model_dump(mode="json"))
 
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from autogenesis.bus.message import canonical_json
+from autogenesis.canonical import canonical_json, sha256_of
 from autogenesis.errors import ReplayMismatch, UserError
 from autogenesis.llm.base import ChatMessage, Decoding, Generation, Model
 from autogenesis.llm.replay import ReplayModel, diff_json
@@ -291,7 +291,7 @@ class Mirror:
         wanted = {c: original[c] for c in COMPARED[table]}
         got = {c: self._translate(row[c]) for c in COMPARED[table]}
         if table == "artefacts":   # its hash, over the body with the original's ids
-            got["sha256"] = hashlib.sha256(canonical_json(got["body"]).encode()).hexdigest()
+            got["sha256"] = sha256_of(got["body"])
         if got != wanted:
             raise ReplayMismatch(_agent_of(table, original),
                                  where if isinstance(where, int) else _index(where),

@@ -12,7 +12,6 @@ which reads each build's own setting.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
@@ -34,7 +33,8 @@ from autogenesis.artefacts import (
 )
 from autogenesis.bus.context import current_caller
 from autogenesis.bus.message import Message
-from autogenesis.llm.base import Decoding, Model, canonical
+from autogenesis.canonical import sha256_of
+from autogenesis.llm.base import Decoding, Model
 from autogenesis.prompts import Prompts
 from autogenesis.runtime.agent import Agent
 from autogenesis.runtime.model_agent import JUDGEMENT_SCHEMA
@@ -104,7 +104,7 @@ class Approver(Agent):
         verdict = await self.judge(body["stage"], body["artefact"], body["inputs"])
         # The artefact's hash names what was judged (two rejections with the same reasons
         # are two verdicts on two artefacts, not a loop).
-        digest = hashlib.sha256(canonical(body["artefact"]).encode()).hexdigest()
+        digest = sha256_of(body["artefact"])
         return {"verdict": verdict.model_dump(mode="json"), "artefact_sha256": digest}
 
     async def judge(self, stage: str, artefact: Mapping[str, Any],

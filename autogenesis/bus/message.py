@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
+from autogenesis.canonical import canonical_json
 from autogenesis.errors import ConfigError
 
 BROADCAST = "*"
@@ -40,11 +41,6 @@ def check_topic(topic: str, *, pattern: bool = False) -> str:
         if not _TOPIC_LEVEL.match(level):
             raise ConfigError(f"invalid topic {topic!r}: level {level!r} is not allowed")
     return topic
-
-
-def canonical_json(body: Mapping[str, Any]) -> str:
-    """The one JSON text of a body: stable key order, compact, UTF-8 kept."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _now() -> datetime:

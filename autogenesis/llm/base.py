@@ -8,12 +8,11 @@ smolagents' `Model.generate` or pydantic-ai's `Model.request`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from autogenesis.canonical import sha256_of
 from autogenesis.errors import ConfigError
 
 ChatMessage = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
@@ -123,13 +122,9 @@ def check_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
     return checked
 
 
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def prompt_sha256(messages: Sequence[ChatMessage], schema: Mapping[str, Any] | None,
                   settings: Decoding) -> str:
     """One hash for everything that determines a call's answer, besides the model."""
     payload = {"messages": [dict(m) for m in messages], "schema": schema,
                "settings": settings.as_dict()}
-    return hashlib.sha256(canonical(payload).encode()).hexdigest()
+    return sha256_of(payload)

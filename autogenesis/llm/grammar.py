@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from autogenesis.canonical import canonical_json
 from autogenesis.errors import SchemaError
-from autogenesis.llm.base import canonical
 
 
 class JsonGrammars:
@@ -21,7 +21,7 @@ class JsonGrammars:
     def compile(self, schema: Mapping[str, Any]) -> Any:
         try:
             # No free whitespace: small models otherwise pad JSON with newlines forever.
-            return self._compiler.compile_json_schema(canonical(schema), any_whitespace=False)
+            return self._compiler.compile_json_schema(canonical_json(schema), any_whitespace=False)
         except Exception as exc:  # xgrammar raises RuntimeError/ValueError for unsupported parts
             raise SchemaError(f"cannot constrain decoding to this schema: {exc}") from exc
 

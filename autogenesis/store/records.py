@@ -8,11 +8,12 @@ two members), so the writer treats every kind of row alike.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID, uuid4
+
+from autogenesis.canonical import canonical_json
 
 RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
 RunKind = Literal["build", "system", "demo", "test", "bench", "generate", "replay", "plan"]
@@ -31,10 +32,6 @@ class Record(Protocol):
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +59,7 @@ class Run:
     def row(self) -> tuple[Any, ...]:
         return (
             self.id, self.kind, self.name, self.spec_path, self.spec_sha256, self.status,
-            self.model, to_json(self.config), self.package_path, self.error, self.started_at,
+            self.model, canonical_json(self.config), self.package_path, self.error, self.started_at,
             self.finished_at,
         )
 
@@ -81,7 +78,7 @@ class Event:
     def row(self) -> tuple[Any, ...]:
         return (
             self.id, self.run_id, self.kind, self.agent, self.message_id,
-            to_json(self.detail), self.created_at,
+            canonical_json(self.detail), self.created_at,
         )
 
 
@@ -118,10 +115,10 @@ class Completion:
     def row(self) -> tuple[Any, ...]:
         return (
             self.id, self.run_id, self.message_id, self.agent, self.call_index, self.backend,
-            self.model_id, self.model_revision, to_json(self.settings), self.seed,
-            to_json(self.prompt),
-            None if self.json_schema is None else to_json(self.json_schema),
-            self.output, None if self.parsed is None else to_json(self.parsed),
+            self.model_id, self.model_revision, canonical_json(self.settings), self.seed,
+            canonical_json(self.prompt),
+            None if self.json_schema is None else canonical_json(self.json_schema),
+            self.output, None if self.parsed is None else canonical_json(self.parsed),
             self.tokens_in, self.tokens_out, self.latency_ms, self.batch_size, self.created_at,
             self.backend_version, self.dtype, self.device, self.finish_reason, self.prompt_sha256,
         )
@@ -142,7 +139,7 @@ class Artefact:
 
     def row(self) -> tuple[Any, ...]:
         return (
-            self.id, self.run_id, self.stage, self.kind, self.version, to_json(self.body),
+            self.id, self.run_id, self.stage, self.kind, self.version, canonical_json(self.body),
             self.sha256, self.message_id, self.created_at,
         )
 
@@ -163,7 +160,8 @@ class Verdict:
     def row(self) -> tuple[Any, ...]:
         return (
             self.id, self.run_id, self.artefact_id, self.stage, self.approved,
-            to_json(self.reasons), to_json(self.checks), self.message_id, self.created_at,
+            canonical_json(self.reasons), canonical_json(self.checks), self.message_id,
+            self.created_at,
         )
 
 
@@ -204,7 +202,8 @@ class Observation:
     def row(self) -> tuple[Any, ...]:
         return (
             self.id, self.run_id, self.agent, self.call_index, self.kind,
-            to_json(self.request), to_json(self.result), self.message_id, self.created_at,
+            canonical_json(self.request), canonical_json(self.result), self.message_id,
+            self.created_at,
         )
 
 
