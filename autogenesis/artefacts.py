@@ -48,7 +48,7 @@ class Artefact(BaseModel):
 
 
 
-# --- stage 1 ----------------------------------------------------------------------
+# --- understanding ------------------------------------------------------------------
 
 
 class AgentDuty(Artefact):
@@ -159,7 +159,7 @@ class Requirements(Artefact):
                               description="rules stated that code can apply exactly")
 
 
-# --- stage 2 ----------------------------------------------------------------------
+# --- design -------------------------------------------------------------------------
 
 
 class ModelSettings(Artefact):
@@ -218,7 +218,7 @@ class Blueprint(Artefact):
         return next((a for a in self.agents if a.name == name), None)
 
 
-# --- stage 3 ----------------------------------------------------------------------
+# --- prompt design ------------------------------------------------------------------
 
 
 class Shot(Artefact):
@@ -261,7 +261,7 @@ class PromptSet(Artefact):
                     None)
 
 
-# --- stage 4 ----------------------------------------------------------------------
+# --- generator ----------------------------------------------------------------------
 
 
 class PackageFile(Artefact):
@@ -295,7 +295,7 @@ def package_sha256(files: list[PackageFile]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-# --- stage 5 ----------------------------------------------------------------------
+# --- testing ------------------------------------------------------------------------
 
 
 class PytestRun(Artefact):
@@ -417,7 +417,7 @@ class TestReport(Artefact):
         return sum(bool(s) for s, _ in both), sum(bool(v) for _, v in both), len(both)
 
 
-# --- stage 6 ----------------------------------------------------------------------
+# --- tuning -------------------------------------------------------------------------
 
 
 class Measure(Artefact):
@@ -455,7 +455,7 @@ class TuningReport(Artefact):
     spent_s: float
 
 
-# --- stage 7 ----------------------------------------------------------------------
+# --- deployment ---------------------------------------------------------------------
 
 
 class Deployment(Artefact):
@@ -477,7 +477,7 @@ class Deployment(Artefact):
     network: str
 
 
-# --- stage 8 ----------------------------------------------------------------------
+# --- documentation ------------------------------------------------------------------
 
 
 class Prose(Artefact):
@@ -502,7 +502,7 @@ class Docs(Artefact):
     prose: list[Prose] = Field(default_factory=list)
 
 
-# --- stage 9 ----------------------------------------------------------------------
+# --- feedback -----------------------------------------------------------------------
 
 
 FindingKind = Literal["rejection", "loop", "deadline", "failed_example", "unapproved_steps",
@@ -562,16 +562,3 @@ class Verdict(Artefact):
                                "rejection (None: the stage itself)")
     shortfall: bool = Field(False, description="rejected only for how well a working system "
                             "answers: after its rounds the build goes on and reports it")
-
-
-STAGE_ARTEFACTS: dict[str, type[Artefact]] = {
-    "understanding": Requirements,
-    "design": Blueprint,
-    "prompt_design": PromptSet,
-    "generator": Package,
-    "testing": TestReport,
-    "tuning": TuningReport,
-    "documentation": Docs,
-    "deployment": Deployment,
-    "feedback": Feedback,
-}

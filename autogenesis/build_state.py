@@ -12,9 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from autogenesis.artefacts import Artefact, Package, TestReport, Verdict
-
-STAGE_ORDER = ("understanding", "design", "prompt_design", "generator", "testing", "tuning",
-               "documentation", "deployment", "feedback")
+from autogenesis.stages import STAGE_ORDER
 
 
 @dataclass(frozen=True)
@@ -27,6 +25,19 @@ class Progress:
     elapsed: float
     detail: str = ""
     iteration: int = 1
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How a stage is asked to work: the reasons its last artefact was rejected (or the
+    changes feedback asked for), that artefact's digest (answering with it again is a
+    loop), the build's iteration and, for `plan`, how many rounds to make whatever the
+    verdicts (None: until approved, at most the build's `max_rounds`)."""
+
+    feedback: list[str] = field(default_factory=list)
+    previous: str | None = None
+    iteration: int = 1
+    rounds: int | None = None
 
 
 @dataclass
@@ -97,11 +108,21 @@ class Best:
     stage: str
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """The walk as the last complete iteration left it: what stands if a later one fails."""
+
+    inputs: dict[str, Any]
+    origin: dict[str, tuple[UUID, UUID]]
+    count: int           # results of the iterations up to it
+
+
 @dataclass
 class Walk:
-    """Where a build is in `STAGE_ORDER`: the latest approved artefacts (`inputs`), each
+    """Where a build is in its stages: the latest approved artefacts (`inputs`), each
     package file's origin, the results so far, feedback waiting for a stage's next run,
-    each stage's last digest, rejections that sent work elsewhere, and the iteration."""
+    each stage's last digest, rejections that sent work elsewhere, the iteration, a
+    shortfall's best version and the last complete iteration's checkpoint."""
 
     inputs: dict[str, Any]
     results: list[StageResult] = field(default_factory=list)
@@ -113,6 +134,7 @@ class Walk:
     best: Best | None = None
     set_aside: list[StageResult] = field(default_factory=list)
     earlier: int | None = None   # checks the previous iteration's system passed
+    checkpoint: Checkpoint | None = None
 
     def score(self) -> int | None:
         """Checks the standing system passes (None: none tested yet)."""
@@ -125,6 +147,26 @@ class Walk:
         best version? (Then that iteration stands, not this one.)"""
         return self.best is not None and self.earlier is not None and \
             self.earlier >= self.best.score
+
+    def next_iteration(self, stage: str, requests: list[str]) -> None:
+        """Feedback asked for `requests` at `stage`: this iteration stands if the next
+        fails, and the next starts there with them."""
+        self.checkpoint = Checkpoint(dict(self.inputs), dict(self.origin), len(self.results))
+        self.earlier = self.score()
+        self.attempts.clear()
+        self.iteration += 1
+        self.inputs["iteration"] = self.iteration
+        self.pending[stage] = requests
+
+    def back_to_checkpoint(self) -> None:
+        """A later iteration failed: the one before stands, nothing lost (the failed one's
+        results are set aside, logged as they are)."""
+        checkpoint = self.checkpoint
+        assert checkpoint is not None
+        self.inputs, self.origin, self.best = checkpoint.inputs, checkpoint.origin, None
+        self.set_aside += self.results[checkpoint.count:]
+        del self.results[checkpoint.count:]
+        self.iteration -= 1
 
     def offer(self, result: StageResult) -> None:
         """Snapshot the walk at `result`, a shortfall, if it is the best so far (the

@@ -1,7 +1,7 @@
 """The build: nine stages over the bus for one run, each artefact judged by the approver.
 
 `Build.run` logs a run, attaches the stage agents and the approver to a bus,
-and goes through `STAGE_ORDER`:
+and goes through the stages in run order (`autogenesis.stages.STAGES`):
 
 1. each stage's agent is asked for its artefact, within the stage's deadline
    (`stage_timeout`);
@@ -68,20 +68,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from autogenesis.acceptance.cases import held_out_examples
-from autogenesis.agents import (
-    STAGES,
-    Approver,
-    DeploymentStage,
-    Documentation,
-    FeedbackStage,
-    StageAgent,
-    Testing,
-    Tuning,
-    Understanding,
-    Work,
-)
+from autogenesis.agents import Approver, StageAgent, Work
 from autogenesis.artefacts import (
-    STAGE_ARTEFACTS,
     Artefact,
     Blueprint,
     Deployment,
@@ -94,7 +82,7 @@ from autogenesis.artefacts import (
     Verdict,
 )
 from autogenesis.build_state import (
-    STAGE_ORDER,
+    Attempt,
     BuildResult,
     PlanResult,
     Progress,
@@ -116,6 +104,16 @@ from autogenesis.llm.logged import LoggedModel
 from autogenesis.observe import ObservedRunner, Observer
 from autogenesis.prompts import Prompts
 from autogenesis.scenarios import Runner, SandboxRunner
+from autogenesis.stages import (
+    AGENTS,
+    BY_NAME,
+    STAGE_ORDER,
+    STAGES,
+    Stage,
+    Wiring,
+    output_of,
+    stage_agents,
+)
 from autogenesis.store import Store
 from autogenesis.store.records import Artefact as ArtefactRecord
 from autogenesis.store.records import Event, GeneratedFile, Run, RunKind
@@ -125,25 +123,8 @@ if TYPE_CHECKING:   # aiomqtt is imported only by builds that use it
     from autogenesis.bus.mqtt import MqttTransport
 
 COORDINATOR = "pipeline"
-__all__ = ["AGENTS", "STAGE_ORDER", "Build", "BuildOptions", "BuildResult", "PlanResult",
-           "Progress", "StageResult", "stage_agents"]   # the records live in build_state
-# Which earlier artefacts (and settings) each stage reads: the keys of `inputs` (those
-# present: "held_out", the user's cases, only with --eval).
-STAGE_INPUTS = {
-    "understanding": ("spec",),
-    "design": ("requirements",),
-    "prompt_design": ("blueprint",),
-    "generator": ("blueprint", "prompt_set"),
-    "testing": ("blueprint", "package", "held_out"),
-    "tuning": ("blueprint", "prompt_set", "package", "test_report", "budget_s"),
-    "documentation": ("blueprint", "prompt_set", "package", "test_report", "tuning_report"),
-    "deployment": ("blueprint", "package"),
-    "feedback": ("test_report", "tuning_report", "iteration"),
-}
-OUTPUT_KEY = {"understanding": "requirements", "design": "blueprint",
-              "prompt_design": "prompt_set", "generator": "package", "testing": "test_report",
-              "tuning": "tuning_report", "documentation": "docs", "deployment": "deployment",
-              "feedback": "feedback"}
+__all__ = ["Build", "BuildOptions", "BuildResult", "PlanResult", "Progress",
+           "StageResult"]   # the records live in build_state, the stages in stages
 HELD_OUT_S = 240.0
 """Testing's deadline grows by this much per --eval case (a sandboxed run of the system, at
 most `testing.MAX_SCENARIO_S`, and its baselines' calls)."""
@@ -174,30 +155,8 @@ def _no_progress(_: Progress) -> None:
     return None
 
 
-def stage_agents(model: Model, prompts: Prompts, store: Store, *,
-                 runner: Callable[[], Runner], clock: Callable[[], float],
-                 dist_dir: Path,
-                 model_reads: bool | Callable[[UUID | None], bool] = False) -> list[StageAgent]:
-    """The nine stage agents, wired as a build needs them (in its process or a worker's):
-    `runner` gives the sandbox runner, `clock` the build's clock for tuning, the deployed
-    wheel is kept under `dist_dir`, and `model_reads` (or a function of the run) says
-    whether stage 1 asks the model for its own reading of the spec."""
-    return [Understanding(model, prompts, extract=model_reads),
-            *(cls(model, prompts) for cls in STAGES),
-            Testing(model, prompts, store=store, runner_factory=runner),
-            Tuning(model, prompts, store=store, runner_factory=runner, clock=clock),
-            Documentation(model, prompts),
-            DeploymentStage(model, prompts, store=store, runner_factory=runner,
-                            dist_dir=dist_dir),
-            FeedbackStage(model, prompts, store=store)]
-
-
 class WorkersMissing(UserError):
     """`build --bus`: some agents have no worker serving them."""
-
-
-AGENTS = (*STAGE_ORDER, "approver")
-"""Every agent a build asks: what `autogenesis worker --agents` may name."""
 
 
 class Build:
@@ -283,11 +242,12 @@ class Build:
         rejection is part of the answer (the verdict says why), not an error."""
         dist_dir = self.options.out_dir / f".autogenesis-dist-{uuid4().hex[:12]}"
         async with self._logged_run("plan", spec, spec_path, name, dist_dir) as (bus, run):
-            read = await self._stage(bus, run.id, "understanding", {"spec": spec},
-                                     feedback=[], previous=None, iteration=1, rounds=1)
+            reading, design = STAGES[:2]
+            once = Attempt(rounds=1)
+            read = await self._stage(bus, run.id, reading, {"spec": spec}, once)
             designed = await self._stage(
-                bus, run.id, "design", {"requirements": read.artefact.model_dump(mode="json")},
-                feedback=[], previous=None, iteration=1, rounds=1)
+                bus, run.id, design, {reading.output: read.artefact.model_dump(mode="json")},
+                once)
         self.store.finish_run(run, "succeeded")
         self.store.flush()
         return PlanResult(run.id, read, designed)
@@ -333,61 +293,53 @@ class Build:
 
     def _approver(self) -> Approver:
         assert self.model is not None
-        return Approver(self.model, self.prompts, model_blocking=self.options.model_blocking)
+        return Approver(self.model, self.prompts, STAGES,
+                        model_blocking=self.options.model_blocking)
 
     def _agents(self, dist_dir: Path) -> list[StageAgent]:
         assert self.model is not None
-        return stage_agents(self.model, self.prompts, self.store,
-                            runner=lambda: self.runner, clock=self.observer.now,
-                            dist_dir=dist_dir, model_reads=self.options.model_reads)
+        return stage_agents(Wiring(self.model, self.prompts, self.store,
+                                   runner=lambda: self.runner, clock=self.observer.now,
+                                   dist_dir=dist_dir, model_reads=self.options.model_reads))
 
     async def _stages(self, bus: Bus, run: Run, spec: str, started: float,
                       dist_dir: Path) -> BuildResult:
         walk = Walk(inputs={"spec": spec, "iteration": 1})
         index = 0
-        # the walk as the last complete iteration left it: what stands if a later fails
-        before: tuple[dict[str, Any], dict[str, tuple[UUID, UUID]], int] | None = None
-        while index < len(STAGE_ORDER):
-            stage = STAGE_ORDER[index]
+        while index < len(STAGES):
+            step = STAGES[index]
             try:
-                index = await self._step(bus, run.id, stage, walk, started)
+                index = await self._step(bus, run.id, step, walk, started)
             except StageFailed as exc:
                 if walk.best is not None and not walk.earlier_as_good():
                     # rework after a shortfall failed: keep the best version
-                    self._fail_event(run.id, stage, exc, walk.iteration,
+                    self._fail_event(run.id, step.name, exc, walk.iteration,
                                      kept_shortfall=walk.best.stage)
                     index = self._keep_best(run.id, walk, f"its rework failed: {exc}")
                     continue
-                if before is None:
+                if walk.checkpoint is None:
                     raise
                 # A later iteration failed: the last complete one stands, nothing lost.
-                self._fail_event(run.id, stage, exc, walk.iteration,
+                self._fail_event(run.id, step.name, exc, walk.iteration,
                                  kept_iteration=walk.iteration - 1)
-                self.progress(Progress(stage, exc.rounds, "abandoned", self._elapsed(),
+                self.progress(Progress(step.name, exc.rounds, "abandoned", self._elapsed(),
                                        f"iteration {walk.iteration} failed ({exc}); keeping "
                                        f"iteration {walk.iteration - 1}", walk.iteration))
-                inputs, origin, count = before
-                walk.inputs, walk.origin, walk.best = inputs, origin, None
-                walk.set_aside += walk.results[count:]
-                del walk.results[count:]
-                walk.iteration -= 1
+                walk.back_to_checkpoint()
                 break
-            if stage == "feedback" and index == len(STAGE_ORDER):
-                restart = self._next_iteration(walk.results[-1], walk.results, walk.iteration,
-                                               started)
+            if index == len(STAGES) and step.artefact is Feedback:   # the iteration ends
+                feedback = walk.results[-1].artefact
+                assert isinstance(feedback, Feedback)
+                restart = self._next_iteration(step.name, feedback, walk, started)
                 if restart is not None:
-                    before = (dict(walk.inputs), dict(walk.origin), len(walk.results))
-                    walk.earlier = walk.score()
-                    walk.attempts.clear()
-                    walk.iteration += 1
-                    walk.inputs["iteration"] = walk.iteration
-                    walk.pending[restart] = [r.request for r in walk.results[-1].artefact.requests
-                                             if r.stage == restart]
+                    walk.next_iteration(restart, [r.request for r in feedback.requests
+                                                  if r.stage == restart])
                     index = STAGE_ORDER.index(restart)
         inputs, origin, results = walk.inputs, walk.origin, walk.results
         package = Package.model_validate(inputs["package"])
-        deployment = Deployment.model_validate(inputs["deployment"]) \
-            if "deployment" in inputs else None
+        deployed_key = output_of(Deployment)
+        deployment = Deployment.model_validate(inputs[deployed_key]) \
+            if deployed_key in inputs else None
         extra = {}
         if deployment is not None and deployment.wheel:
             wheel = dist_dir / deployment.package_sha256[:16] / deployment.wheel
@@ -402,7 +354,7 @@ class Build:
                                          sha256=file.sha256, size=file.size,
                                          artefact_id=artefact_id, message_id=message_id))
         if deployment is not None and extra:
-            deployed = next(r for r in reversed(results) if r.stage == "deployment")
+            deployed = next(r for r in reversed(results) if isinstance(r.artefact, Deployment))
             self.store.log(GeneratedFile(
                 run_id=run.id, path=f"{package.slug}/dist/{deployment.wheel}",
                 sha256=deployment.wheel_sha256, size=deployment.wheel_size,
@@ -425,17 +377,16 @@ class Build:
                 path.write_bytes(data)
                 return
 
-    async def _step(self, bus: Bus, run_id: UUID, stage: str, walk: Walk,
+    async def _step(self, bus: Bus, run_id: UUID, step: Stage, walk: Walk,
                     started: float) -> int:
         """Run one stage; the index of the stage to run next."""
-        inputs = walk.inputs
-        if stage == "tuning":
+        inputs, stage = walk.inputs, step.name
+        if "budget_s" in step.inputs:
             inputs["budget_s"] = round(min(TUNING_MAX_S, TUNING_SHARE * self._left(started)), 1)
         stage_started = self.observer.now()
         result = await self._stage(
-            bus, run_id, stage, {k: inputs[k] for k in STAGE_INPUTS[stage] if k in inputs},
-            feedback=walk.pending.pop(stage, []), previous=walk.previous.get(stage),
-            iteration=walk.iteration)
+            bus, run_id, step, {k: inputs[k] for k in step.inputs if k in inputs},
+            Attempt(walk.pending.pop(stage, []), walk.previous.get(stage), walk.iteration))
         result.seconds = self.observer.now() - stage_started
         walk.results.append(result)
         walk.previous[stage] = result.artefact.digest()
@@ -464,12 +415,12 @@ class Build:
             return STAGE_ORDER.index(target)
         if walk.best is not None and walk.best.stage == stage:
             walk.best = None   # the stage that fell short is approved now: made up
-        inputs[OUTPUT_KEY[stage]] = result.artefact.model_dump(mode="json")
+        inputs[step.output] = result.artefact.model_dump(mode="json")
         self._apply(stage, result, inputs, walk.origin, run_id)
-        if stage == "understanding" and self.options.held_out:
+        if isinstance(result.artefact, Requirements) and self.options.held_out:
             inputs["held_out"] = self._held_out(result.artefact)
         if stage == self.options.stop_after:
-            return len(STAGE_ORDER)
+            return len(STAGES)
         return STAGE_ORDER.index(stage) + 1
 
     def _no_more_rework(self, walk: Walk, stage: str, target: str,
@@ -501,7 +452,7 @@ class Build:
         walk.best = None
         kept = walk.results[-1]
         kept.kept = True
-        walk.inputs[OUTPUT_KEY[kept.stage]] = kept.artefact.model_dump(mode="json")
+        walk.inputs[BY_NAME[kept.stage].output] = kept.artefact.model_dump(mode="json")
         self._apply(kept.stage, kept, walk.inputs, walk.origin, run_id)
         self.store.log(Event("shortfall", run_id, agent=kept.stage, message_id=kept.message_id,
                              detail={"why": why, "kept_artefact": str(kept.artefact_id),
@@ -534,9 +485,8 @@ class Build:
         if isinstance(result.artefact, Blueprint) and not self.options.force:
             refuse_user_edits(self.options.out_dir / result.artefact.slug)  # say it now,
             return                                               # not after the whole build
-        if stage == "generator":
+        if isinstance(result.artefact, Package):   # a new package: each file comes from it
             package = result.artefact
-            assert isinstance(package, Package)
             origin.clear()
             origin.update({f.path: ids for f in package.files})
             return
@@ -560,24 +510,26 @@ class Build:
                 origin[f.path] = (record.id, result.message_id)
         inputs["package"] = changed.model_dump(mode="json")
 
-    def _next_iteration(self, result: StageResult, results: list[StageResult],
-                        iteration: int, started: float) -> str | None:
-        feedback = result.artefact
-        assert isinstance(feedback, Feedback)
+    def _next_iteration(self, stage: str, feedback: Feedback, walk: Walk,
+                        started: float) -> str | None:
+        """Where the next iteration starts (None: there is none): where `feedback`, the
+        verdict of `stage`, asks for changes, while iterations and the budget allow."""
+        iteration = walk.iteration
         target = feedback.next_stage
         if target is None:
             return None
         elapsed = self._elapsed()
         if iteration >= self.options.max_iterations:
-            self.progress(Progress("feedback", 1, "done", elapsed, f"changes requested at "
+            self.progress(Progress(stage, 1, "done", elapsed, f"changes requested at "
                                    f"{target}, but {iteration} of {self.options.max_iterations}"
                                    " iteration(s) are done", iteration))
             return None
         redo = STAGE_ORDER[STAGE_ORDER.index(target):]
-        needed = sum(r.seconds for r in results if r.iteration == iteration and r.stage in redo)
+        needed = sum(r.seconds for r in walk.results
+                     if r.iteration == iteration and r.stage in redo)
         left = self._left(started)
         if needed > left:
-            self.progress(Progress("feedback", 1, "done", elapsed, f"changes requested at "
+            self.progress(Progress(stage, 1, "done", elapsed, f"changes requested at "
                                    f"{target}, but redoing it took {needed:.0f}s and "
                                    f"{left:.0f}s of the budget are left", iteration))
             return None
@@ -599,15 +551,16 @@ class Build:
         self.store.log(record)
         return record
 
-    async def _stage(self, bus: Bus, run_id: UUID, stage: str, inputs: dict[str, Any],
-                     *, feedback: list[str], previous: str | None,
-                     iteration: int, rounds: int | None = None) -> StageResult:
+    async def _stage(self, bus: Bus, run_id: UUID, step: Stage, inputs: dict[str, Any],
+                     attempt: Attempt) -> StageResult:
         """One stage's artefact and verdict, reworked up to `max_rounds` times (then
-        `StageFailed`). With `rounds`, that many attempts and the last one is returned
-        whatever its verdict (`plan`)."""
-        deadline = time.monotonic() + self.options.stage_timeout + (
-            HELD_OUT_S * len(inputs.get("held_out", ())) if stage == "testing" else 0.0)
-        root: Message | None = None
+        `StageFailed`). With `attempt.rounds`, that many attempts and the last one is
+        returned whatever its verdict (`plan`). `inputs` are the stage's own: a stage that
+        reads the --eval cases gets more time for each."""
+        stage, feedback, previous = step.name, attempt.feedback, attempt.previous
+        iteration, rounds = attempt.iteration, attempt.rounds
+        exchange = _Exchange(bus, run_id, stage, deadline=time.monotonic() + (
+            self.options.stage_timeout + HELD_OUT_S * len(inputs.get("held_out", ()))))
         perturb = False
         limit = rounds or self.options.max_rounds
         for round_ in range(1, limit + 2):
@@ -616,10 +569,8 @@ class Build:
             self.progress(Progress(stage, round_, "working", self._elapsed(),
                                    iteration=iteration))
             body = Work(inputs, round_, feedback, perturb).body()
-            reply = await self._request(bus, run_id, stage, stage, "produce", body, root,
-                                        deadline, round_)
-            root = root or reply
-            artefact = STAGE_ARTEFACTS[stage].model_validate(reply.body["artefact"])
+            reply = await exchange.request(stage, "produce", body, round_)
+            artefact = step.artefact.model_validate(reply.body["artefact"])
             digest = artefact.digest()
             record = self._log_artefact(run_id, stage, artefact, reply.id)
             if feedback and digest == previous:
@@ -636,9 +587,9 @@ class Build:
                 continue
             self.progress(Progress(stage, round_, "judging", self._elapsed(),
                                    iteration=iteration))
-            judged = await self._request(bus, run_id, stage, "approver", "judge", {
+            judged = await exchange.request("approver", "judge", {
                 "stage": stage, "artefact": artefact.model_dump(mode="json"), "inputs": inputs,
-            }, root, deadline, round_)
+            }, round_)
             verdict = Verdict.model_validate(judged.body["verdict"])
             self.store.log(VerdictRecord(
                 run_id=run_id, artefact_id=record.id, stage=stage, approved=verdict.approved,
@@ -656,25 +607,37 @@ class Build:
         raise StageFailed(stage, f"still rejected after {self.options.max_rounds} round(s): "
                           + "; ".join(feedback), rounds=self.options.max_rounds)
 
-    async def _request(self, bus: Bus, run_id: UUID, stage: str, to: str, kind: str,
-                       body: dict[str, Any], root: Message | None, deadline: float,
-                       round_: int) -> Message:
-        left = deadline - time.monotonic()
+
+@dataclass
+class _Exchange:
+    """One stage's conversation on the bus: the first request starts it and every later
+    one (rework, the approver's judgement) follows up on its first reply, all within the
+    stage's deadline, so the bus's loop detection and deadlines see one conversation."""
+
+    bus: Bus
+    run_id: UUID
+    stage: str
+    deadline: float
+    root: Message | None = None
+
+    async def request(self, to: str, kind: str, body: dict[str, Any], round_: int) -> Message:
+        left = self.deadline - time.monotonic()
         if left <= 0:
-            raise StageFailed(stage, "its deadline passed (--stage-timeout)",
+            raise StageFailed(self.stage, "its deadline passed (--stage-timeout)",
                               rounds=round_)
-        if root is None:
-            message = Message.new(run_id=run_id, sender=COORDINATOR, recipient=to, kind=kind,
-                                  body=body, expects_reply=True)
+        if self.root is None:
+            message = Message.new(run_id=self.run_id, sender=COORDINATOR, recipient=to,
+                                  kind=kind, body=body, expects_reply=True)
         else:
-            message = root.follow_up(to, body, kind=kind, sender=COORDINATOR,
-                                     expects_reply=True)
+            message = self.root.follow_up(to, body, kind=kind, sender=COORDINATOR,
+                                          expects_reply=True)
         try:
-            return await bus.request(message, timeout=left)
+            reply = await self.bus.request(message, timeout=left)
         except DeadlineExceeded as exc:
-            raise StageFailed(stage, f"{to} did not answer within the stage's deadline "
+            raise StageFailed(self.stage, f"{to} did not answer within the stage's deadline "
                               f"({exc.limit:.0f}s)", rounds=round_) from exc
         except RemoteError as exc:
-            raise StageFailed(stage, f"{exc.agent} failed: {exc.error_type}: {exc.detail}",
-                              rounds=round_) from exc
-
+            raise StageFailed(self.stage, f"{exc.agent} failed: {exc.error_type}: "
+                              f"{exc.detail}", rounds=round_) from exc
+        self.root = self.root or reply
+        return reply

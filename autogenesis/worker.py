@@ -38,10 +38,10 @@ from autogenesis.errors import ConfigError
 from autogenesis.llm.base import Model
 from autogenesis.llm.logged import LoggedModel
 from autogenesis.observe import ObservedRunner, Observer
-from autogenesis.pipeline import AGENTS, stage_agents
 from autogenesis.prompts import Prompts
 from autogenesis.runtime.agent import Agent
 from autogenesis.scenarios import Runner, SandboxRunner
+from autogenesis.stages import AGENTS, STAGES, Wiring, stage_agents
 from autogenesis.store import Store
 
 
@@ -121,12 +121,12 @@ class Worker:
 
     def agents(self) -> list[Agent]:
         """The agents named, each numbering its calls after the run's log."""
-        every: dict[str, Agent] = {agent.stage: agent for agent in stage_agents(
+        every: dict[str, Agent] = {agent.stage: agent for agent in stage_agents(Wiring(
             self.model, self.prompts, self.store, runner=self.runner_for_caller,
             clock=self.observer.now, dist_dir=Path(self._tmp.name),
-            model_reads=lambda run: self.settings(run).model_reads)}
+            model_reads=lambda run: self.settings(run).model_reads))}
         every["approver"] = Approver(
-            self.model, self.prompts,
+            self.model, self.prompts, STAGES,
             model_blocking=lambda run: self.settings(run).model_blocking)
         return [_RunScoped(every[name], self) for name in self.names]
 

@@ -33,8 +33,9 @@ from autogenesis.artefacts import Blueprint, TestReport
 from autogenesis.errors import AutogenesisError
 from autogenesis.llm.base import Model
 from autogenesis.llm.loader import load_model
-from autogenesis.pipeline import STAGE_ORDER, Build, BuildOptions, BuildResult
+from autogenesis.pipeline import Build, BuildOptions, BuildResult
 from autogenesis.scenarios import Runner
+from autogenesis.stages import STAGE_ORDER
 from autogenesis.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,7 +30,6 @@ from autogenesis.bus import Bus, Message
 from autogenesis.bus.mqtt import MqttTransport
 from autogenesis.errors import DeadlineExceeded
 from autogenesis.pipeline import (
-    STAGE_ORDER,
     Build,
     BuildOptions,
     BuildResult,
@@ -38,6 +37,7 @@ from autogenesis.pipeline import (
     WorkersMissing,
 )
 from autogenesis.replay import reexecute
+from autogenesis.stages import STAGE_ORDER
 from autogenesis.store import Run, Store
 
 from conftest import REPO

@@ -3,7 +3,8 @@
 The nine stage workers (understanding, design, prompt design, generator,
 testing, tuning, documentation, deployment, feedback) and the hierarchy
 approver that judges every artefact. Each is an `Agent` on the bus; the
-pipeline (`autogenesis.pipeline`) sends them requests and logs what they answer.
+pipeline (`autogenesis.pipeline`) sends them requests and logs what they answer;
+`autogenesis.stages` says in which order and with what.
 """
 
 from autogenesis.agents.approver import Approver
@@ -18,10 +19,6 @@ from autogenesis.agents.testing import Testing
 from autogenesis.agents.tuning import Tuning
 from autogenesis.agents.understanding import Understanding
 
-STAGES: tuple[type[StageAgent], ...] = (Design, PromptDesign, Generator)
-"""The stages that only need the model and the prompts (understanding also takes the
-build's `model_reads`; the others run the generated package)."""
-
-__all__ = ["STAGES", "Approver", "DeploymentStage", "Design", "Documentation",
+__all__ = ["Approver", "DeploymentStage", "Design", "Documentation",
            "FeedbackStage", "Generator", "PromptDesign", "StageAgent", "Testing", "Tuning",
            "Understanding", "Work"]

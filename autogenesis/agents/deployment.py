@@ -1,4 +1,4 @@
-"""Stage 7, deployment: the finished package built, installed in a fresh venv, and run.
+"""Stage 8, deployment: the finished package built, installed in a fresh venv, and run.
 
 1. The package (tuned config and docs included) is written to a temporary
    folder and the runner (`scenarios.SandboxRunner.install`) builds its wheel

@@ -1,4 +1,4 @@
-"""Stage 8, documentation & training: the package's README, ARCHITECTURE and reference.
+"""Stage 7, documentation & training: the package's README, ARCHITECTURE and reference.
 
 Structure and facts come from the artefacts (blueprint, prompt set, tuned
 config, test and tuning reports) through the templates in

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -44,8 +44,6 @@ SLOW_SHARE = 0.4
 PROPOSE_AFTER = 2
 UNAPPROVED_SHARE = 0.5
 """Ask for better prompts when fewer than this share of measured steps were approved."""
-ORDER = ("understanding", "design", "prompt_design", "generator", "testing", "tuning",
-         "documentation", "deployment")
 
 
 def stage_seconds(messages: list[Mapping[str, Any]]) -> dict[str, float]:
@@ -67,9 +65,13 @@ class FeedbackStage(StageAgent):
     stage = "feedback"
     produces = Feedback
 
-    def __init__(self, model: Model, prompts: Prompts, *, store: Any) -> None:
+    def __init__(self, model: Model, prompts: Prompts, *, store: Any,
+                 order: Sequence[str]) -> None:
+        """`order`: the stages feedback may ask to change, in run order (the earliest
+        asked is where the next iteration starts)."""
         super().__init__(model, prompts)
         self.store = store
+        self.order = tuple(order)
 
     async def handle(self, message: Message) -> Mapping[str, Any]:
         work = Work.from_body(message.body, message.run_id)
@@ -129,8 +131,8 @@ class FeedbackStage(StageAgent):
                      f"({spent / total:.0%})", [])
         proposals = [await self._propose(stage, rows, within)
                      for stage, rows in rejected.items() if len(rows) >= PROPOSE_AFTER]
-        targets = [r.stage for r in requests if r.stage in ORDER]
-        next_stage = min(targets, key=ORDER.index) if targets else None
+        targets = [r.stage for r in requests if r.stage in self.order]
+        next_stage = min(targets, key=self.order.index) if targets else None
         return Feedback(iteration=int(work.inputs.get("iteration", 1)), findings=findings,
                         requests=requests, proposals=proposals, next_stage=next_stage)
 

@@ -1,0 +1,65 @@
+"""The package's shape: stages are data (`autogenesis.stages`), not names the orchestrator
+branches on."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from autogenesis.agents.base import StageAgent
+from autogenesis.stages import AGENTS, BY_NAME, STAGE_ORDER, STAGES, output_of
+
+REPO = Path(__file__).resolve().parents[1]
+PIPELINE = REPO / "autogenesis" / "pipeline.py"
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the string constants that are docstrings."""
+    found = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
+                body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            found.add(id(body[0].value))
+    return found
+
+
+def test_the_orchestrator_names_no_stage():
+    tree = ast.parse(PIPELINE.read_text())
+    docstrings = _docstrings(tree)
+    named = [(node.lineno, node.value) for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and node.value in STAGE_ORDER
+             and id(node) not in docstrings]
+    assert named == []
+
+
+def test_no_orchestrator_method_takes_more_than_five_parameters():
+    tree = ast.parse(PIPELINE.read_text())
+    too_many = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if node.name == "__init__":   # keyword-only collaborators with defaults
+            continue
+        args = node.args
+        names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+        count = len([n for n in names if n not in ("self", "cls")]) + bool(args.vararg) + bool(
+            args.kwarg)
+        if count > 5:
+            too_many.append((node.name, count))
+    assert too_many == []
+
+
+def test_every_stage_is_one_entry_its_agent_names():
+    assert tuple(BY_NAME) == STAGE_ORDER
+    assert len(set(STAGE_ORDER)) == len(STAGES) == 9
+    assert (*STAGE_ORDER, "approver") == AGENTS
+    for stage in STAGES:
+        assert issubclass(stage.agent, StageAgent)
+        assert output_of(stage.artefact) == stage.output
+        # a stage reads only what the spec, the settings or an earlier stage gives
+        earlier = {s.output for s in STAGES[:STAGES.index(stage)]}
+        assert set(stage.inputs) <= earlier | {"spec", "held_out", "budget_s", "iteration"}
+        for _, target in stage.rework:   # rework goes back, never forward
+            assert STAGE_ORDER.index(target) <= STAGE_ORDER.index(stage.name)
+
