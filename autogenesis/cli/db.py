@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from autogenesis.store import Store
-
 app = typer.Typer(help="Inspect and upgrade the PostgreSQL log.", no_args_is_help=True)
 console = Console(soft_wrap=True)  # paths and URLs stay on one line
 
@@ -14,6 +12,8 @@ console = Console(soft_wrap=True)  # paths and URLs stay on one line
 @app.command()
 def upgrade() -> None:
     """Apply pending schema migrations (also done automatically on first use)."""
+    from autogenesis.store import Store
+
     with Store.open(migrate=False) as store:
         applied = store.upgrade()
         if applied:
@@ -26,6 +26,8 @@ def upgrade() -> None:
 @app.command()
 def status() -> None:
     """Show which server is used, its version, and the schema's migrations."""
+    from autogenesis.store import Store
+
     with Store.open(migrate=False) as store:
         info = store.info()
     console.print(f"server     {info.location}")

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from autogenesis.demo import run_demo
-from autogenesis.store import Store
 
 
 def demo(
@@ -17,6 +12,11 @@ def demo(
                                   help="What the demo newsroom writes about."),
 ) -> None:
     """Run a small agent network on the bus and print its conversation from the log."""
+    import asyncio
+
+    from autogenesis.demo import run_demo
+    from autogenesis.store import Store
+
     console = Console()
     with Store.open() as store:
         console.print(f"[dim]log: {store.location}[/]")

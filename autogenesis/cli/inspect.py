@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich import box
@@ -11,12 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autogenesis import diagram
-from autogenesis.cli.build import checks_lines, rule_lines
-from autogenesis.cli.replay import find_run
 from autogenesis.errors import UserError
-from autogenesis.inspection import Inspection, inspect_run, run_of_folder
-from autogenesis.store import Store
+
+if TYPE_CHECKING:
+    from autogenesis import diagram
+    from autogenesis.inspection import Inspection
 
 MARK = {True: "[green]✓[/]", False: "[red]✗[/]"}
 ON_DISK = {"same": "[green]same[/]", "changed": "[yellow]changed[/]",
@@ -37,6 +37,11 @@ def inspect(
     approver's verdicts per stage, test and example results, tuning before/after, the
     deployment, and for every generated file the stage, agent and message that produced it.
     """
+    from autogenesis import diagram
+    from autogenesis.cli.replay import find_run
+    from autogenesis.inspection import inspect_run, run_of_folder
+    from autogenesis.store import Store
+
     folder = Path(target) if Path(target).is_dir() else None
     if folder is None and ("/" in target or target.startswith(".")):
         raise UserError(f"{target} is not a folder")
@@ -63,6 +68,8 @@ def inspect(
 
 
 def _write_svg(result: Inspection, plan: diagram.Layout, path: Path | None) -> Path:
+    from autogenesis import diagram
+
     assert result.blueprint is not None
     if path is None:        # next to the package folder; here when there is none any more
         folder = Path(result.folder) if result.folder else None
@@ -76,6 +83,8 @@ def _write_svg(result: Inspection, plan: diagram.Layout, path: Path | None) -> P
 
 
 def show(console: Console, result: Inspection, plan: diagram.Layout | None) -> None:
+    from autogenesis import diagram
+
     run = result.run
     took = f", {run['seconds']:.1f}s" if run.get("seconds") is not None else ""
     console.print(f"[bold]build {run['id']}[/] {escape(run['name'])} ({run['status']}{took})")
@@ -131,6 +140,8 @@ CHECK = {True: "✓", False: "✗", None: "?"}
 
 
 def _results(console: Console, result: Inspection) -> None:
+    from autogenesis.cli.build import checks_lines, rule_lines
+
     if result.tests is not None:
         t = result.tests.tests
         console.print(f"\n[bold]Tests[/] {t.passed} passed, {t.failed} failed, {t.errors} "

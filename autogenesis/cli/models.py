@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -12,32 +11,17 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from autogenesis.cli.options import BACKEND_HELP, MODEL_HELP
 from autogenesis.config import Settings
 from autogenesis.errors import AutogenesisError, UserError
-from autogenesis.llm.base import Decoding
-from autogenesis.llm.loader import (
-    BACKENDS,
-    LLAMACPP_HINT,
-    choose_backend,
-    gpu_present,
-    llamacpp_installed,
-    load_model,
-)
-from autogenesis.llm.logged import LoggedModel
-from autogenesis.llm.schema import load_schema
-from autogenesis.llm.source import file_sha256, is_default, resolve
-from autogenesis.llm.transformers_backend import cache_folder, cached_conversion
-from autogenesis.store import Store
-from autogenesis.store.records import Run
-
-MODEL_HELP = ("A .gguf file, a model directory or a Hugging Face id in the local cache "
-              "[default: AUTOGENESIS_MODEL, else the offline SmolLM2-135M-Instruct GGUF].")
-BACKEND_HELP = (f"One of {', '.join(BACKENDS)} [default: AUTOGENESIS_BACKEND, else auto: "
-                "llama.cpp for a .gguf on a machine without GPU when installed].")
 
 
 def describe(model: str | None, backend: str | None) -> dict[str, Any]:
     """What is configured and where it lives, without loading anything."""
+    from autogenesis.llm.loader import choose_backend, gpu_present, llamacpp_installed
+    from autogenesis.llm.source import file_sha256, resolve
+    from autogenesis.llm.transformers_backend import cache_folder, cached_conversion
+
     settings = Settings.from_env()
     source = resolve(model if model is not None else settings.model)
     info: dict[str, Any] = {
@@ -65,6 +49,8 @@ def models(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for tools."),
 ) -> None:
     """Show the configured model: where its file is, which backend runs it, cache state."""
+    from autogenesis.llm.loader import LLAMACPP_HINT
+
     info = describe(model, backend)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -98,6 +84,15 @@ def generate(
     seed: int | None = typer.Option(None, min=0, help="Makes sampling reproducible."),
 ) -> None:
     """Ask the local model once; the call is logged as a run of kind 'generate'."""
+    import asyncio
+
+    from autogenesis.llm.base import Decoding
+    from autogenesis.llm.loader import load_model
+    from autogenesis.llm.logged import LoggedModel
+    from autogenesis.llm.schema import load_schema
+    from autogenesis.store import Store
+    from autogenesis.store.records import Run
+
     text = sys.stdin.read() if prompt == "-" else prompt
     if not text.strip():
         raise UserError("the prompt is empty")
@@ -136,14 +131,3 @@ def generate(
     if result.problem is not None:
         raise UserError(result.problem + " (try a larger --max-new-tokens)")
 
-
-MODEL_READS_HELP = ("Also ask the model for its own list of the spec's agents, a third opinion "
-                    "merged only where the approver's second reading agrees (default: on for "
-                    "a --model or AUTOGENESIS_MODEL other than the small offline default).")
-
-
-def model_reads(flag: bool | None, model: str | None) -> bool:
-    """--model-reads / --no-model-reads, else on for a model other than the default."""
-    if flag is not None:
-        return flag
-    return not is_default(model or Settings.from_env().model)

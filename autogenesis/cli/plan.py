@@ -11,20 +11,17 @@ read"). Exit code 1 when the approver rejects either stage.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from autogenesis.artefacts import Blueprint, Requirements
-from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
-from autogenesis.llm.loader import load_model
-from autogenesis.pipeline import Build, BuildOptions, PlanResult
-from autogenesis.spec import read_spec
-from autogenesis.store import Store
+from autogenesis.cli.options import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
+
+if TYPE_CHECKING:
+    from autogenesis.pipeline import PlanResult
 
 
 def plan(
@@ -41,6 +38,13 @@ def plan(
     rules, and anything the approver's independent second reading could not place.
     Runs only the understanding and design stages (seconds) and logs them as a run of
     kind "plan". Exits 1 when the approver rejects the reading."""
+    import asyncio
+
+    from autogenesis.llm.loader import load_model
+    from autogenesis.pipeline import Build, BuildOptions
+    from autogenesis.spec import read_spec
+    from autogenesis.store import Store
+
     text = read_spec(spec)
     err = Console(stderr=True, soft_wrap=True)
     with err.status("loading the model..."):
@@ -61,6 +65,8 @@ def plan(
 
 def plan_report(result: PlanResult) -> dict[str, Any]:
     """The reading as plain data: what `--json` prints."""
+    from autogenesis.artefacts import Blueprint, Requirements
+
     req = result.understanding.artefact
     bp = result.design.artefact
     assert isinstance(req, Requirements) and isinstance(bp, Blueprint)

@@ -3,25 +3,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from autogenesis.cli.build import progress_printer, summary
-from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
+from autogenesis.cli.options import BACKEND_HELP, MODEL_HELP
 from autogenesis.errors import UserError
-from autogenesis.llm.loader import load_model
-from autogenesis.replay import Reexecution, reexecute
-from autogenesis.replay import resume as resume_run
-from autogenesis.store import Store
-from autogenesis.timeline import KINDS, Item, timeline
+from autogenesis.timeline import KINDS  # stdlib only: the --kind help lists them
+
+if TYPE_CHECKING:
+    from autogenesis.replay import Reexecution
+    from autogenesis.store import Store
+    from autogenesis.timeline import Item
 
 STYLE = {"message": "cyan", "completion": "magenta", "artefact": "blue", "verdict": "green",
          "event": "yellow", "observation": "white"}
@@ -72,6 +72,8 @@ def replay(
     artefact, verdict, message and file came out the same, 1 with the first divergence
     (stage, agent, call, diff) when not.
     """
+    from autogenesis.store import Store
+
     with Store.open() as store:
         run_id = find_run(store, run)
         if reexecute_:
@@ -85,6 +87,8 @@ def replay(
 
 def _timeline(store: Store, run_id: UUID, *, stage: str | None, agent: str | None,
               kind: str | None, follow: bool, as_json: bool, as_jsonl: bool) -> None:
+    from autogenesis.timeline import timeline
+
     row = store.run(run_id)
     if row is None:
         raise UserError(f"no run {run_id} in the log (autogenesis runs lists them)")
@@ -131,6 +135,10 @@ def _line(item: Item, started: datetime) -> str:
 
 
 def _reexecute(store: Store, run_id: UUID, out: Path | None) -> None:
+    import asyncio
+
+    from autogenesis.replay import reexecute
+
     err = Console(stderr=True, highlight=False)
     with err.status(f"re-executing {run_id} from the log..."):
         result = asyncio.run(reexecute(store, run_id, out_dir=out))
@@ -177,6 +185,13 @@ def resume(
     its own run id. What the log holds is replayed without the model, the sandbox or a
     second row in the log; the build goes on live from where the log stops.
     """
+    import asyncio
+
+    from autogenesis.cli.build import progress_printer, summary
+    from autogenesis.llm.loader import load_model
+    from autogenesis.replay import resume as resume_run
+    from autogenesis.store import Store
+
     err = Console(stderr=True, soft_wrap=True)
     with Store.open() as store:
         run_id = find_run(store, run)

@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import get_args
 
 import typer
 from rich import box
@@ -15,8 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from autogenesis.errors import UserError
-from autogenesis.store import Store
-from autogenesis.store.records import RunKind, now
 
 app = typer.Typer(help="List logged runs, newest first; `runs prune` deletes old ones.",
                   no_args_is_help=False, add_completion=False)
@@ -30,7 +27,10 @@ class Status(StrEnum):
     interrupted = "interrupted"
 
 
-Kind = StrEnum("Kind", {k: k for k in get_args(RunKind)})  # type: ignore[misc]
+RUN_KINDS = ("build", "system", "demo", "test", "bench", "generate", "replay", "plan")
+"""`autogenesis.store.records.RunKind`, copied so that the CLI starts without importing the
+store (and psycopg); tests/test_cli.py checks that they agree."""
+Kind = StrEnum("Kind", {k: k for k in RUN_KINDS})  # type: ignore[misc]
 
 
 @app.callback(invoke_without_command=True)
@@ -47,6 +47,8 @@ def list_runs(
     model and package. `autogenesis runs prune --help` for retention."""
     if ctx.invoked_subcommand is not None:
         return
+    from autogenesis.store import Store
+
     with Store.open() as store:
         runs = store.runs(status=status.value if status else None, spec=spec,
                           kind=kind.value if kind else None, limit=limit)
@@ -116,6 +118,9 @@ def prune(
     model calls, artefacts, verdicts, events, files and observations and the runs of
     generated systems they started, in one transaction. Runs still marked running are
     kept (they may be live, or waiting for `autogenesis resume`)."""
+    from autogenesis.store import Store
+    from autogenesis.store.records import now
+
     cutoff = now() - parse_age(older_than)
     with Store.open() as store:
         deleted = store.prune(cutoff, keep_failed=keep_failed, dry_run=dry_run)

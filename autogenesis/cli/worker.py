@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from autogenesis.bus import Bus, Message
-from autogenesis.cli.models import BACKEND_HELP, MODEL_HELP
+from autogenesis.cli.options import BACKEND_HELP, MODEL_HELP
 from autogenesis.config import Settings
 from autogenesis.errors import ConfigError
-from autogenesis.llm.loader import load_model
-from autogenesis.store import Store
-from autogenesis.worker import AGENTS, Worker, parse_agents
+
+if TYPE_CHECKING:
+    from autogenesis.bus import Message
+    from autogenesis.store import Store
+
+AGENTS = ("understanding", "design", "prompt_design", "generator", "testing", "tuning",
+          "documentation", "deployment", "feedback", "approver")
+"""The agents a worker can serve, for --help: `autogenesis.stages.AGENTS`, copied so that
+the CLI starts without importing the build (tests/test_cli.py checks that they agree)."""
 
 BUS_HELP = ("The MQTT broker: mqtt://user:password@host:port/prefix (only the host is "
             "required), mqtts:// for TLS. Default: AUTOGENESIS_MQTT_URL.")
@@ -48,6 +53,11 @@ def worker(
     PostgreSQL as the build (AUTOGENESIS_DATABASE_URL; the embedded server is shared
     only by processes on one machine).
     """
+    import asyncio
+
+    from autogenesis.store import Store
+    from autogenesis.worker import parse_agents
+
     names = parse_agents(agents)
     url = bus_url(bus)
     err = Console(stderr=True, soft_wrap=True)
@@ -58,7 +68,12 @@ def worker(
 async def _serve(store: Store, names: list[str], url: str, err: Console, model: str | None,
                  backend: str | None) -> None:
     """Connect (a broker problem shows before the model loads), load the model, serve."""
+    import asyncio
+
+    from autogenesis.bus import Bus
     from autogenesis.bus.mqtt import MqttTransport
+    from autogenesis.llm.loader import load_model
+    from autogenesis.worker import Worker
 
     transport = MqttTransport(url, role="worker")
     stop = asyncio.Event()

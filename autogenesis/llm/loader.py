@@ -13,12 +13,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from autogenesis.config import Settings
+from autogenesis.config import BACKENDS, Settings
 from autogenesis.errors import ConfigError, ModelNotFound
 from autogenesis.llm.base import Model, Progress
 from autogenesis.llm.source import ModelSource, resolve
 
-BACKENDS = ("auto", "llamacpp", "transformers")
 LLAMACPP_HINT = ("install the llama.cpp backend with `pip install llama-cpp-python` "
                  "(scripts/setup.sh does this; it builds from source, ~6 minutes on 2 cores)")
 
