@@ -1,9 +1,10 @@
 """The package's shape: stages are data (`autogenesis.stages`), not names the orchestrator
-branches on."""
+branches on; no module imports one that imports it back."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 from autogenesis.agents.base import StageAgent
@@ -11,6 +12,10 @@ from autogenesis.stages import AGENTS, BY_NAME, STAGE_ORDER, STAGES, output_of
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINE = REPO / "autogenesis" / "pipeline.py"
+_spec = importlib.util.spec_from_file_location("import_graph", REPO / "scripts" / "import_graph.py")
+assert _spec is not None and _spec.loader is not None
+import_graph = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(import_graph)
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -63,3 +68,22 @@ def test_every_stage_is_one_entry_its_agent_names():
         for _, target in stage.rework:   # rework goes back, never forward
             assert STAGE_ORDER.index(target) <= STAGE_ORDER.index(stage.name)
 
+
+def test_no_module_imports_one_that_imports_it_back_even_lazily():
+    _, every, _ = import_graph.graphs()
+    assert import_graph.cycles(every) == []
+
+
+def test_the_import_graph_finds_a_cycle_a_lazy_import_makes(tmp_path: Path):
+    """The check above can fail: a lower layer importing the command line in a function
+    (as the docs checks once did) is a cycle."""
+    package = tmp_path / "autogenesis"
+    (package / "low").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "low" / "__init__.py").write_text("")
+    (package / "low" / "checks.py").write_text(
+        "def docs():\n    from autogenesis.top import app\n    return app\n")
+    (package / "top.py").write_text("from autogenesis.low.checks import docs\napp = 1\n")
+    top, every, _ = import_graph.graphs(tmp_path)
+    assert import_graph.cycles(top) == []
+    assert import_graph.cycles(every) == [["autogenesis.low.checks", "autogenesis.top"]]

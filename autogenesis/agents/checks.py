@@ -15,6 +15,7 @@ import io
 import json
 import re
 import shlex
+import subprocess
 import sys
 import tempfile
 from collections import deque
@@ -64,7 +65,7 @@ def _safe_names(names: Iterable[str], what: str) -> list[str]:
     return problems
 
 
-# --- stage 1 ----------------------------------------------------------------------
+# --- understanding --------------------------------------------------------------------
 
 
 def requirements_checks(req: Requirements, spec: str) -> list[Check]:
@@ -117,7 +118,7 @@ def requirements_checks(req: Requirements, spec: str) -> list[Check]:
     ]
 
 
-# --- stage 2 ----------------------------------------------------------------------
+# --- design ---------------------------------------------------------------------------
 
 
 def _reachable(start: str, edges: Iterable[tuple[str, str]]) -> set[str]:
@@ -232,7 +233,7 @@ def rules_wired(bp: Blueprint, req: Requirements, known: set[str]) -> Check:
                  + (f"; not wired: {unwired}" if unwired else ""))
 
 
-# --- stage 3 ----------------------------------------------------------------------
+# --- prompt design --------------------------------------------------------------------
 
 
 def prompt_checks(ps: PromptSet, bp: Blueprint) -> list[Check]:
@@ -259,7 +260,7 @@ def prompt_checks(ps: PromptSet, bp: Blueprint) -> list[Check]:
     ]
 
 
-# --- stage 4 ----------------------------------------------------------------------
+# --- generator ------------------------------------------------------------------------
 
 
 def _import_probe(slug: str) -> str:
@@ -324,7 +325,7 @@ def _imports(pkg: Package) -> Check:
     return Check(name="imports", passed=False, detail=f"import {why}: {result.tail(600)}")
 
 
-# --- stage 5 ----------------------------------------------------------------------
+# --- testing --------------------------------------------------------------------------
 
 
 def testing_checks(report: TestReport, pkg: Package, bp: Blueprint) -> list[Check]:
@@ -364,7 +365,7 @@ def testing_checks(report: TestReport, pkg: Package, bp: Blueprint) -> list[Chec
     ]
 
 
-# --- stage 6 ----------------------------------------------------------------------
+# --- tuning ---------------------------------------------------------------------------
 
 
 def tuning_checks(report: TuningReport, bp: Blueprint) -> list[Check]:
@@ -392,34 +393,22 @@ def tuning_checks(report: TuningReport, bp: Blueprint) -> list[Check]:
     ]
 
 
-# --- stage 8 ----------------------------------------------------------------------
+# --- documentation --------------------------------------------------------------------
 
 
-def _autogenesis_command_problem(args: list[str]) -> str | None:
-    """Parse `autogenesis ARGS` with the real command line (typer vendors its click, so
-    groups and errors are recognised by what they have, not by class)."""
-    import typer
-
-    from autogenesis.cli import app
-
-    command: Any = typer.main.get_command(app)
-    path = ["autogenesis"]
-    while isinstance(getattr(command, "commands", None), dict):  # a group
-        if not args or args[0].startswith("-"):
-            if getattr(command, "invoke_without_command", False):
-                break   # a group that runs by itself (`autogenesis runs --limit 10`)
-            return f"`{' '.join(path)}` needs a command"
-        if args[0] not in command.commands:
-            return f"`{' '.join(path)}` has no command {args[0]!r}"
-        path.append(args[0])
-        command, args = command.commands[args[0]], args[1:]
-    try:
-        command.make_context(" ".join(path), list(args))
-    except Exception as exc:  # click's UsageError, or Exit for --help
-        if type(exc).__name__ == "Exit":
-            return None
-        return exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    return None
+def _autogenesis_command_problems(commands: list[list[str]]) -> list[str | None]:
+    """Why each `autogenesis ARGS` would not parse (None: it does), asked of the real
+    command line in one subprocess (`autogenesis.cli.usage`): the build's agents do not
+    import the command line that runs them."""
+    if not commands:
+        return []
+    done = subprocess.run([sys.executable, "-m", "autogenesis.cli.usage"],
+                          input=json.dumps(commands), capture_output=True, text=True,
+                          timeout=60, check=False)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [f"could not be checked: {why}"] * len(commands)
+    return json.loads(done.stdout)
 
 
 def _system_command_problem(args: list[str], config: dict[str, object]) -> str | None:
@@ -434,13 +423,43 @@ def _system_command_problem(args: list[str], config: dict[str, object]) -> str |
     return None
 
 
+def command_problems(lines: list[str], slug: str, config: dict[str, object],
+                     services: set[str]) -> list[str | None]:
+    """Why each command shown in the docs would not work as shown (None: it is real)."""
+    problems: list[str | None] = []
+    ours: list[tuple[int, list[str]]] = []   # `autogenesis ...` lines, asked in one go
+    for line in lines:
+        words_or_why = _words(line)
+        if isinstance(words_or_why, str):
+            problems.append(words_or_why)
+            continue
+        words = words_or_why
+        if words[:1] == ["autogenesis"]:
+            ours.append((len(problems), words[1:]))
+            problems.append(None)
+            continue
+        problems.append(_command_problem(words, slug, config, services))
+    for (at, _), why in zip(ours, _autogenesis_command_problems([w for _, w in ours]),
+                            strict=True):
+        problems[at] = why
+    return problems
+
+
 def command_problem(line: str, slug: str, config: dict[str, object],
                     services: set[str]) -> str | None:
-    """Why a command shown in the docs would not work as shown (None: it is real)."""
+    """`command_problems` of one line."""
+    return command_problems([line], slug, config, services)[0]
+
+
+def _words(line: str) -> list[str] | str:
     try:
-        words = shlex.split(line)
+        return shlex.split(line)
     except ValueError as exc:
         return f"cannot be parsed: {exc}"
+
+
+def _command_problem(words: list[str], slug: str, config: dict[str, object],
+                     services: set[str]) -> str | None:
     dist = slug.replace("_", "-")
     if words[:3] == ["python", "-m", slug]:
         return _system_command_problem(words[3:], config)
@@ -448,8 +467,6 @@ def command_problem(line: str, slug: str, config: dict[str, object],
         return _system_command_problem(words[1:], config)
     if words[:3] == ["python", "-m", "pytest"]:
         return None
-    if words[:1] == ["autogenesis"]:
-        return _autogenesis_command_problem(words[1:])
     if words[:2] == ["pip", "install"] and words[2:] and all(
             w.startswith("dist/") and w.endswith(".whl") for w in words[2:]):
         return None
@@ -481,8 +498,9 @@ def docs_checks(docs: Docs, bp: Blueprint, pkg: Package) -> list[Check]:
         check("diagram_present", [] if "```mermaid" in architecture else
               ["ARCHITECTURE.md has no Mermaid diagram"]),
         check("commands_real",
-              (f"`{line}`: {why}" for line in docs.commands
-               if (why := command_problem(line, bp.slug, config, services))),
+              (f"`{line}`: {why}" for line, why in zip(
+                  docs.commands, command_problems(list(docs.commands), bp.slug, config,
+                                                  services), strict=True) if why),
               f"{len(docs.commands)} command(s) checked"),
         check("no_placeholder", (f"{f.path} has an unfilled placeholder" for f in docs.files
                                  if PLACEHOLDER.search(f.content))),
@@ -520,7 +538,7 @@ def _unsafe_paths(paths: Iterable[str]) -> list[str]:
     return problems
 
 
-# --- stage 7 ----------------------------------------------------------------------
+# --- deployment -----------------------------------------------------------------------
 
 
 def deployment_checks(dep: Deployment, pkg: Package) -> list[Check]:
@@ -546,7 +564,7 @@ def deployment_checks(dep: Deployment, pkg: Package) -> list[Check]:
     ]
 
 
-# --- stage 9 ----------------------------------------------------------------------
+# --- feedback -------------------------------------------------------------------------
 
 
 def feedback_checks(fb: Feedback, stages: Iterable[str]) -> list[Check]:
