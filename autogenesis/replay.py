@@ -51,11 +51,9 @@ from autogenesis.observe import Observer
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.scenarios import Runner
 from autogenesis.store.records import Record, Run
-from autogenesis.store.sql import COLUMNS
+from autogenesis.store.sql import COLUMNS, JSON_COLUMNS
 from autogenesis.store.writer import Sink
 
-JSON_COLUMNS = {"config", "body", "settings", "prompt", "json_schema", "parsed", "reasons",
-                "checks", "detail", "request", "result"}
 COMPARED: dict[str, tuple[str, ...]] = {
     "messages": ("sender", "recipient", "topic", "kind", "body", "reply_to", "hop",
                  "expects_reply", "conversation_id"),

@@ -8,11 +8,13 @@ model's build is re-executed in test_build_real.py.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from scripted_build import InProcessRunner, always, build_model
@@ -210,3 +212,42 @@ def cli(env: dict[str, str], *args: str, check: bool = True):
     if check:
         assert done.returncode == 0, done.stderr
     return done
+
+
+# A build logged by an earlier version of autogenesis (commit a05a9fb, before the stages
+# became data and the canonical JSON one function): examples/research_team.md with the
+# scripted models, exported with `Store.export_run`. Refactors must keep it re-executing
+# identically; a change that means to change what a build does (a prompt, a check, an
+# agent's logic) makes it diverge, and then the fixture is made again (see
+# tests/fixtures/README.md).
+FIXTURE = REPO / "tests" / "fixtures" / "research_team_a05a9fb.jsonl.gz"
+FIXTURE_RUN = "f9b657f7-8922-4185-bf1f-0dc0b326df7e"
+
+
+def fixture_rows() -> list[tuple[str, list[str | None]]]:
+    with gzip.open(FIXTURE, "rt", encoding="utf-8") as lines:
+        return [(row["t"], row["r"]) for row in map(json.loads, lines)]
+
+
+def test_a_build_logged_by_an_earlier_version_reexecutes_identically(store: Store,
+                                                                     tmp_path: Path):
+    rows = fixture_rows()
+    assert store.restore(rows) == len(rows)
+    assert store.restore(rows) == len(rows)   # restoring again writes nothing twice
+    run_id = UUID(FIXTURE_RUN)
+    assert sorted(map(tuple, store.export_run(run_id))) == sorted(map(tuple, rows))
+    result = replay(store, run_id, out_dir=tmp_path / "again")
+    assert result.diverged is None, str(result.diverged)
+    assert result.identical and result.files
+    assert all(logged == written for _, logged, written in result.files)
+
+
+def test_the_earlier_build_diverges_where_a_prompt_changed(store: Store, tmp_path: Path):
+    store.restore(fixture_rows())
+    prompts = tmp_path / "prompts"
+    shutil.copytree(default_prompts_dir(), prompts)
+    template = prompts / "approver.j2"
+    template.write_text(template.read_text().replace("{% block user %}",
+                                                     "{% block user %}Think twice.\n", 1))
+    result = replay(store, UUID(FIXTURE_RUN), prompts=Prompts(prompts))
+    assert result.diverged is not None and result.diverged.agent == "approver"

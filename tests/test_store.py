@@ -6,6 +6,7 @@ from pathlib import Path
 from uuid import uuid4
 
 from autogenesis.bus import Message
+from autogenesis.errors import UserError
 from autogenesis.store import (
     Artefact,
     Completion,
@@ -95,3 +96,27 @@ def test_every_record_type_survives_a_dead_process_spool(store_url: str, tmp_pat
         assert heir.run(run.id)["config"] == {"k": [1, "é"]}
     assert not list((tmp_path / "spool").glob("*.jsonl"))
     assert [as_text(v) for v in (None, True, False, 3, 1.5)] == [None, "t", "f", "3", "1.5"]
+
+
+def test_an_exported_run_holds_its_children_and_restoring_it_again_changes_nothing(
+        store: Store) -> None:
+    run = store.start_run(Run(kind="test", name="export", config={"ü": [1, 2.5, None]}))
+    child = store.start_run(Run(kind="system", name="child",
+                                config={"parent_run": str(run.id)}))
+    for i in range(3):
+        store.log(message(run.id, i))
+    store.log(Event("loop", run.id, agent="a", detail={"round": 2, "why": "same\nanswer"}))
+    store.finish_run(child, "succeeded")
+    store.finish_run(run, "failed", error="it stopped")
+    store.flush()
+    rows = store.export_run(run.id)
+    assert [t for t, _ in rows].count("messages") == 3
+    assert [r[0] for t, r in rows if t == "runs"] == [str(run.id), str(child.id)]
+    assert store.restore(rows) == len(rows)   # everything is there already: kept as is
+    assert store.export_run(run.id) == rows
+    try:
+        store.export_run(uuid4())
+    except UserError as exc:
+        assert "no run" in str(exc)
+    else:
+        raise AssertionError("exporting an unknown run must say so")

@@ -7,6 +7,10 @@ store methods.
 from __future__ import annotations
 
 # Column order of each log table, as written by COPY and read back from the spool.
+JSON_COLUMNS = frozenset({"config", "body", "settings", "prompt", "json_schema", "parsed",
+                          "reasons", "checks", "detail", "request", "result"})
+"""The jsonb columns: read back as parsed JSON."""
+
 COLUMNS: dict[str, tuple[str, ...]] = {
     "runs": (
         "id", "kind", "name", "spec_path", "spec_sha256", "status", "model", "config",

@@ -21,12 +21,13 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from autogenesis.canonical import canonical_json
 from autogenesis.config import Settings, redact_url
-from autogenesis.errors import StoreUnavailable
+from autogenesis.errors import StoreUnavailable, UserError
 from autogenesis.store import embedded, migrations, sql
 from autogenesis.store.records import RawRow, Record, Run, RunStatus
-from autogenesis.store.spool import Spool
-from autogenesis.store.writer import LogWriter, Sink
+from autogenesis.store.spool import Spool, SpoolRow, as_text
+from autogenesis.store.writer import LogWriter, Sink, write_idempotent
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,35 @@ class Store:
         """Runs that `run_id` started (its generated system's runs), in start order."""
         return self._fetch(sql.SELECT_CHILD_RUNS_SQL, (str(run_id),))
 
+    def export_run(self, run_id: UUID) -> list[SpoolRow]:
+        """Run `run_id` and everything it logged, with the runs it started and theirs, as
+        rows in the spool's text form: what `restore` writes back, in another database
+        or later (a logged run kept as a test fixture, or sent with a bug report)."""
+        run = self.run(run_id)
+        if run is None:
+            raise UserError(f"no run {run_id} in the log (autogenesis runs lists them)")
+        runs = [run, *self.children(run_id)]
+        rows: list[SpoolRow] = [("runs", _as_text("runs", r)) for r in runs]
+        readers = {"messages": self.messages, "completions": self.completions,
+                   "artefacts": self.artefacts, "verdicts": self.verdicts,
+                   "events": self.events, "files": self.files,
+                   "observations": self.observations}
+        for each in runs:
+            for table in sql.TABLES_WITH_RUN:
+                rows += [(table, _as_text(table, row)) for row in readers[table](each["id"])]
+        return rows
+
+    def restore(self, rows: list[SpoolRow]) -> int:
+        """Write exported rows (`export_run`); rows already in the database are kept as
+        they are, so restoring twice changes nothing."""
+        for table, _ in rows:
+            if table != "runs" and table not in sql.TABLES_WITH_RUN:
+                raise ValueError(f"unknown log table {table!r}")
+        self.flush()
+        with self._direct(autocommit=False) as conn:
+            write_idempotent(conn, rows)
+        return len(rows)
+
     def runs_with_files(self, paths: list[str], sha256s: list[str]) -> list[UUID]:
         """Builds that logged files with these paths and contents, most matches first."""
         rows = self._fetch(sql.SELECT_RUNS_WITH_FILES_SQL, (paths, sha256s))
@@ -299,3 +329,9 @@ class Store:
             raise StoreUnavailable(f"cannot reach the database at {self.location}: {exc}") from exc
         with conn:
             yield conn
+
+
+def _as_text(table: str, row: dict[str, Any]) -> list[str | None]:
+    """A row as read back, in the text form COPY reads (JSON columns as canonical JSON)."""
+    return [None if row[c] is None else canonical_json(row[c]) if c in sql.JSON_COLUMNS
+            else as_text(row[c]) for c in sql.COLUMNS[table]]

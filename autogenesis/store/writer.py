@@ -205,21 +205,8 @@ class LogWriter:
         """Write rows that may already be in the database; existing ids are kept."""
         conn = self._conn
         assert conn is not None
-        by_table: dict[str, list[list[str | None]]] = defaultdict(list)
-        for table, row in rows:
-            by_table[table].append(row)
         try:
-            with conn.transaction(), conn.cursor() as cur:
-                if "runs" in by_table:
-                    cur.executemany(sql.UPSERT_RUN_SQL, by_table.pop("runs"))
-                for table in sql.TABLES_WITH_RUN:
-                    if table not in by_table:
-                        continue
-                    cur.execute(sql.create_stage_sql(table))
-                    with cur.copy(sql.stage_copy_sql(table)) as copy:
-                        for row in by_table[table]:
-                            copy.write_row(row)
-                    cur.execute(sql.stage_insert_sql(table))
+            write_idempotent(conn, rows)
         except psycopg.OperationalError:
             raise
         except psycopg.Error as exc:
@@ -303,3 +290,23 @@ class LogWriter:
             drained += len(rows)
         self.stats.rows_drained += drained
         return drained
+
+
+def write_idempotent(conn: psycopg.Connection, rows: list[SpoolRow]) -> None:
+    """Write rows in the spool's text form, which may already be in the database, in one
+    transaction: existing ids are kept (a run's row is upserted), each table's rows in
+    the order given."""
+    by_table: dict[str, list[list[str | None]]] = defaultdict(list)
+    for table, row in rows:
+        by_table[table].append(row)
+    with conn.transaction(), conn.cursor() as cur:
+        if "runs" in by_table:
+            cur.executemany(sql.UPSERT_RUN_SQL, by_table.pop("runs"))
+        for table in sql.TABLES_WITH_RUN:
+            if table not in by_table:
+                continue
+            cur.execute(sql.create_stage_sql(table))
+            with cur.copy(sql.stage_copy_sql(table)) as copy:
+                for row in by_table[table]:
+                    copy.write_row(row)
+            cur.execute(sql.stage_insert_sql(table))
