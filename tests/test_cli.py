@@ -89,6 +89,32 @@ def test_demo_logs_a_conversation_that_runs_lists(env: dict[str, str]) -> None:
     assert "bus-demo" in table.stdout and "succeeded" in table.stdout
 
 
+def test_a_run_exported_from_one_database_imports_into_another(
+        env: dict[str, str], make_database, tmp_path: Path) -> None:
+    demo = cli("demo", "moving runs", env=env)
+    assert demo.returncode == 0, demo.stderr
+    runs = json.loads(cli("runs", "--json", env=env).stdout)
+    run_id = next(r["id"] for r in runs if r["name"] == "bus-demo")
+    out = tmp_path / "run.jsonl.gz"
+    exported = cli("runs", "export", run_id[:8], "--out", str(out), env=env)
+    assert exported.returncode == 0, exported.stderr
+    other = {**env, "AUTOGENESIS_DATABASE_URL": make_database()}
+    assert run_id not in cli("runs", "--json", env=other).stdout
+    for _ in range(2):   # the second import finds every row there already
+        imported = cli("runs", "import", str(out), env=other)
+        assert imported.returncode == 0, imported.stderr
+        assert run_id in imported.stdout
+    moved = [r for r in json.loads(cli("runs", "--json", env=other).stdout)
+             if r["id"] == run_id]
+    assert moved and moved[0]["messages"] == 16
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"t": "messages", "r": [1]}\n')
+    for path in (bad, tmp_path / "missing.jsonl"):
+        refused = cli("runs", "import", str(path), env=other)
+        assert refused.returncode == 1
+        assert "Traceback" not in refused.stderr and str(path) in refused.stderr
+
+
 def test_the_default_is_an_embedded_server_under_autogenesis_home(
         env: dict[str, str], tmp_path: Path) -> None:
     home = tmp_path / "fresh-home"

@@ -8,7 +8,6 @@ model's build is re-executed in test_build_real.py.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from autogenesis.pipeline import Build, BuildOptions, BuildResult
 from autogenesis.prompts import Prompts, default_prompts_dir
 from autogenesis.replay import Reexecution, reexecute
 from autogenesis.store import Store
+from autogenesis.store.export import read_rows
 
 from conftest import REPO
 
@@ -225,8 +225,7 @@ FIXTURE_RUN = "f9b657f7-8922-4185-bf1f-0dc0b326df7e"
 
 
 def fixture_rows() -> list[tuple[str, list[str | None]]]:
-    with gzip.open(FIXTURE, "rt", encoding="utf-8") as lines:
-        return [(row["t"], row["r"]) for row in map(json.loads, lines)]
+    return read_rows(FIXTURE)
 
 
 def test_a_build_logged_by_an_earlier_version_reexecutes_identically(store: Store,

@@ -128,3 +128,37 @@ def prune(
     verb = "would delete" if dry_run else "deleted"
     typer.echo(f"{verb} {deleted['runs']} run(s) started before {cutoff:%Y-%m-%d %H:%M} UTC"
                + (f" ({rows})" if rows else ""))
+
+
+@app.command("export")
+def export(
+    run: str = typer.Argument(..., help="The run id (or its first 8 characters)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The file to write (.gz: compressed)."),
+) -> None:
+    """Write a logged run, the runs it started and everything they logged (messages, model
+    calls, artefacts, verdicts, events, files, observations) to a file that `autogenesis
+    runs import` reads into another database, where it can be inspected and replayed."""
+    from autogenesis.cli.replay import find_run
+    from autogenesis.store import Store
+    from autogenesis.store.export import write_rows
+
+    with Store.open() as store:
+        rows = store.export_run(find_run(store, run))
+    write_rows(out, rows)
+    typer.echo(f"wrote {len(rows)} rows to {out}")
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(..., help="A file written by `autogenesis runs export`."),
+) -> None:
+    """Read an exported run into the configured database. Rows already there are kept as
+    they are, so importing twice changes nothing."""
+    from autogenesis.store import Store
+    from autogenesis.store.export import read_rows
+
+    rows = read_rows(path)
+    with Store.open() as store:
+        store.restore(rows)
+    run_id = next(values[0] for table, values in rows if table == "runs")
+    typer.echo(f"imported run {run_id} ({len(rows)} rows): `autogenesis replay {run_id}`")
