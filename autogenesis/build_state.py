@@ -90,9 +90,9 @@ class BuildResult:
         return [s for s in self.stages if s.kept]
 
     def seconds_by_stage(self) -> dict[str, float]:
-        split: Counter[str] = Counter()
+        split: dict[str, float] = {}
         for s in self.stages:
-            split[s.stage] += s.seconds
+            split[s.stage] = split.get(s.stage, 0.0) + s.seconds
         return {stage: round(split[stage], 1) for stage in STAGE_ORDER if stage in split}
 
 

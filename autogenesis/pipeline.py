@@ -116,7 +116,7 @@ from autogenesis.stages import (
 )
 from autogenesis.store import Store
 from autogenesis.store.records import Artefact as ArtefactRecord
-from autogenesis.store.records import Event, GeneratedFile, Run, RunKind
+from autogenesis.store.records import Event, GeneratedFile, Run, RunKind, RunStatus
 from autogenesis.store.records import Verdict as VerdictRecord
 
 if TYPE_CHECKING:   # aiomqtt is imported only by builds that use it
@@ -209,7 +209,8 @@ class Build:
                 with self.store.run_lock(run.id):
                     yield bus, run
             except BaseException as exc:
-                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                status: RunStatus = ("interrupted" if isinstance(exc, KeyboardInterrupt)
+                                     else "failed")
                 self.store.finish_run(run, status, error=str(exc) or type(exc).__name__)
                 self.store.flush()
                 raise

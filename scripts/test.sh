@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up .venv with the test tools, lint, and run the whole test suite.
+# Set up .venv with the test tools, lint, type-check, and run the whole test suite.
 # Needs the PostgreSQL server at 127.0.0.1:5432 (trust auth) for the tests that use a
 # real external server (override with AUTOGENESIS_TEST_DATABASE_URL) and the mosquitto
 # binary (Debian's package) for the MQTT tests.
@@ -18,4 +18,5 @@ if [ -z "${AUTOGENESIS_TEST_MQTT_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/1883
     sleep 1
 fi
 .venv/bin/ruff check .
+.venv/bin/mypy   # strict on the files pyproject.toml's [tool.mypy] names
 exec .venv/bin/python -m pytest "$@"

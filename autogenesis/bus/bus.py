@@ -190,7 +190,8 @@ class Bus:
         Raises `DeadlineExceeded` when no reply comes in time, `Undeliverable`
         when nobody serves the recipient, `RemoteError` when the handler failed.
         """
-        if message.recipient is None or message.recipient == BROADCAST:
+        recipient = message.recipient
+        if recipient is None or recipient == BROADCAST:
             raise ConfigError("a request goes to one recipient")
         if timeout is None:
             left = message.seconds_left()
@@ -208,7 +209,7 @@ class Bus:
             self.stats.deadlines += 1
             self._event("deadline", message, message.recipient,
                         {"elapsed": round(elapsed, 6), "limit": timeout, "side": "requester"})
-            raise DeadlineExceeded(message.recipient, elapsed, timeout) from None
+            raise DeadlineExceeded(recipient, elapsed, timeout) from None
         finally:
             self._pending.pop(message.id, None)
         if reply.kind == ERROR_KIND:

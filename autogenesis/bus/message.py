@@ -141,7 +141,8 @@ class Message:
 
     @property
     def body(self) -> dict[str, Any]:
-        return json.loads(self.body_json)
+        body: dict[str, Any] = json.loads(self.body_json)
+        return body
 
     @property
     def address(self) -> str:

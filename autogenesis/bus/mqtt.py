@@ -391,7 +391,7 @@ class MqttTransport:
                         found.update(subscribers)
             elif message.recipient == BROADCAST:
                 found.update(a for a in addresses if a != message.sender)
-            elif message.recipient in addresses:
+            elif message.recipient is not None and message.recipient in addresses:
                 found.add(message.recipient)
         return found
 

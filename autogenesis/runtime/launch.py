@@ -39,7 +39,8 @@ WAIT_S = 15.0
 
 def load_config(path: Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        config: dict[str, Any] = json.load(f)
+    return config
 
 
 def make_agent(cls: type[ModelAgent], name: str, model: Model,
@@ -283,8 +284,9 @@ def _run(build: Build, config: Mapping[str, Any], text: str, args: argparse.Name
                                   model=model.identity.model_id,
                                   config={"input": text, "backend": model.identity.backend}))
         try:
-            body = asyncio.run(_asking(build(LoggedModel(model, store), config), text, args,
-                                       store=store, run_id=run.id))
+            body: dict[str, Any] = asyncio.run(_asking(
+                build(LoggedModel(model, store), config), text, args, store=store,
+                run_id=run.id))
         except BaseException as exc:
             store.finish_run(run, "failed", error=str(exc) or type(exc).__name__)
             raise

@@ -328,7 +328,7 @@ class Hierarchy(System):
         final = await self.request(self.exit, "task", {"input": task, "context": context},
                                    within=within)
         self.learn(within, self.exit, final.body.get("facts"))
-        return final.body["answer"]
+        return str(final.body["answer"])
 
 
 class ContractNet(System):
@@ -380,7 +380,7 @@ class Consensus(System):
         final = await self.request(self.exit, "task", {"input": task, "context": context},
                                    within=within)
         self.learn(within, self.exit, final.body.get("facts"))
-        return final.body["answer"]
+        return str(final.body["answer"])
 
 
 TOPOLOGY_CLASSES: dict[str, type[System]] = {
