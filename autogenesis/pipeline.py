@@ -114,7 +114,7 @@ from autogenesis.stages import (
     output_of,
     stage_agents,
 )
-from autogenesis.store import Store
+from autogenesis.store.protocol import LogStore
 from autogenesis.store.records import Artefact as ArtefactRecord
 from autogenesis.store.records import Event, GeneratedFile, Run, RunKind, RunStatus
 from autogenesis.store.records import Verdict as VerdictRecord
@@ -167,7 +167,7 @@ class Build:
     `model` runs the agents in this process; with `options.bus` workers run them and
     `model` may be None."""
 
-    def __init__(self, store: Store, model: Model | None, *,
+    def __init__(self, store: LogStore, model: Model | None, *,
                  options: BuildOptions | None = None,
                  prompts: Prompts | None = None, runner: Runner | None = None,
                  progress: Callable[[Progress], None] = _no_progress,
@@ -366,8 +366,6 @@ class Build:
     def _wheel_from_log(self, run_id: UUID, deployment: Deployment, path: Path) -> None:
         """Write the deployed wheel to `path` from the install observation that carried it
         (the worker that built it may be on another host); nothing if none matches."""
-        if not hasattr(self.store, "observations"):
-            return
         for row in reversed(self.store.observations(run_id)):
             wheel = row["kind"] == "install" and (row["result"] or {}).get("wheel")
             if not wheel or wheel.get("name") != deployment.wheel:

@@ -50,9 +50,9 @@ from autogenesis.llm.replay import ReplayModel, diff_json
 from autogenesis.observe import Observer
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.scenarios import Runner
-from autogenesis.store.records import Record, Run
-from autogenesis.store.sql import COLUMNS, JSON_COLUMNS
-from autogenesis.store.writer import Sink
+from autogenesis.store.protocol import Sink
+from autogenesis.store.records import Record, Run, RunStatus
+from autogenesis.store.sql import COLUMNS, JSON_COLUMNS, TABLES_WITH_RUN
 
 COMPARED: dict[str, tuple[str, ...]] = {
     "messages": ("sender", "recipient", "topic", "kind", "body", "reply_to", "hop",
@@ -188,8 +188,8 @@ class Mirror:
         self.diverged: ReplayMismatch | None = None
         self.ids: dict[Any, Any] = {}          # replay's id (UUID and str) -> original's
         self.place = _Place(original)
-        self.seen: dict[str, list[dict[str, Any]]] = {"messages": [], "verdicts": [],
-                                                      "events": []}
+        # the original's rows the re-execution has matched so far: what its reads answer
+        self.seen: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES_WITH_RUN}
         self.stage_of: dict[Any, str] = {}     # conversation -> stage, for reports
         self.matched = 0
         self._run_ids: set[Any] = set()        # the build run and its children (replay ids)
@@ -210,7 +210,7 @@ class Mirror:
         self.log(run)
         return run
 
-    def finish_run(self, run: Run, status: Any, *, error: str | None = None,
+    def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
                    package_path: str | None = None) -> Run:
         finished = run.finished(status, error=error, package_path=package_path)
         self.log(finished)
@@ -238,6 +238,18 @@ class Mirror:
             fresh += [(table, v) for v in values_list if v[0] and UUID(v[0]) not in have]
         return self.store.ingest(fresh)
 
+    # Reads answer with the original's rows the re-execution has matched so far (in the
+    # original's ids): the one build a mirror serves, whatever run id it is asked for.
+
+    def run(self, run_id: UUID) -> dict[str, Any] | None:
+        original = self.ids.get(run_id, run_id)
+        if original == self.original.id:
+            return self.original.run
+        return next((c for c in self.original.children if c["id"] == original), None)
+
+    def children(self, run_id: UUID) -> list[dict[str, Any]]:
+        return list(self.original.children)
+
     def verdicts(self, run_id: UUID) -> list[dict[str, Any]]:
         return list(self.seen["verdicts"])
 
@@ -246,6 +258,31 @@ class Mirror:
 
     def messages(self, run_id: UUID) -> list[dict[str, Any]]:
         return list(self.seen["messages"])
+
+    def completions(self, run_id: UUID) -> list[dict[str, Any]]:
+        return sorted(self.seen["completions"],
+                      key=lambda r: (r["agent"], r["call_index"], r["created_at"]))
+
+    def artefacts(self, run_id: UUID) -> list[dict[str, Any]]:
+        return list(self.seen["artefacts"])
+
+    def files(self, run_id: UUID) -> list[dict[str, Any]]:
+        return list(self.seen["files"])
+
+    def observations(self, run_id: UUID) -> list[dict[str, Any]]:
+        return sorted(self.seen["observations"], key=lambda r: (r["agent"], r["call_index"]))
+
+    def existing(self, table: str, ids: list[UUID]) -> set[UUID]:
+        return set(self.store.existing(table, ids)) if self.live else set()
+
+    def count(self, table: str, run_id: UUID) -> int:
+        return len(self.seen[table])
+
+    def call_counts(self, table: str, run_id: UUID) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.seen[table]:
+            counts[row["agent"]] = max(counts.get(row["agent"], 0), row["call_index"] + 1)
+        return counts
 
     # --- divergence -----------------------------------------------------------
 
@@ -499,7 +536,7 @@ def _replaying(store: Any, original: LoggedRun, *, live: bool, out_dir: Path | N
                                          fallback=model), mirror)
     observer = Observer(mirror, logged=original.tables["observations"], live=live,
                         on_mismatch=mirror.mismatch)
-    build = Build(mirror, replaying,  # type: ignore[arg-type]
+    build = Build(mirror, replaying,
                   options=original.options(out_dir), observer=observer, prompts=prompts,
                   runner=runner, **({"progress": progress} if progress is not None else {}))
     return mirror, observer, build

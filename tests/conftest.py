@@ -22,6 +22,8 @@ import psycopg
 import pytest
 
 from autogenesis.store import Store, embedded
+from autogenesis.store.memory import MemoryStore
+from autogenesis.store.protocol import LogStore
 
 ADMIN_URL = os.environ.get("AUTOGENESIS_TEST_DATABASE_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -103,6 +105,17 @@ def env(tmp_path: Path, service_url: str) -> dict[str, str]:
         "AUTOGENESIS_HOME": str(tmp_path / "home"),
         "AUTOGENESIS_DATABASE_URL": service_url,
     }
+
+
+@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.fast), "service"])
+def build_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
+    """A log for a build's control flow: in memory (the fast tier: `pytest -m fast`) and
+    on the service server."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    with Store(request.getfixturevalue("service_url"), spool_dir=tmp_path / "spool") as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from autogenesis.errors import ConfigError, StageFailed
 from autogenesis.llm.testing import FunctionModel
 from autogenesis.pipeline import Build, BuildOptions, BuildResult
 from autogenesis.store import Store
+from autogenesis.store.protocol import LogStore
 
 from conftest import REPO
 
@@ -85,7 +86,7 @@ def test_a_build_is_logged(store: Store, tmp_path: Path):
                                                    "generator", "approver"}
 
 
-def test_rejection_is_reworked_with_the_reasons(service_store: Store, tmp_path: Path):
+def test_rejection_is_reworked_with_the_reasons(build_store: LogStore, tmp_path: Path):
     """A blocking model judge rejects the first Requirements, then approves."""
     judged = []
     answers = BuildAnswers()
@@ -98,19 +99,19 @@ def test_rejection_is_reworked_with_the_reasons(service_store: Store, tmp_path: 
         return answers(messages, schema, settings)
 
     model = FunctionModel(reply)
-    result = run_build(service_store, spec_text("lesson_pipeline.md"), tmp_path / "out",
+    result = run_build(build_store, spec_text("lesson_pipeline.md"), tmp_path / "out",
                        model=model, model_blocking=True)
     assert result.stages[0].rounds == 2
     prompts = [m[-1]["content"] for m, schema, _ in model.calls
                if schema and "name" in schema["properties"]]
     assert any("model_judgement: the goal is vague" in p for p in prompts)
-    service_store.flush()
-    assert service_store.count("verdicts", result.run_id) == 5  # 2 for stage 1, then 1 each
-    assert service_store.events(result.run_id, "loop") == []
+    build_store.flush()
+    assert build_store.count("verdicts", result.run_id) == 5  # 2 for stage 1, then 1 each
+    assert build_store.events(result.run_id, "loop") == []
 
 
 def test_a_worker_repeating_a_rejected_artefact_is_perturbed_then_fails(
-        service_store: Store, tmp_path: Path):
+        build_store: LogStore, tmp_path: Path):
     answers = BuildAnswers(vary=False)  # the same names every round: the same artefact
 
     def reply(messages, schema, settings):
@@ -119,22 +120,23 @@ def test_a_worker_repeating_a_rejected_artefact_is_perturbed_then_fails(
         return answers(messages, schema, settings)
 
     model = FunctionModel(reply)
+    build = Build(build_store, model, options=BuildOptions(
+        out_dir=tmp_path / "out", stop_after="generator", model_blocking=True, max_rounds=3))
     with pytest.raises(StageFailed, match="same artefact again, even with a perturbed prompt"):
-        run_build(service_store, spec_text("lesson_pipeline.md"), tmp_path / "out",
-                  model=model, model_blocking=True, max_rounds=3)
+        asyncio.run(build.run(spec_text("lesson_pipeline.md"), spec_path="spec.md"))
     perturbed = [m[-1]["content"] for m, schema, _ in model.calls
                  if schema and "name" in schema["properties"] and PERTURBATION in
                  m[-1]["content"]]
     assert perturbed, "the retry after the loop carries the perturbation sentence"
     assert not (tmp_path / "out").exists()
-    service_store.flush()
-    run = service_store.runs(limit=1)[0]
-    assert run.status == "failed"
-    loops = service_store.events(run.id, "loop")
+    build_store.flush()
+    run = build_store.run(build.observer.run_id)
+    assert run is not None and run["status"] == "failed"
+    loops = build_store.events(run["id"], "loop")
     assert [e["detail"]["perturbed"] for e in loops] == [False, True]
 
 
-def test_rounds_run_out_when_every_artefact_is_rejected(service_store: Store, tmp_path: Path):
+def test_rounds_run_out_when_every_artefact_is_rejected(build_store: LogStore, tmp_path: Path):
     answers = BuildAnswers()  # new names every round: no loop, just rejections
 
     def reply(messages, schema, settings):
@@ -143,17 +145,17 @@ def test_rounds_run_out_when_every_artefact_is_rejected(service_store: Store, tm
         return answers(messages, schema, settings)
 
     with pytest.raises(StageFailed, match="still rejected after 2 round"):
-        run_build(service_store, spec_text("lesson_pipeline.md"), tmp_path / "out",
+        run_build(build_store, spec_text("lesson_pipeline.md"), tmp_path / "out",
                   model=FunctionModel(reply), model_blocking=True, max_rounds=2)
 
 
-def test_a_stage_past_its_deadline_fails_clearly(service_store: Store, tmp_path: Path):
+def test_a_stage_past_its_deadline_fails_clearly(build_store: LogStore, tmp_path: Path):
     async def slow(messages, schema, settings):
         await asyncio.sleep(5)
         return "late"
 
     with pytest.raises(StageFailed, match="deadline"):
-        run_build(service_store, spec_text("lesson_pipeline.md"), tmp_path / "out",
+        run_build(build_store, spec_text("lesson_pipeline.md"), tmp_path / "out",
                   model=FunctionModel(slow), stage_timeout=0.5)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -37,9 +38,24 @@ from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.runtime.trace import TraceLog, read_trace
 from autogenesis.scenarios import Outcome
 from autogenesis.store import Store
+from autogenesis.store.memory import MemoryStore
+from autogenesis.store.protocol import LogStore
 from autogenesis.store.records import Event, Run
 
 from conftest import REPO
+
+
+@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.fast), "service",
+                        "embedded"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
+    """The build's control flow on every log store: in memory (the fast tier, no server)
+    and on both PostgreSQL servers."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    with Store(request.getfixturevalue(f"{request.param}_url"),
+               spool_dir=tmp_path / "spool") as opened:
+        yield opened
 
 
 def spec_text(name: str) -> str:
@@ -101,12 +117,11 @@ def test_a_full_build_tests_tunes_documents_deploys_and_logs(store: Store, tmp_p
         "venv/bin/trip-planner")
 
     # provenance: each file's row names the artefact that produced its content
-    files = {f["path"]: f for f in store._fetch(
-        "SELECT path, sha256, artefact_id FROM files WHERE run_id = %s", (result.run_id,))}
+    files = {f["path"]: f for f in store.files(result.run_id)}
     assert set(files) == {f"trip_planner/{f.path}" for f in result.package.files} | {
         f"trip_planner/dist/{deployment.wheel}"}
-    tuned = store._fetch("SELECT id FROM artefacts WHERE run_id = %s AND stage = 'tuning' "
-                         "AND kind = 'Package'", (result.run_id,))
+    tuned = [a for a in store.artefacts(result.run_id)
+             if a["stage"] == "tuning" and a["kind"] == "Package"]
     if tuned:  # tuning changed config.json
         assert files["trip_planner/trip_planner/config.json"]["artefact_id"] == tuned[0]["id"]
     assert result.artefact(Feedback).iteration == 1
@@ -152,13 +167,17 @@ def test_examples_that_never_reach_the_exit_go_back_to_prompt_design(
 
 def test_examples_that_always_fail_end_the_build_with_the_reason(store: Store,
                                                                  tmp_path: Path):
+    build = Build(store, build_model(), options=BuildOptions(out_dir=tmp_path / "out",
+                                                             max_rounds=2),
+                  runner=InProcessRunner(fail=True))
     with pytest.raises(StageFailed) as failed:
-        full_build(store, spec_text("trip_planner.md"), tmp_path / "out",
-                   runner=InProcessRunner(fail=True), max_rounds=2)
+        asyncio.run(build.run(spec_text("trip_planner.md"), spec_path="spec.md"))
     assert "never reached the exit agent" in str(failed.value)
     assert not (tmp_path / "out" / "trip_planner").exists()
     store.flush()
-    assert store.runs(limit=1)[0].status == "failed"
+    run = store.run(build.observer.run_id)
+    assert run is not None and run["status"] == "failed"
+    assert "never reached the exit agent" in run["error"]
 
 
 def test_a_spent_budget_skips_the_optional_work_not_the_build(store: Store, tmp_path: Path):

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import IO
 from uuid import UUID
 
+from autogenesis.store.protocol import Sink
 from autogenesis.store.records import Record, Run, RunStatus
 from autogenesis.store.spool import SpoolRow, spool_rows
 from autogenesis.store.sql import COLUMNS
-from autogenesis.store.writer import Sink
 
 TRACED_TABLES = ("messages", "completions", "events")
 """What a traced run may log; the run row itself is written by whoever started it."""

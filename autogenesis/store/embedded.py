@@ -42,7 +42,7 @@ def _pid_alive(pid: int) -> bool:
     import psutil
 
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
@@ -131,7 +131,7 @@ def start(pgdata: Path) -> str:
                 log.info("removed the lock files of a dead server in %s", pgdata)
         if dropped:
             log.info("dropped dead handles %s from %s", dropped, pgdata)
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as exc:
         tail = ""
         log_file = pgdata / "log"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from autogenesis.errors import UserError
 from autogenesis.store import sql
@@ -19,7 +19,7 @@ from autogenesis.store.spool import SpoolRow
 
 def _open(path: Path, mode: str) -> IO[str]:
     if path.suffix == ".gz":
-        return gzip.open(path, mode + "t", encoding="utf-8")
+        return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8"))
     return path.open(mode, encoding="utf-8")
 
 

@@ -87,7 +87,8 @@ def _check_applied(applied: list[tuple[int, str, str, datetime]],
 
 
 def status(conn: psycopg.Connection, migrations: list[Migration]) -> MigrationStatus:
-    if not conn.execute(sql.MIGRATIONS_TABLE_EXISTS_SQL).fetchone()[0]:
+    exists = conn.execute(sql.MIGRATIONS_TABLE_EXISTS_SQL).fetchone()
+    if not (exists and exists[0]):
         return MigrationStatus(applied=[], pending=list(migrations))
     applied = conn.execute(sql.SELECT_APPLIED_SQL).fetchall()
     _check_applied(applied, migrations)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
@@ -25,9 +25,10 @@ from autogenesis.canonical import canonical_json
 from autogenesis.config import Settings, redact_url
 from autogenesis.errors import StoreUnavailable, UserError
 from autogenesis.store import embedded, migrations, sql
+from autogenesis.store.protocol import Sink
 from autogenesis.store.records import RawRow, Record, Run, RunStatus
 from autogenesis.store.spool import Spool, SpoolRow, as_text
-from autogenesis.store.writer import LogWriter, Sink, write_idempotent
+from autogenesis.store.writer import LogWriter, write_idempotent
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ class Store:
     def info(self, directory: Path | None = None) -> StoreInfo:
         with self._direct(autocommit=True) as conn:
             state = migrations.status(conn, migrations.load_migrations(directory))
-            version = conn.execute(sql.SERVER_VERSION_SQL).fetchone()[0]
+            row = conn.execute(sql.SERVER_VERSION_SQL).fetchone()
+            version = row[0] if row else "unknown"
         return StoreInfo(
             location=self.location,
             version=version,
@@ -295,7 +297,7 @@ class Store:
     def count(self, table: str, run_id: UUID) -> int:
         if table not in sql.TABLES_WITH_RUN:
             raise ValueError(f"unknown log table {table!r}")
-        return self._fetch(sql.count_sql(table), (run_id,))[0]["count"]
+        return int(self._fetch(sql.count_sql(table), (run_id,))[0]["count"])
 
     def call_counts(self, table: str, run_id: UUID) -> dict[str, int]:
         """How many calls (completions) or observations each agent of run `run_id` has
@@ -335,3 +337,9 @@ def _as_text(table: str, row: dict[str, Any]) -> list[str | None]:
     """A row as read back, in the text form COPY reads (JSON columns as canonical JSON)."""
     return [None if row[c] is None else canonical_json(row[c]) if c in sql.JSON_COLUMNS
             else as_text(row[c]) for c in sql.COLUMNS[table]]
+
+
+if TYPE_CHECKING:   # PostgreSQL's log is a LogStore (mypy checks this line)
+    from autogenesis.store.protocol import LogStore
+
+    _checked: type[LogStore] = Store

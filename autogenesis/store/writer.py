@@ -22,18 +22,16 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from autogenesis.store import sql
+from autogenesis.store.protocol import Sink  # called once per batch, from the writer thread
 from autogenesis.store.records import Event, Record
 from autogenesis.store.spool import Spool, SpoolRow, spool_rows
-
-Sink = Callable[[list[Any]], None]
-"""Called once per batch, from the writer thread, with the durable records it was given."""
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,66 @@
+"""What a build, its bus, its model and a replay need of the log: `LogStore`.
+
+Three stores implement it: PostgreSQL (`Store`, the real one), the replay's
+`Mirror` (which holds every record against a logged run's) and `MemoryStore`
+(tests). Reads return rows as PostgreSQL does: {column: value}, JSON columns
+parsed, ids as UUIDs, each table in the order of `autogenesis/store/sql.py`'s
+queries. tests/test_store_conformance.py holds the stores to the same answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+from uuid import UUID
+
+from autogenesis.store.records import Record, Run, RunStatus
+
+Row = dict[str, Any]
+Sink = Callable[[list[Any]], None]
+"""Hears of records once they are written (the bus acknowledges a message this way)."""
+
+
+class LogStore(Protocol):
+    def log(self, record: Record, sink: Sink | None = None) -> None:
+        """Log `record` (written in the background); `sink` hears of it once written."""
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until everything logged so far is written (False: not within timeout)."""
+
+    def ingest(self, rows: list[tuple[str, list[str | None]]]) -> int:
+        """Log rows in text form (a sandboxed run's trace)."""
+
+    def start_run(self, run: Run) -> Run: ...
+
+    def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
+                   package_path: str | None = None) -> Run: ...
+
+    def run_lock(self, run_id: UUID) -> AbstractContextManager[bool]:
+        """Hold the run's lock while the block runs; False when another holds it."""
+
+    def run(self, run_id: UUID) -> Row | None: ...
+
+    def messages(self, run_id: UUID) -> list[Row]: ...
+
+    def completions(self, run_id: UUID) -> list[Row]: ...
+
+    def verdicts(self, run_id: UUID) -> list[Row]: ...
+
+    def events(self, run_id: UUID | None, kind: str | None = None) -> list[Row]: ...
+
+    def artefacts(self, run_id: UUID) -> list[Row]: ...
+
+    def files(self, run_id: UUID) -> list[Row]: ...
+
+    def observations(self, run_id: UUID) -> list[Row]: ...
+
+    def children(self, run_id: UUID) -> list[Row]:
+        """The runs `run_id` started (its generated system's), in start order."""
+
+    def existing(self, table: str, ids: list[UUID]) -> set[UUID]: ...
+
+    def count(self, table: str, run_id: UUID) -> int: ...
+
+    def call_counts(self, table: str, run_id: UUID) -> dict[str, int]:
+        """Per agent, one past the highest call index logged (completions, observations)."""
