@@ -50,8 +50,8 @@ from autogenesis.llm.replay import ReplayModel, diff_json
 from autogenesis.observe import Observer
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.scenarios import Runner
-from autogenesis.store.protocol import Sink
-from autogenesis.store.records import Record, Run, RunStatus
+from autogenesis.store.protocol import RunLogging, Sink
+from autogenesis.store.records import Record
 from autogenesis.store.sql import COLUMNS, JSON_COLUMNS, TABLES_WITH_RUN
 
 COMPARED: dict[str, tuple[str, ...]] = {
@@ -168,7 +168,7 @@ class _Place:
         return None
 
 
-class Mirror:
+class Mirror(RunLogging):
     """A store for a replayed build: every record held against the original's.
 
     `live=False` (re-execution): nothing is written; a record with no
@@ -205,16 +205,6 @@ class Mirror:
                 self.mismatch(exc)
         if sink is not None:
             sink([record])
-
-    def start_run(self, run: Run) -> Run:
-        self.log(run)
-        return run
-
-    def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
-                   package_path: str | None = None) -> Run:
-        finished = run.finished(status, error=error, package_path=package_path)
-        self.log(finished)
-        return finished
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         return self.store.flush(timeout) if self.live else True

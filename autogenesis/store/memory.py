@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from autogenesis.store import sql
-from autogenesis.store.protocol import LogStore, Sink
-from autogenesis.store.records import RawRow, Record, Run, RunStatus
+from autogenesis.store.protocol import LogStore, RunLogging, Sink
+from autogenesis.store.records import RawRow, Record
 from autogenesis.store.spool import SpoolRow
 
 _UUIDS = {"id", "run_id", "message_id", "conversation_id", "reply_to", "artefact_id"}
@@ -56,7 +56,7 @@ def _id(value: UUID | str | None) -> UUID | None:
     return None if value is None else value if isinstance(value, UUID) else UUID(str(value))
 
 
-class MemoryStore:
+class MemoryStore(RunLogging):
     """A `LogStore` whose rows live in a dict of lists; safe to share between threads."""
 
     location = "memory"
@@ -103,29 +103,12 @@ class MemoryStore:
     def flush(self, timeout: float | None = 30.0) -> bool:
         return True
 
-    def ingest(self, rows: list[tuple[str, list[str | None]]]) -> int:
-        for table, values in rows:
-            if table not in sql.TABLES_WITH_RUN:
-                raise ValueError(f"unknown log table {table!r}")
-            self.log(RawRow(table, tuple(values)))
-        return len(rows)
-
     def restore(self, rows: list[SpoolRow]) -> int:
         for table, values in rows:
             if table != "runs" and table not in sql.TABLES_WITH_RUN:
                 raise ValueError(f"unknown log table {table!r}")
             self.log(RawRow(table, tuple(values)))
         return len(rows)
-
-    def start_run(self, run: Run) -> Run:
-        self.log(run)
-        return run
-
-    def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
-                   package_path: str | None = None) -> Run:
-        finished = run.finished(status, error=error, package_path=package_path)
-        self.log(finished)
-        return finished
 
     @contextmanager
     def run_lock(self, run_id: UUID) -> Iterator[bool]:

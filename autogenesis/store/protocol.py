@@ -14,7 +14,8 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 from uuid import UUID
 
-from autogenesis.store.records import Record, Run, RunStatus
+from autogenesis.store import sql
+from autogenesis.store.records import RawRow, Record, Run, RunStatus
 
 Row = dict[str, Any]
 Sink = Callable[[list[Any]], None]
@@ -64,3 +65,29 @@ class LogStore(Protocol):
 
     def call_counts(self, table: str, run_id: UUID) -> dict[str, int]:
         """Per agent, one past the highest call index logged (completions, observations)."""
+
+
+class RunLogging:
+    """Starting and finishing a run and ingesting a trace, in terms of `log`: the same
+    in every store (a subclass may override `ingest`, as the replay's Mirror does)."""
+
+    def log(self, record: Record, sink: Sink | None = None) -> None:
+        raise NotImplementedError
+
+    def start_run(self, run: Run) -> Run:
+        self.log(run)
+        return run
+
+    def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
+                   package_path: str | None = None) -> Run:
+        finished = run.finished(status, error=error, package_path=package_path)
+        self.log(finished)
+        return finished
+
+    def ingest(self, rows: list[tuple[str, list[str | None]]]) -> int:
+        """Log rows in text form (a sandboxed run's trace, see `runtime.trace`)."""
+        for table, values in rows:
+            if table not in sql.TABLES_WITH_RUN:
+                raise ValueError(f"unknown log table {table!r}")
+            self.log(RawRow(table, tuple(values)))
+        return len(rows)

@@ -25,8 +25,8 @@ from autogenesis.canonical import canonical_json
 from autogenesis.config import Settings, redact_url
 from autogenesis.errors import StoreUnavailable, UserError
 from autogenesis.store import embedded, migrations, sql
-from autogenesis.store.protocol import Sink
-from autogenesis.store.records import RawRow, Record, Run, RunStatus
+from autogenesis.store.protocol import RunLogging, Sink
+from autogenesis.store.records import Record
 from autogenesis.store.spool import Spool, SpoolRow, as_text
 from autogenesis.store.writer import LogWriter, write_idempotent
 
@@ -71,7 +71,7 @@ def resolve_conninfo(settings: Settings) -> tuple[str, str]:
     return embedded.start(settings.pgdata), f"embedded PostgreSQL in {settings.pgdata}"
 
 
-class Store:
+class Store(RunLogging):
     def __init__(self, conninfo: str, *, spool_dir: Path, location: str = "") -> None:
         self.conninfo = conninfo
         self.location = location or redact_url(conninfo)
@@ -156,24 +156,6 @@ class Store:
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until every record logged so far is durable (database or spool)."""
         return self._writer.flush(timeout) if self._writer is not None else True
-
-    def ingest(self, rows: list[tuple[str, list[str | None]]]) -> int:
-        """Log rows in text form (a sandboxed run's trace, see `runtime.trace`)."""
-        for table, values in rows:
-            if table not in sql.TABLES_WITH_RUN:
-                raise ValueError(f"unknown log table {table!r}")
-            self.log(RawRow(table, tuple(values)))
-        return len(rows)
-
-    def start_run(self, run: Run) -> Run:
-        self.log(run)
-        return run
-
-    def finish_run(self, run: Run, status: RunStatus, *, error: str | None = None,
-                   package_path: str | None = None) -> Run:
-        finished = run.finished(status, error=error, package_path=package_path)
-        self.log(finished)
-        return finished
 
     def prune(self, cutoff: datetime, *, keep_failed: bool = False,
               dry_run: bool = False) -> dict[str, int]:
