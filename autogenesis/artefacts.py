@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from autogenesis.canonical import sha256_of
+from autogenesis.config import AGENT_NAME_MAX, name_regex
 
 Topology = Literal["pipeline", "router", "hierarchy", "contract_net", "consensus",
                    "feedback_loop"]
@@ -36,7 +37,7 @@ Role = AgentKind
 
 EdgeKind = Literal["sends", "approves", "broadcasts", "monitors"]
 
-NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+NAME_PATTERN = rf"^{name_regex(AGENT_NAME_MAX)}$"
 
 
 class Artefact(BaseModel):

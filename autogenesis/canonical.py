@@ -1,4 +1,4 @@
-"""The one JSON text of a value, and the identity computed from it.
+"""The one JSON text of a value, and the identities computed from it and from files.
 
 Stable key order, compact separators, UTF-8 kept (not escaped): every message body on
 the bus, every JSON column in the log, every artefact's and prompt's sha256 is computed
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -20,3 +21,12 @@ def canonical_json(value: Any) -> str:
 def sha256_of(value: Any) -> str:
     """The identity of a JSON value: the sha256 of its canonical text."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """The identity of a file: the sha256 of its bytes, read in chunks (a model is GBs)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -35,6 +35,7 @@ from autogenesis.artefacts import (
     TestReport,
     package_sha256,
 )
+from autogenesis.canonical import file_sha256
 from autogenesis.config import check_name
 from autogenesis.errors import ConfigError
 from autogenesis.skills_code import award, member_timeout, rules_code
@@ -255,10 +256,6 @@ it wrote, and a file the user added (carried over) from one it no longer writes.
 NOT_USERS = ("__pycache__", ".pytest_cache", "build", "dist", ".venv")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def user_changes(target: Path) -> tuple[list[str], list[str]]:
     """(files the user changed since the last build wrote them, files the user added)
     in the package folder `target`; nothing for a folder no build recorded."""
@@ -271,7 +268,7 @@ def user_changes(target: Path) -> tuple[list[str], list[str]]:
         raise ConfigError(f"{manifest} is damaged: move {target} away, or rebuild with "
                           "--force to replace it") from None
     changed = sorted(p for p, sha in written.items()
-                     if (target / p).is_file() and _sha256(target / p) != sha)
+                     if (target / p).is_file() and file_sha256(target / p) != sha)
     added = sorted(str(p.relative_to(target)) for p in target.rglob("*")
                    if p.is_file() and not p.is_symlink() and p.name != MANIFEST
                    and str(p.relative_to(target)) not in written
@@ -321,7 +318,7 @@ def write_package(package: Package, out_dir: Path,
         target_file = staging / safe_relpath(relpath)
         target_file.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target_file)
-    written = {str(p.relative_to(staging)): _sha256(p)
+    written = {str(p.relative_to(staging)): file_sha256(p)
                for p in sorted(staging.rglob("*")) if p.is_file()}
     for relpath in added:                # the user's own files stay
         if relpath not in written or _data(relpath):

@@ -29,7 +29,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 from autogenesis.errors import ConfigError
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_MAX = 63
+"""The longest name anything may have: an address, a database name, a run's name."""
+AGENT_NAME_MAX = 40
+"""The longest name of a generated agent or system: it becomes a folder, a module, a class
+and an address, and the model writes it (`spec.names` cuts names to it)."""
+
+
+def name_regex(max_length: int = NAME_MAX) -> str:
+    """The one rule for a safe name: a-z first, then a-z, 0-9 and _, at most `max_length`
+    characters. Names reach addresses, database rows, file paths and templates."""
+    return rf"[a-z][a-z0-9_]{{0,{max_length - 1}}}"
+
+
+_NAME = re.compile(rf"^{name_regex()}$")
 BACKENDS = ("auto", "llamacpp", "transformers")
 """What AUTOGENESIS_BACKEND and --backend accept (`autogenesis.llm.loader` picks one)."""
 

@@ -29,9 +29,9 @@ from autogenesis.artefacts import (
     TestReport,
     TuningReport,
 )
+from autogenesis.canonical import file_sha256
 from autogenesis.codegen import MANIFEST
 from autogenesis.errors import UserError
-from autogenesis.llm.source import file_sha256
 
 PROMPT_SUMMARY_CHARS = 120
 FOLDER_SKIP = ("__pycache__", ".pytest_cache", "build")

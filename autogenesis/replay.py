@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import shutil
 import tempfile
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from autogenesis.canonical import canonical_json, sha256_of
+from autogenesis.canonical import canonical_json, file_sha256, sha256_of
 from autogenesis.errors import ReplayMismatch, UserError
 from autogenesis.llm.base import ChatMessage, Decoding, Generation, Model
 from autogenesis.llm.replay import ReplayModel, diff_json
@@ -585,7 +584,7 @@ def _compare_files(logged: list[dict[str, Any]], folder: Path) -> list[tuple[str
     out = []
     for row in logged:
         path = folder / row["path"]
-        written = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+        written = file_sha256(path) if path.is_file() else "missing"
         out.append((row["path"], row["sha256"], written))
     return out
 

@@ -22,7 +22,6 @@ generator's, and their hashes are recorded.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from typing import Any
 from autogenesis.agents.base import Work
 from autogenesis.agents.testing import SystemStage, examples_of
 from autogenesis.artefacts import Blueprint, Deployment, Package
+from autogenesis.canonical import file_sha256
 from autogenesis.codegen import materialise
 from autogenesis.llm.base import Model
 from autogenesis.prompts import Prompts
@@ -40,14 +40,6 @@ from autogenesis.scenarios import Runner
 RUN_TIMEOUT_S = 180.0
 VENV_NOTE = ("python -m venv --without-pip; this environment's site-packages (the runtime, "
              "torch, llama.cpp) added by a .pth file, the wheel installed with pip --no-deps")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class DeploymentStage(SystemStage):
@@ -82,7 +74,7 @@ class DeploymentStage(SystemStage):
                                 command=done.command, config={"installed": str(wheel.name)}) \
                 if done.installed else None
             return Deployment(
-                wheel=wheel.name, wheel_sha256=sha256_file(wheel),
+                wheel=wheel.name, wheel_sha256=file_sha256(wheel),
                 wheel_size=wheel.stat().st_size, package_sha256=package.sha256,
                 dockerfile_sha256=files["Dockerfile"].sha256,
                 compose_sha256=files["docker-compose.yml"].sha256, venv=VENV_NOTE,

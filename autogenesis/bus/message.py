@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from autogenesis.canonical import canonical_json
+from autogenesis.config import name_regex
 from autogenesis.errors import ConfigError
 
 BROADCAST = "*"
 """Recipient of a broadcast: every agent on the bus except the sender."""
 
-_ADDRESS = re.compile(r"^[a-z][a-z0-9_]{0,62}(/[a-z][a-z0-9_]{0,62})*$")
+_ADDRESS = re.compile(rf"^{name_regex()}(/{name_regex()})*$")
 _TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 

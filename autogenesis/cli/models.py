@@ -18,8 +18,9 @@ from autogenesis.errors import AutogenesisError, UserError
 
 def describe(model: str | None, backend: str | None) -> dict[str, Any]:
     """What is configured and where it lives, without loading anything."""
+    from autogenesis.canonical import file_sha256
     from autogenesis.llm.loader import choose_backend, gpu_present, llamacpp_installed
-    from autogenesis.llm.source import file_sha256, resolve
+    from autogenesis.llm.source import resolve
     from autogenesis.llm.transformers_backend import cache_folder, cached_conversion
 
     settings = Settings.from_env()

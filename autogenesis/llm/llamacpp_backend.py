@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from autogenesis.canonical import file_sha256
 from autogenesis.errors import ConfigError, ModelNotFound
 from autogenesis.llm.base import (
     ChatMessage,
@@ -33,7 +34,7 @@ from autogenesis.llm.base import (
 )
 from autogenesis.llm.grammar import JsonGrammars
 from autogenesis.llm.schema import check_schema, judge_output
-from autogenesis.llm.source import ModelSource, file_sha256
+from autogenesis.llm.source import ModelSource
 
 
 class LlamaCppModel:

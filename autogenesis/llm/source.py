@@ -6,7 +6,6 @@ system, so `autogenesis models` and error messages stay fast.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import re
 from dataclasses import dataclass
@@ -80,9 +79,3 @@ def resolve(model: str | None) -> ModelSource:
                         f"Hugging Face id (owner/name); {INSTALL_HINT}")
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autogenesis.canonical import file_sha256
 from autogenesis.errors import ConfigError, ModelNotFound
 from autogenesis.llm.base import (
     ChatMessage,
@@ -42,7 +43,7 @@ from autogenesis.llm.base import (
 )
 from autogenesis.llm.grammar import JsonGrammars
 from autogenesis.llm.schema import check_schema, judge_output
-from autogenesis.llm.source import ModelSource, file_sha256
+from autogenesis.llm.source import ModelSource
 
 log = logging.getLogger(__name__)
 DTYPES = ("auto", "float32", "bfloat16", "float16")

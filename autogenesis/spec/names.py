@@ -16,7 +16,9 @@ import unicodedata
 
 from anyascii import anyascii
 
-MAX_NAME = 40
+from autogenesis.config import AGENT_NAME_MAX
+
+MAX_NAME = AGENT_NAME_MAX
 
 ARTICLES = frozenset(("a", "an", "the", "my", "our", "your", "their", "its", "his", "her",
                       "this", "that", "these", "those", "one", "each", "every"))
