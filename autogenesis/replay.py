@@ -64,9 +64,9 @@ COMPARED: dict[str, tuple[str, ...]] = {
     "observations": ("agent", "call_index", "kind", "request", "message_id"),
 }
 """What must be equal; the rest (created_at, latency, deadlines) is measured time."""
-RUN_START = ("kind", "name", "spec_sha256")
-RUN_CHILD = ("kind", "name", "config")
-RUN_FINISH = ("status", "error")
+RUN_START: tuple[str, ...] = ("kind", "name", "spec_sha256")
+RUN_CHILD: tuple[str, ...] = ("kind", "name", "config")
+RUN_FINISH: tuple[str, ...] = ("status", "error")
 UNFINISHED = ("running", "interrupted")
 
 
@@ -95,7 +95,8 @@ class LoggedRun:
 
     @property
     def id(self) -> UUID:
-        return self.run["id"]
+        run_id: UUID = self.run["id"]
+        return run_id
 
     def spec(self) -> str:
         """The spec text, from the understanding stage's first request."""
@@ -225,7 +226,7 @@ class Mirror(RunLogging):
         for table, values_list in by_table.items():
             have = self.store.existing(table, [UUID(v[0]) for v in values_list if v[0]])
             fresh += [(table, v) for v in values_list if v[0] and UUID(v[0]) not in have]
-        return self.store.ingest(fresh)
+        return int(self.store.ingest(fresh))
 
     # Reads answer with the original's rows the re-execution has matched so far (in the
     # original's ids): the one build a mirror serves, whatever run id it is asked for.
@@ -328,6 +329,7 @@ class Mirror(RunLogging):
 
     def _hold_run(self, record: Record, row: dict[str, Any], sink: Sink | None) -> None:
         run_id = row["id"]
+        original: dict[str, Any] | None
         if run_id in self.ids:                       # a run finishing
             original = self._original_run(self.ids[run_id])
             if original["status"] in UNFINISHED or original["finished_at"] is None:
@@ -443,7 +445,7 @@ def _translate_record(record: Record, translate: Callable[[Any], Any],
             changes[f.name] = tuple(text(v) for v in value)
         elif isinstance(value, UUID | dict | list):
             changes[f.name] = translate(value)
-    return dataclasses.replace(record, **changes)  # type: ignore[type-var]
+    return dataclasses.replace(record, **changes)
 
 
 def _agent_of(table: str, row: Mapping[str, Any]) -> str:

@@ -103,4 +103,4 @@ class Approver(Agent):
         """The build's goal: from the artefacts the stage read, or (understanding, which
         reads only the spec) from the one it made."""
         source = inputs.get("blueprint") or inputs.get("requirements") or artefact
-        return source.get("goal", "")
+        return str(source.get("goal", ""))

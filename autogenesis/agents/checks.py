@@ -408,7 +408,8 @@ def _autogenesis_command_problems(commands: list[list[str]]) -> list[str | None]
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return [f"could not be checked: {why}"] * len(commands)
-    return json.loads(done.stdout)
+    problems: list[str | None] = json.loads(done.stdout)
+    return problems
 
 
 def _system_command_problem(args: list[str], config: dict[str, object]) -> str | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import cast
 
 from autogenesis.agents.base import StageAgent, Work
 from autogenesis.agents.wiring import wire_rules
@@ -30,8 +31,10 @@ from autogenesis.artefacts import (
     Approval,
     Blueprint,
     Edge,
+    Loop,
     ModelSettings,
     Requirements,
+    Topology,
 )
 from autogenesis.codegen import check_identifier
 from autogenesis.errors import ConfigError
@@ -164,7 +167,7 @@ class Design(StageAgent):
         approver_of = {a.worker: a.approver for a in approvals}
         settings = ModelSettings(max_new_tokens=max_new_tokens(req.answer_words))
         agents = [AgentDesign(
-            name=a.name, kind=kinds[a.name],   # type: ignore[arg-type]
+            name=a.name, kind=kinds[a.name],
             role=(f"{kind} of the {topology.replace('_', ' ')}" if a.name == chief.name
                   else kinds[a.name]),
             duties=a.duties, stated=a.stated, model=settings,
@@ -199,10 +202,10 @@ class Design(StageAgent):
                    kinds: dict[str, str]) -> list[Approval]:
         """Each worker's approver: the one the spec's loop names (with its round limit),
         else an approver the spec says approves every step, else the chief."""
-        stated = {}
-        for loop in req.loops:
-            if loop.worker in workers and loop.approver in kinds:
-                stated.setdefault(loop.worker, loop)
+        stated: dict[str, Loop] = {}
+        for each in req.loops:
+            if each.worker in workers and each.approver in kinds:
+                stated.setdefault(each.worker, each)
         every = next((a for a in req.every_step if a in kinds), None)
         approvals = []
         for worker in workers:
@@ -212,10 +215,11 @@ class Design(StageAgent):
             approvals.append(Approval(worker=worker, approver=approver, max_rounds=rounds))
         return approvals
 
-    async def _choose_topology(self, req: Requirements, work: Work) -> str:
+    async def _choose_topology(self, req: Requirements, work: Work) -> Topology:
         result = await self.ask("design", work, schema=TOPOLOGY_SCHEMA, max_new_tokens=16,
                                 goal=req.goal, agents=[a.model_dump() for a in req.agents])
-        return result.parsed["topology"] if result.parsed else "pipeline"
+        # the schema's enum is the topologies: the grammar keeps the model to one of them
+        return cast(Topology, result.parsed["topology"]) if result.parsed else "pipeline"
 
     @staticmethod
     def _inputs(name: str, topology: str, chief: str, workers: list[str]) -> list[str]:

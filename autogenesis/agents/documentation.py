@@ -142,7 +142,7 @@ class Documentation(StageAgent):
         tuning = TuningReport.model_validate(work.inputs["tuning_report"])
         config = tuning.config
         common = {"title": blueprint.title, "goal": blueprint.goal}
-        asked = {"agent": None, "kind": None, "duties": [],
+        asked: dict[str, Any] = {"agent": None, "kind": None, "duties": [],
                  "agents": [a.name for a in blueprint.agents],
                  "topology": topology_summary(blueprint.topology), **common}
         overview = await self.ask("documentation", work, max_new_tokens=72, **asked)

@@ -46,7 +46,7 @@ UNAPPROVED_SHARE = 0.5
 """Ask for better prompts when fewer than this share of measured steps were approved."""
 
 
-def stage_seconds(messages: list[Mapping[str, Any]]) -> dict[str, float]:
+def stage_seconds(messages: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Seconds per stage from the log: first to last message of each stage's conversations."""
     spans: dict[Any, list[Any]] = defaultdict(list)
     stage_of: dict[Any, str] = {}

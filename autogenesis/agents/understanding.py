@@ -190,7 +190,7 @@ class Understanding(StageAgent):
                         line=lp.line or None) for lp in loops],
             every_step=[a for a in parsed.every_step if a in taken],
             topology_reason=reason, notes=notes,
-            rules=[Rule(kind=r.kind, text=r.text, line=r.line,  # type: ignore[arg-type]
+            rules=[Rule(kind=r.kind, text=r.text, line=r.line,
                         params=r.params) for r in find_rules(text)],
         )
 
