@@ -511,8 +511,8 @@ class Build:
 
     def _next_iteration(self, stage: str, feedback: Feedback, walk: Walk,
                         started: float) -> str | None:
-        """Where the next iteration starts (None: there is none): where `feedback`, the
-        verdict of `stage`, asks for changes, while iterations and the budget allow."""
+        """Where the next iteration starts (None: there is none): where `feedback`, what
+        `stage` made, asks for changes, while iterations and the budget allow."""
         iteration = walk.iteration
         target = feedback.next_stage
         if target is None:

@@ -49,7 +49,7 @@ from autogenesis.llm.replay import ReplayModel, diff_json
 from autogenesis.observe import Observer
 from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
 from autogenesis.scenarios import Runner
-from autogenesis.store.protocol import RunLogging, Sink
+from autogenesis.store.protocol import RunLogging, Sink, call_counts, in_call_order
 from autogenesis.store.records import Record
 from autogenesis.store.sql import COLUMNS, JSON_COLUMNS, TABLES_WITH_RUN
 
@@ -250,8 +250,7 @@ class Mirror(RunLogging):
         return list(self.seen["messages"])
 
     def completions(self, run_id: UUID) -> list[dict[str, Any]]:
-        return sorted(self.seen["completions"],
-                      key=lambda r: (r["agent"], r["call_index"], r["created_at"]))
+        return in_call_order(self.seen["completions"])
 
     def artefacts(self, run_id: UUID) -> list[dict[str, Any]]:
         return list(self.seen["artefacts"])
@@ -260,7 +259,7 @@ class Mirror(RunLogging):
         return list(self.seen["files"])
 
     def observations(self, run_id: UUID) -> list[dict[str, Any]]:
-        return sorted(self.seen["observations"], key=lambda r: (r["agent"], r["call_index"]))
+        return in_call_order(self.seen["observations"])
 
     def existing(self, table: str, ids: list[UUID]) -> set[UUID]:
         return set(self.store.existing(table, ids)) if self.live else set()
@@ -269,10 +268,7 @@ class Mirror(RunLogging):
         return len(self.seen[table])
 
     def call_counts(self, table: str, run_id: UUID) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for row in self.seen[table]:
-            counts[row["agent"]] = max(counts.get(row["agent"], 0), row["call_index"] + 1)
-        return counts
+        return call_counts(self.seen[table])
 
     # --- divergence -----------------------------------------------------------
 

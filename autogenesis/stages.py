@@ -122,11 +122,6 @@ def _plain(cls: type[StageAgent]) -> Callable[[Wiring], StageAgent]:
     return lambda w: cls(w.model, w.prompts)
 
 
-def _running(cls: type[Testing] | type[Tuning]) -> Callable[[Wiring], StageAgent]:
-    return lambda w: cls(w.model, w.prompts, store=w.store, runner_factory=w.runner,
-                         **({"clock": w.clock} if cls is Tuning else {}))
-
-
 def _blueprint(inputs: Mapping[str, Any]) -> Blueprint:
     return Blueprint.model_validate(inputs["blueprint"])
 
@@ -154,7 +149,7 @@ STAGES: tuple[Stage, ...] = (
           make=_plain(Generator)),
     Stage(Testing, "test_report", ("blueprint", "package", "held_out"),
           checks=lambda a, i: checks.testing_checks(a, _package(i), _blueprint(i)),
-          make=_running(Testing),
+          make=lambda w: Testing(w.model, w.prompts, store=w.store, runner_factory=w.runner),
           summary=_report_gist,
           rework=(("examples_reach_exit", "prompt_design"), ("every_example_run", "generator"),
                   ("tests_pass", "generator"), ("report_matches_package", "testing"),
@@ -162,7 +157,9 @@ STAGES: tuple[Stage, ...] = (
     Stage(Tuning, "tuning_report",
           ("blueprint", "prompt_set", "package", "test_report", "budget_s"),
           checks=lambda a, i: checks.tuning_checks(a, _blueprint(i)),
-          make=_running(Tuning), judged_by_model=False),
+          make=lambda w: Tuning(w.model, w.prompts, store=w.store, runner_factory=w.runner,
+                                clock=w.clock),
+          judged_by_model=False),
     Stage(Documentation, "docs",
           ("blueprint", "prompt_set", "package", "test_report", "tuning_report"),
           checks=lambda a, i: checks.docs_checks(a, _blueprint(i), _package(i)),

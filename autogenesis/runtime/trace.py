@@ -18,7 +18,7 @@ from uuid import UUID
 
 from autogenesis.store.protocol import Sink
 from autogenesis.store.records import Record, Run, RunStatus
-from autogenesis.store.spool import SpoolRow, spool_rows
+from autogenesis.store.spool import SpoolRow, row_line, spool_rows
 from autogenesis.store.sql import COLUMNS
 
 TRACED_TABLES = ("messages", "completions", "events")
@@ -36,8 +36,7 @@ class TraceLog:
         if self._file is None:
             raise ValueError(f"the trace {self.path} is closed")
         for table, values in spool_rows([record]):
-            self._file.write(json.dumps({"t": table, "r": values}, separators=(",", ":"),
-                                        ensure_ascii=False) + "\n")
+            self._file.write(row_line(table, values))
         self._file.flush()
         if sink is not None:
             sink([record])

@@ -14,7 +14,7 @@ from typing import IO, cast
 
 from autogenesis.errors import UserError
 from autogenesis.store import sql
-from autogenesis.store.spool import SpoolRow
+from autogenesis.store.spool import SpoolRow, row_line
 
 
 def _open(path: Path, mode: str) -> IO[str]:
@@ -26,8 +26,7 @@ def _open(path: Path, mode: str) -> IO[str]:
 def write_rows(path: Path, rows: list[SpoolRow]) -> None:
     with _open(path, "w") as out:
         for table, values in rows:
-            out.write(json.dumps({"t": table, "r": values}, separators=(",", ":"),
-                                 ensure_ascii=False) + "\n")
+            out.write(row_line(table, values))
 
 
 def read_rows(path: Path) -> list[SpoolRow]:

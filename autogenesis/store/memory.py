@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from autogenesis.store import sql
-from autogenesis.store.protocol import LogStore, RunLogging, Sink
+from autogenesis.store.protocol import LogStore, RunLogging, Sink, call_counts, in_call_order
 from autogenesis.store.records import RawRow, Record
 from autogenesis.store.spool import SpoolRow
 
@@ -139,8 +139,7 @@ class MemoryStore(RunLogging):
 
     def completions(self, run_id: UUID) -> list[dict[str, Any]]:
         """Grouped by agent, each agent's in call order."""
-        rows = self._select("completions", run_id)
-        return sorted(rows, key=lambda r: (r["agent"], r["call_index"], r["created_at"]))
+        return in_call_order(self._select("completions", run_id))
 
     def verdicts(self, run_id: UUID) -> list[dict[str, Any]]:
         return self._select("verdicts", run_id)
@@ -155,8 +154,7 @@ class MemoryStore(RunLogging):
         return self._select("files", run_id)
 
     def observations(self, run_id: UUID) -> list[dict[str, Any]]:
-        rows = self._select("observations", run_id)
-        return sorted(rows, key=lambda r: (r["agent"], r["call_index"]))
+        return in_call_order(self._select("observations", run_id))
 
     def children(self, run_id: UUID) -> list[dict[str, Any]]:
         with self._lock:
@@ -178,10 +176,7 @@ class MemoryStore(RunLogging):
     def call_counts(self, table: str, run_id: UUID) -> dict[str, int]:
         if table not in ("completions", "observations"):
             raise ValueError(f"no call indices in table {table!r}")
-        counts: dict[str, int] = {}
-        for row in self._select(table, run_id):
-            counts[row["agent"]] = max(counts.get(row["agent"], 0), row["call_index"] + 1)
-        return counts
+        return call_counts(self._select(table, run_id))
 
 
 if TYPE_CHECKING:   # the in-memory log is a LogStore (mypy checks this line)

@@ -22,6 +22,20 @@ Sink = Callable[[list[Any]], None]
 """Hears of records once they are written (the bus acknowledges a message this way)."""
 
 
+def in_call_order(rows: list[Row]) -> list[Row]:
+    """Model calls or observations as the server orders them: per agent, each agent's in
+    call order (`sql.SELECT_COMPLETIONS_SQL`)."""
+    return sorted(rows, key=lambda r: (r["agent"], r["call_index"], r["created_at"]))
+
+
+def call_counts(rows: list[Row]) -> dict[str, int]:
+    """Per agent, one past the highest call index in `rows` (`LogStore.call_counts`)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["agent"]] = max(counts.get(row["agent"], 0), row["call_index"] + 1)
+    return counts
+
+
 class LogStore(Protocol):
     def log(self, record: Record, sink: Sink | None = None) -> None:
         """Log `record` (written in the background); `sink` hears of it once written."""

@@ -31,6 +31,13 @@ SpoolRow = tuple[str, list[str | None]]
 log = logging.getLogger(__name__)
 
 
+def row_line(table: str, values: list[str | None]) -> str:
+    """One row as a line of JSON, `{"t": table, "r": values}`: the spool's, a trace's and
+    an exported run's form. Non-ASCII is escaped, so any text (a lone surrogate in a
+    model's output included) can be written as UTF-8."""
+    return json.dumps({"t": table, "r": values}, separators=(",", ":")) + "\n"
+
+
 def as_text(value: Any) -> str | None:
     """A column value as PostgreSQL text input (what COPY reads)."""
     if value is None:
@@ -62,7 +69,7 @@ class Spool:
         if not rows:
             return
         fd = self._own_fd()
-        data = "".join(json.dumps({"t": t, "r": r}, separators=(",", ":")) + "\n" for t, r in rows)
+        data = "".join(row_line(t, r) for t, r in rows)
         os.write(fd, data.encode())
         os.fsync(fd)
         self.pending += len(rows)
