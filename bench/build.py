@@ -30,12 +30,12 @@ from pathlib import Path
 
 from autogenesis.acceptance.by_rules import rules_decided
 from autogenesis.artefacts import Blueprint, TestReport
+from autogenesis.build.orchestrator import Build, BuildOptions, BuildResult, Seams
+from autogenesis.build.scenarios import Runner
+from autogenesis.build.stages import STAGE_ORDER
 from autogenesis.errors import AutogenesisError
 from autogenesis.llm.base import Model
 from autogenesis.llm.loader import load_model
-from autogenesis.pipeline import Build, BuildOptions, BuildResult
-from autogenesis.scenarios import Runner
-from autogenesis.stages import STAGE_ORDER
 from autogenesis.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +50,8 @@ SHORT = {"understanding": "und", "design": "des", "prompt_design": "prm", "gener
 
 def build(store: Store, model: Model, spec: Path, out: Path,
           runner: Runner | None = None) -> tuple[BuildResult | None, str]:
-    pipeline = Build(store, model, options=BuildOptions(out_dir=out), runner=runner)
+    pipeline = Build(store, model, options=BuildOptions(out_dir=out),
+                     seams=Seams(runner=runner))
     try:
         return asyncio.run(pipeline.run(spec.read_text(), spec_path=str(spec))), ""
     except AutogenesisError as exc:

@@ -26,12 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from autogenesis.build.prompts import Prompts
 from autogenesis.config import Settings
 from autogenesis.llm.base import Decoding, Model
 from autogenesis.llm.llamacpp_backend import LlamaCppModel
 from autogenesis.llm.source import resolve
 from autogenesis.llm.transformers_backend import TransformersModel
-from autogenesis.prompts import Prompts
 
 REPO = Path(__file__).resolve().parents[1]
 STORY = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper "
@@ -73,7 +73,7 @@ async def aggregate(model: Model, tokens: int, repeat: int, concurrent: int = 4)
 
 async def stage_one(model: Model) -> tuple[float, str]:
     """The understanding agent on examples/lesson_pipeline.md: three agents to name."""
-    from autogenesis.agents import Understanding, Work
+    from autogenesis.build.agents import Understanding, Work
 
     spec = (REPO / "examples" / "lesson_pipeline.md").read_text()
     started = time.perf_counter()

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from autogenesis.build.orchestrator import Build, BuildOptions
 from autogenesis.llm.loader import load_model
-from autogenesis.pipeline import Build, BuildOptions
 from autogenesis.replay import reexecute
 from autogenesis.spec import read_spec
 from autogenesis.store import Store

@@ -28,10 +28,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autogenesis.agents import Design, Understanding, Work
 from autogenesis.artefacts import Blueprint, Requirements
+from autogenesis.build.agents import Design, Understanding, Work
+from autogenesis.build.prompts import Prompts
 from autogenesis.llm.testing import FunctionModel
-from autogenesis.prompts import Prompts
 
 REPO = Path(__file__).resolve().parents[1]
 _STOP = frozenset([

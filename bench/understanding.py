@@ -38,12 +38,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from autogenesis.agents import Design, Understanding, Work
 from autogenesis.artefacts import Blueprint, Requirements
+from autogenesis.build.agents import Design, Understanding, Work
+from autogenesis.build.prompts import Prompts
 from autogenesis.errors import AutogenesisError
 from autogenesis.llm.base import Model
 from autogenesis.llm.testing import FunctionModel
-from autogenesis.prompts import Prompts
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))

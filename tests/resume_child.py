@@ -21,7 +21,7 @@ from pathlib import Path
 
 from scripted_build import InProcessRunner, build_model
 
-from autogenesis.pipeline import Build, BuildOptions, Progress
+from autogenesis.build.orchestrator import Build, BuildOptions, Progress, Seams
 from autogenesis.store import Store
 from autogenesis.store.writer import LogWriter
 
@@ -63,7 +63,7 @@ def main(url: str, out: str, point: str, spec_name: str = "trip_planner.md") -> 
 
     with Store(url, spool_dir=Path(out) / "spool") as store:
         build = Build(store, build_model(), options=BuildOptions(out_dir=Path(out) / "out"),
-                      runner=runner, progress=progress)
+                      seams=Seams(runner=runner), progress=progress)
         spec = (REPO / "examples" / spec_name).read_text()
         asyncio.run(build.run(spec, spec_path=f"examples/{spec_name}", name=spec_name[:-3]))
     sys.exit(3)  # the kill point was never reached

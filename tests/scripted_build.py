@@ -16,11 +16,14 @@ from typing import Any
 from uuid import UUID
 
 from autogenesis.artefacts import PytestRun
+from autogenesis.build.agents.understanding import AgentName, Team
+from autogenesis.build.scenarios import Installed, Outcome, SandboxRunner
 from autogenesis.llm.logged import LoggedModel
+from autogenesis.llm.schema import OneOf, schema_type
 from autogenesis.llm.testing import FunctionModel
 from autogenesis.runtime.launch import ask, load_config
+from autogenesis.runtime.model_agent import ModelJudgement
 from autogenesis.runtime.trace import TraceLog, read_trace
-from autogenesis.scenarios import Installed, Outcome, SandboxRunner
 
 NAMES = ("planner", "explainer", "quiz_writer", "estimator", "checker_two")
 
@@ -38,19 +41,15 @@ class BuildAnswers:
         if schema is None:
             last = messages[-1]["content"].split("\n")[0][:80]
             return f"You are a careful agent. You handle this: {last}."
-        fields = schema["properties"]
-        if "name" in fields:
+        asked = schema_type(schema)
+        if asked is AgentName:
             return {"name": next(self.names)}
-        if "agents" in fields:
+        if asked is Team:
             return {"agents": [{"name": "helper", "duty": "does the work"}]}
-        if "topology" in fields:
-            return {"topology": fields["topology"]["enum"][0]}
-        if "approved" in fields:
+        if asked is ModelJudgement:
             return {"approved": self.judge,
                     "feedback": "looks right" if self.judge else "not good"}
-        if "choice" in fields:
-            return {"choice": fields["choice"]["enum"][0]}
-        return {"score": 5}
+        return system_answers(messages, schema, settings)
 
 
 def build_model(*, judge: bool = True) -> FunctionModel:
@@ -62,12 +61,13 @@ def system_answers(messages: list[dict[str, str]], schema: Mapping[str, Any] | N
     """A generated system's scripted model: short answers, approvals, first choice."""
     if schema is None:
         return "A short scripted answer about " + messages[-1]["content"].split("\n")[0][6:50]
-    fields = schema["properties"]
-    if "approved" in fields:
+    asked = schema_type(schema)
+    if asked is ModelJudgement:
         return {"approved": True, "feedback": "fine"}
-    if "choice" in fields:
-        return {"choice": fields["choice"]["enum"][0]}
-    return {"score": 5}
+    if asked is not None and issubclass(asked, OneOf):     # a router's, a design's choice
+        return {asked.field: asked.options[0]}
+    return {"score": 5}     # a bid; anything else (typed fields) gets an answer that
+    # does not fit its schema, as from a weak model
 
 
 def always(text: str):

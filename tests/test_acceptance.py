@@ -12,11 +12,12 @@ from scripted_build import BuildAnswers, InProcessRunner, always, build_model, s
 
 from autogenesis.acceptance import checks_for, run_checks
 from autogenesis.artefacts import Deployment, PromptSet, TestReport
+from autogenesis.build.orchestrator import Build, BuildOptions, BuildResult, Progress, Seams
+from autogenesis.build.prompts import Prompts
 from autogenesis.cli.build import min_pass_problem, summary
-from autogenesis.inspection import inspect_run
-from autogenesis.llm.testing import FunctionModel
-from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
-from autogenesis.prompts import Prompts
+from autogenesis.inspection.report import inspect_run
+from autogenesis.llm.testing import FunctionModel, asks_for
+from autogenesis.runtime.model_agent import ModelJudgement
 from autogenesis.store import Store
 
 from conftest import REPO
@@ -101,7 +102,7 @@ def built(store: Store, tmp_path: Path, system=system_answers, *, model=None,
     build = Build(store, model or build_model(),
                   options=BuildOptions(out_dir=tmp_path / "out", **{"max_iterations": 1,
                                                                    **options}),
-                  runner=InProcessRunner(system), progress=news.append)
+                  seams=Seams(runner=InProcessRunner(system)), progress=news.append)
     result = asyncio.run(build.run((REPO / "examples" / spec).read_text(), spec_path=spec))
     return result, news
 
@@ -203,7 +204,7 @@ def test_a_shortfall_is_not_reworked_past_the_budget(service_store: Store, tmp_p
 
 def blueprint_of(spec: str):
     """The blueprint stages 1 and 2 make of `examples/<spec>` with a scripted model."""
-    from autogenesis.agents import Design, Understanding, Work
+    from autogenesis.build.agents import Design, Understanding, Work
 
     async def stages():
         model = build_model()
@@ -216,7 +217,7 @@ def blueprint_of(spec: str):
 
 
 def test_the_vote_takes_as_many_samples_as_the_system_made_calls_and_a_majority_decides():
-    from autogenesis.agents import Testing
+    from autogenesis.build.agents import Testing
 
     blueprint = blueprint_of("contract_delegation.md")
     example = blueprint.examples[0].model_dump()
@@ -260,9 +261,9 @@ def test_a_build_reports_the_vote_beside_the_system_on_its_decisions(
 
 
 def prompt_set(trial_answer: str):
-    from autogenesis.agents import Design, PromptDesign, Understanding, Work
+    from autogenesis.build.agents import Design, PromptDesign, Understanding, Work
+    from autogenesis.build.prompts import Prompts
     from autogenesis.llm.testing import FunctionModel
-    from autogenesis.prompts import Prompts
 
     def reply(messages, schema, settings):
         if schema is not None:
@@ -339,8 +340,8 @@ def test_prose_checks_catch_repetition_echoed_prompts_and_claims_the_spec_does_n
 
 def test_docs_fall_back_to_the_spec_s_words_and_the_approver_rejects_bad_prose_kept(
         service_store: Store, tmp_path: Path):
-    from autogenesis.agents.checks import docs_checks
     from autogenesis.artefacts import Blueprint, Docs
+    from autogenesis.build.agents.documentation import docs_checks
     answers = BuildAnswers()
 
     def reply(messages, schema, settings):
@@ -486,7 +487,7 @@ def test_testing_s_deadline_grows_with_the_held_out_cases(service_store: Store,
                   options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1, budget_s=0,
                                        stage_timeout=5, stop_after="testing",
                                        held_out=({"input": "Rome"}, {"input": "Oslo"})),
-                  runner=Slow())
+                  seams=Seams(runner=Slow()))
     result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
     assert len(result.artefact(TestReport).held_out) == 2
 
@@ -500,7 +501,7 @@ def test_a_later_iteration_that_falls_short_leaves_the_earlier_one_standing(
     state = {"bad": False}
 
     def system(messages, schema, settings):
-        if schema is not None and "approved" in schema["properties"]:
+        if asks_for(schema, ModelJudgement):
             return {"approved": False, "feedback": "too vague"}
         if schema is None:
             return "Nothing to say." if state["bad"] else good
@@ -513,7 +514,7 @@ def test_a_later_iteration_that_falls_short_leaves_the_earlier_one_standing(
     build = Build(service_store, build_model(),
                   options=BuildOptions(out_dir=tmp_path / "out", max_iterations=2,
                                        budget_s=3600),
-                  runner=InProcessRunner(system), progress=news)
+                  seams=Seams(runner=InProcessRunner(system)), progress=news)
     result = asyncio.run(build.run((REPO / "examples" / "trip_planner.md").read_text()))
     assert result.iterations == 1 and not result.shortfalls
     assert any(s.stage == "testing" and s.iteration == 2 for s in result.abandoned)
@@ -526,7 +527,7 @@ def test_a_later_iteration_that_falls_short_leaves_the_earlier_one_standing(
 
 
 def test_the_overview_in_the_spec_s_words_says_what_the_workers_do_when_no_goal_is_stated():
-    from autogenesis.agents.documentation import spec_overview
+    from autogenesis.build.agents.documentation import spec_overview
 
     stated = blueprint_of("trip_planner.md")
     assert spec_overview(stated) == stated.goal
@@ -541,8 +542,8 @@ def test_the_overview_in_the_spec_s_words_says_what_the_workers_do_when_no_goal_
 def test_a_route_is_read_from_the_senders_without_the_system_s_prefix():
     """Found building a router spec: the sandboxed system's senders are 'help_desk/billing',
     and 'handled by billing' failed although billing answered."""
-    from autogenesis.agents.testing import checked
     from autogenesis.artefacts import Scenario
+    from autogenesis.build.agents.testing import checked
 
     example = {"input": "I was charged twice", "expected": "handled by billing"}
     example["checks"] = [c.model_dump() for c in checks_for(

@@ -17,13 +17,16 @@ from pathlib import Path
 import pytest
 from scripted_build import BuildAnswers, build_model
 
-from autogenesis.agents.base import PERTURBATION
-from autogenesis.agents.checks import blueprint_checks, package_checks
 from autogenesis.artefacts import Approval, Blueprint, Package, PackageFile, package_sha256
-from autogenesis.codegen import MANIFEST, check_identifier, safe_relpath, write_package
+from autogenesis.build.agents.base import PERTURBATION
+from autogenesis.build.agents.design import blueprint_checks
+from autogenesis.build.agents.generator import package_checks
+from autogenesis.build.agents.understanding import AgentName
+from autogenesis.build.codegen import MANIFEST, check_identifier, safe_relpath, write_package
+from autogenesis.build.orchestrator import Build, BuildOptions, BuildResult
 from autogenesis.errors import ConfigError, StageFailed
-from autogenesis.llm.testing import FunctionModel
-from autogenesis.pipeline import Build, BuildOptions, BuildResult
+from autogenesis.llm.testing import FunctionModel, asks_for
+from autogenesis.runtime.model_agent import ModelJudgement
 from autogenesis.store import Store
 from autogenesis.store.protocol import LogStore
 
@@ -92,7 +95,7 @@ def test_rejection_is_reworked_with_the_reasons(build_store: LogStore, tmp_path:
     answers = BuildAnswers()
 
     def reply(messages, schema, settings):
-        if schema and "approved" in schema["properties"]:
+        if asks_for(schema, ModelJudgement):
             judged.append(messages[-1]["content"])
             first = len(judged) == 1
             return {"approved": not first, "feedback": "the goal is vague" if first else "ok"}
@@ -103,7 +106,7 @@ def test_rejection_is_reworked_with_the_reasons(build_store: LogStore, tmp_path:
                        model=model, model_blocking=True)
     assert result.stages[0].rounds == 2
     prompts = [m[-1]["content"] for m, schema, _ in model.calls
-               if schema and "name" in schema["properties"]]
+               if asks_for(schema, AgentName)]
     assert any("model_judgement: the goal is vague" in p for p in prompts)
     build_store.flush()
     assert build_store.count("verdicts", result.run_id) == 5  # 2 for stage 1, then 1 each
@@ -115,7 +118,7 @@ def test_a_worker_repeating_a_rejected_artefact_is_perturbed_then_fails(
     answers = BuildAnswers(vary=False)  # the same names every round: the same artefact
 
     def reply(messages, schema, settings):
-        if schema and "approved" in schema["properties"]:
+        if asks_for(schema, ModelJudgement):
             return {"approved": False, "feedback": "never good enough"}
         return answers(messages, schema, settings)
 
@@ -125,7 +128,7 @@ def test_a_worker_repeating_a_rejected_artefact_is_perturbed_then_fails(
     with pytest.raises(StageFailed, match="same artefact again, even with a perturbed prompt"):
         asyncio.run(build.run(spec_text("lesson_pipeline.md"), spec_path="spec.md"))
     perturbed = [m[-1]["content"] for m, schema, _ in model.calls
-                 if schema and "name" in schema["properties"] and PERTURBATION in
+                 if asks_for(schema, AgentName) and PERTURBATION in
                  m[-1]["content"]]
     assert perturbed, "the retry after the loop carries the perturbation sentence"
     assert not (tmp_path / "out").exists()
@@ -140,7 +143,7 @@ def test_rounds_run_out_when_every_artefact_is_rejected(build_store: LogStore, t
     answers = BuildAnswers()  # new names every round: no loop, just rejections
 
     def reply(messages, schema, settings):
-        if schema and "approved" in schema["properties"]:
+        if asks_for(schema, ModelJudgement):
             return {"approved": False, "feedback": "never good enough"}
         return answers(messages, schema, settings)
 
@@ -297,7 +300,7 @@ def test_the_model_fills_in_what_a_spec_leaves_implicit(service_store: Store, tm
 def test_an_implied_name_that_does_not_fit_its_duty_is_made_by_rule(
         service_store: Store, tmp_path: Path):
     def reply(messages, schema, settings):
-        if schema and "name" in schema["properties"]:
+        if asks_for(schema, AgentName):
             return {"name": "system_idle"}  # what the small model once answered
         return BuildAnswers()(messages, schema, settings)
 

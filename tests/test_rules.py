@@ -15,14 +15,23 @@ import pytest
 from test_understanding import read
 
 from autogenesis.acceptance.by_rules import depends_on_rules
-from autogenesis.agents import checks
 from autogenesis.artefacts import AcceptanceCheck, AgentPrompt, PromptSet
+from autogenesis.build.agents.design import blueprint_checks
+from autogenesis.build.agents.documentation import docs_checks
+from autogenesis.build.codegen import PLACEHOLDER, render_package, write_package
 from autogenesis.bus import Bus
-from autogenesis.codegen import PLACEHOLDER, render_package, write_package
 from autogenesis.errors import ConfigError, RuntimeFailure
-from autogenesis.llm.testing import FunctionModel
+from autogenesis.llm.schema import OneOf, schema_type
+from autogenesis.llm.testing import FunctionModel, asks_for
 from autogenesis.runtime.launch import save_code
-from autogenesis.runtime.model_agent import ModelAgent, PromptConfig, render_facts
+from autogenesis.runtime.model_agent import (
+    ModelAgent,
+    ModelJudgement,
+    ModelOffer,
+    ModelScore,
+    PromptConfig,
+    render_facts,
+)
 from autogenesis.runtime.topologies import (
     Approval,
     Consensus,
@@ -101,18 +110,18 @@ def test_design_wires_each_rule_to_the_agent_that_states_it():
     assert {r.kind: r.agent for r in bp.rules} == {
         "total": "auditor", "not_future": "auditor", "flag": "policy", "dates": "payer"}
     assert set(bp.rule_only) == {"auditor", "policy", "payer"}
-    wired = next(c for c in checks.blueprint_checks(bp, req) if c.name == "rules_wired")
+    wired = next(c for c in blueprint_checks(bp, req) if c.name == "rules_wired")
     assert wired.passed and "4 of 4" in wired.detail
 
 
 def test_the_approver_rejects_a_blueprint_that_drops_or_hides_a_rule():
     req, bp = read((EXAMPLES / "ticket_triage.md").read_text())
     dropped = bp.model_copy(update={"rules": bp.rules[1:]})
-    check = next(c for c in checks.blueprint_checks(dropped, req) if c.name == "rules_wired")
+    check = next(c for c in blueprint_checks(dropped, req) if c.name == "rules_wired")
     assert not check.passed and "was dropped" in check.detail
     silent = bp.model_copy(update={"rules": [bp.rules[0].model_copy(
         update={"agent": None, "why": ""}), *bp.rules[1:]]})
-    check = next(c for c in checks.blueprint_checks(silent, req) if c.name == "rules_wired")
+    check = next(c for c in blueprint_checks(silent, req) if c.name == "rules_wired")
     assert not check.passed and "no reason" in check.detail
 
 
@@ -240,16 +249,16 @@ def slow_model(delays: dict[str, float]) -> FunctionModel:
         await asyncio.sleep(delays.get(who, 0.0))
         if schema is None:
             return f"{who} says fine"
-        fields = schema["properties"]
-        if "approved" in fields:
+        asked = schema_type(schema)
+        if asked is ModelJudgement:
             return {"approved": True, "feedback": "ok"}
-        if "choice" in fields:
-            return {"choice": fields["choice"]["enum"][0]}
-        if "score" in fields and "minimum" in fields["score"] and \
-                fields["score"].get("maximum") == 10:
+        if asked is not None and issubclass(asked, OneOf):
+            return {asked.field: asked.options[0]}
+        if asked is ModelScore:
             return {"score": {"north": 3, "south": 8, "east": 6}.get(who, 1)}
-        if "bid" in fields:         # a bid as a quantity: south asks least
+        if asked is ModelOffer:     # a bid as a quantity: south asks least
             return {"bid": {"north": 7, "south": 3, "east": 5}.get(who, 9)}
+        fields = schema["properties"]     # the typed fields a spec states: data, not a type
         return {n: f["enum"][-1] if "enum" in f else f["minimum"] for n, f in fields.items()}
 
     return FunctionModel(reply)
@@ -341,7 +350,7 @@ def test_a_stated_award_asks_for_the_bid_the_spec_describes_and_the_lowest_wins(
                          award="lowest", quantity="the price it asks in euros")
     body = ask(system, "20 pallets to Lyon")
     assert body["answer"].startswith("Awarded to south (bids: north 7, south 3, east 5).")
-    asked = [m[-1]["content"] for m, s, _ in model.calls if s and "bid" in s["properties"]]
+    asked = [m[-1]["content"] for m, s, _ in model.calls if asks_for(s, ModelOffer)]
     assert len(asked) == 3 and "Your bid: the price it asks in euros" in asked[0]
 
 
@@ -541,14 +550,14 @@ def test_a_code_spec_generates_agents_that_write_code_and_a_system_that_runs_tes
 
 def test_the_approver_rejects_docs_that_do_not_say_how_a_rule_is_applied():
     from autogenesis.artefacts import Docs
-    from autogenesis.codegen import make_file
+    from autogenesis.build.codegen import make_file
 
     _, bp = read((EXAMPLES / "ticket_triage.md").read_text())
     package = render_package(bp, prompts_for(bp), "a test")
 
     def verdict(readme: str):
         docs = Docs(files=[make_file("README.md", readme)], agents=[], commands=[])
-        return next(c for c in checks.docs_checks(docs, bp, package)
+        return next(c for c in docs_checks(docs, bp, package)
                     if c.name == "rules_documented")
 
     assert not verdict("# Ticket triage\n").passed

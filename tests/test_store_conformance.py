@@ -1,7 +1,7 @@
 """One suite, every log store: PostgreSQL (the service and the embedded server) and the
 in-memory store give the same answers to the reads a build, its bus and a replay make
-(`autogenesis.store.protocol.LogStore`). The replay's Mirror is held to the same reads by
-tests/test_replay.py (a re-execution reads back what the original logged)."""
+(`autogenesis.store.protocol.LogStore`); and the replay's Mirror, on each of them, reads
+back a re-executed build as the store reads back the original."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from autogenesis.bus import Message
+from autogenesis.canonical import sha256_of
+from autogenesis.errors import ReplayMismatch
+from autogenesis.replay import LoggedRun, Mirror
 from autogenesis.store import Artefact, Completion, Event, GeneratedFile, Run, Store, Verdict
 from autogenesis.store.memory import MemoryStore
 from autogenesis.store.protocol import LogStore
@@ -154,3 +157,68 @@ def test_a_run_lock_is_held_once(log_store: LogStore) -> None:
             assert second is False
     with log_store.run_lock(run_id) as again:
         assert again is True
+
+
+def log_a_build(log: LogStore) -> Run:
+    """One build's worth of records, made afresh (new ids) each time: what a build and
+    its re-execution both log."""
+    build = log.start_run(Run(kind="build", name="conformance", spec_sha256="a" * 64,
+                              config={"max_rounds": 2}))
+    asked = Message.new(run_id=build.id, sender="pipeline", recipient="understanding",
+                        kind="produce", body={"inputs": {"spec": "# ü"}, "round": 1,
+                                              "feedback": [], "perturb": False},
+                        expects_reply=True)
+    made = asked.reply({"artefact": {"title": "ü"}, "round": 1})
+    for message in (asked, made):
+        log.log(message)
+    log.log(completion(build.id, "understanding", 0, message_id=asked.id))
+    body = {"title": "ü"}
+    art = Artefact(run_id=build.id, stage="understanding", kind="Requirements", version=1,
+                   body=body, sha256=sha256_of(body), message_id=made.id)
+    log.log(art)
+    log.log(Verdict(run_id=build.id, artefact_id=art.id, stage="understanding",
+                    approved=True, reasons=[], checks=[{"name": "c", "passed": True}],
+                    message_id=made.id))
+    log.log(GeneratedFile(run_id=build.id, path="pkg/a.py", sha256="1" * 64, size=10,
+                          artefact_id=art.id, message_id=made.id))
+    log.log(Observation(run_id=build.id, agent="testing", call_index=0, kind="clock",
+                        request={}, result={"now": 0.5}, message_id=asked.id))
+    log.log(Event("loop", build.id, agent="understanding", message_id=made.id,
+                  detail={"round": 1}))
+    child = log.start_run(Run(kind="system", name="pkg",
+                              config={"parent_run": str(build.id)}))
+    log.finish_run(child, "succeeded")
+    return log.finish_run(build, "succeeded")
+
+
+def test_a_mirror_reads_back_what_the_store_it_mirrors_holds(log_store: LogStore) -> None:
+    """The replay's store: holding a re-execution's records (new ids) against a logged
+    build, it answers every read as the store answers for the original, in its ids."""
+    original = log_a_build(log_store)
+    log_store.flush()
+    mirror = Mirror(log_store, LoggedRun.load(log_store, original.id), live=False)
+    again = log_a_build(mirror)
+    mirror.finish()
+    assert mirror.diverged is None and mirror.matched > 0
+    assert mirror.run(again.id) == log_store.run(original.id)
+    for read in ("messages", "completions", "artefacts", "verdicts", "files",
+                 "observations", "events", "children"):
+        assert getattr(mirror, read)(again.id) == getattr(log_store, read)(original.id), read
+    for table in ("messages", "completions", "observations"):
+        assert mirror.count(table, again.id) == log_store.count(table, original.id)
+    for table in ("completions", "observations"):
+        assert mirror.call_counts(table, again.id) == log_store.call_counts(table, original.id)
+    assert log_store.count("messages", again.id) == 0     # nothing written to the log
+
+
+def test_a_mirror_refuses_a_record_the_original_does_not_hold(log_store: LogStore) -> None:
+    original = log_a_build(log_store)
+    log_store.flush()
+    mirror = Mirror(log_store, LoggedRun.load(log_store, original.id), live=False)
+    build = mirror.start_run(Run(kind="build", name="conformance", spec_sha256="a" * 64,
+                                 config={"max_rounds": 2}))
+    mirror.log(Message.new(run_id=build.id, sender="pipeline", recipient="design",
+                           kind="produce", body={"inputs": {}}))
+    assert isinstance(mirror.diverged, ReplayMismatch)       # kept, and the replay stopped
+    assert "understanding" in str(mirror.diverged) and "design" in str(mirror.diverged)
+    assert mirror.messages(build.id) == []

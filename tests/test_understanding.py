@@ -15,11 +15,12 @@ import json
 import pytest
 from spec_gold import score
 
-from autogenesis.agents import Design, Understanding, Work
-from autogenesis.agents.checks import blueprint_checks, requirements_checks
 from autogenesis.artefacts import AgentDuty, Blueprint, Requirements
-from autogenesis.llm.testing import FunctionModel
-from autogenesis.prompts import Prompts
+from autogenesis.build.agents import Design, Understanding, Work
+from autogenesis.build.agents.design import blueprint_checks
+from autogenesis.build.agents.understanding import Team, requirements_checks
+from autogenesis.build.prompts import Prompts
+from autogenesis.llm.testing import FunctionModel, asks_for
 from autogenesis.spec import parse_spec
 from autogenesis.spec.mentions import mentions
 from autogenesis.spec.team import name_from_spec
@@ -279,7 +280,7 @@ def test_a_larger_models_own_reading_is_a_third_opinion_merged_only_where_confir
             "Escalations go to Oncall agent.\n")
 
     def listing(messages, schema, settings):
-        if schema and "agents" in schema["properties"]:
+        if asks_for(schema, Team):
             return {"agents": [{"name": "oncall", "duty": "takes the escalations"},
                                {"name": "cleaner", "duty": "strips ads"},
                                {"name": "aeropanet", "duty": "does things"}]}

@@ -26,18 +26,19 @@ from mqtt_broker import Broker
 from scripted_build import InProcessRunner, build_model
 
 from autogenesis.artefacts import Blueprint
-from autogenesis.bus import Bus, Message
-from autogenesis.bus.mqtt import MqttTransport
-from autogenesis.errors import DeadlineExceeded
-from autogenesis.pipeline import (
+from autogenesis.build.orchestrator import (
     Build,
     BuildOptions,
     BuildResult,
     Progress,
+    Seams,
     WorkersMissing,
 )
+from autogenesis.build.stages import STAGE_ORDER
+from autogenesis.bus import Bus, Message
+from autogenesis.bus.mqtt import MqttTransport
+from autogenesis.errors import DeadlineExceeded
 from autogenesis.replay import reexecute
-from autogenesis.stages import STAGE_ORDER
 from autogenesis.store import Run, Store
 
 from conftest import REPO
@@ -109,7 +110,7 @@ def build(store: Store, out: Path, *, bus: str | None = None, progress=None,
           wait_s: float = 30.0) -> BuildResult:
     if bus is None:
         pipeline = Build(store, build_model(), options=BuildOptions(out_dir=out),
-                         runner=InProcessRunner())
+                         seams=Seams(runner=InProcessRunner()))
     else:
         pipeline = Build(store, None, options=BuildOptions(out_dir=out, bus=bus, wait_s=wait_s),
                          **({"progress": progress} if progress else {}))

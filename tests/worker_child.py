@@ -22,10 +22,10 @@ from pathlib import Path
 
 from scripted_build import InProcessRunner, build_model
 
+from autogenesis.build.worker import Worker, parse_agents
 from autogenesis.bus import Bus
 from autogenesis.bus.mqtt import MqttTransport
 from autogenesis.store import Store
-from autogenesis.worker import Worker, parse_agents
 
 
 def runner_factory(marker: Path | None):

@@ -42,6 +42,10 @@ request it took and did not answer is sent again, to whichever node now
 serves the address, and the bus logs a `retry` event. A node that only lost
 its connection for a moment keeps its requests (nothing is done twice).
 
+The bookkeeping of acknowledgements and failover is `delivery.Window`, and of
+presence `presence.Peers`: both decide without a broker, and this module only
+moves bytes and keeps the timers.
+
 Latency: TCP_NODELAY is set on the client socket (and should be in the
 broker: `set_tcp_nodelay true`), else a QoS 1 round trip waits on Nagle's
 algorithm (~88 ms instead of ~1 ms measured here).
@@ -58,7 +62,7 @@ import re
 import socket
 import ssl
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,8 +73,11 @@ from uuid import UUID, uuid4
 
 import aiomqtt
 
+from autogenesis.bus.delivery import DeliveryStats as MqttStats
+from autogenesis.bus.delivery import Outgoing, Window
 from autogenesis.bus.message import BROADCAST, Message
-from autogenesis.bus.transport import Inbox, Notify, topic_matches
+from autogenesis.bus.presence import Peers
+from autogenesis.bus.transport import Inbox, Notify
 from autogenesis.config import redact_url
 from autogenesis.errors import BusUnavailable, ConfigError
 
@@ -136,29 +143,6 @@ class MqttSettings:
         return redact_url(self.url) if self.url else f"{self.host}:{self.port}"
 
 
-@dataclass
-class MqttStats:
-    published: int = 0
-    received: int = 0
-    duplicates: int = 0     # redelivered messages dropped
-    reconnects: int = 0
-    resent: int = 0         # messages sent again (not acknowledged in time, or reconnected)
-    expired: int = 0        # given up unacknowledged at their deadline
-    failovers: int = 0      # requests sent again because the node that took them went away
-
-
-@dataclass
-class _Outgoing:
-    key: tuple[UUID, str]   # (message id, address): what the receiver acknowledges
-    topic: str
-    payload: bytes
-    expires: float | None   # the message's deadline (epoch seconds)
-    message: Message
-    sent_at: float = 0.0
-    tries: int = 0
-    published: bool = False  # the broker has it (PUBACK); the receiver may not yet
-
-
 def node_name() -> str:
     """A name for this process's node: host, pid and a random part."""
     host = re.sub(r"[^a-z0-9-]", "-", socket.gethostname().lower())[:24] or "host"
@@ -173,16 +157,13 @@ class MqttTransport:
         self.role = role
         self.keepalive = keepalive
         self.stats = MqttStats()
-        self.peers: dict[str, dict[str, Any]] = {}     # other nodes' presence, by node
+        self.window = Window(self.stats, size=WINDOW, resend_s=RESEND_S, max_tries=MAX_TRIES)
+        self.peers = Peers(grace_s=GRACE_S)
         self._inbox: Inbox | None = None
         self._addresses: set[str] = set()
         self._patterns: dict[str, set[str]] = {}
         self._seen: OrderedDict[tuple[UUID, str], None] = OrderedDict()
         self._reply_node: OrderedDict[UUID, str] = OrderedDict()
-        self._outbox: deque[_Outgoing] = deque()              # waiting for room
-        self._sent: OrderedDict[tuple[UUID, str], _Outgoing] = OrderedDict()  # not acked yet
-        self._acks: dict[str, list[list[str]]] = {}         # acks to send, by node
-        self._taken: dict[UUID, tuple[str, _Outgoing]] = {}  # request -> node handling it
         self._notify: Notify | None = None
         self._connected_at: float | None = None
         self._client: aiomqtt.Client | None = None
@@ -190,7 +171,6 @@ class MqttTransport:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._peers_changed = asyncio.Event()
-        self._lost: dict[str, float] = {}       # address -> when its last node went away
         self._since = datetime.now(UTC).isoformat()
 
     # --- topics -------------------------------------------------------------
@@ -225,12 +205,11 @@ class MqttTransport:
         everything we sent, clear our presence, disconnect."""
         if self._task is None:
             return
-        for node in list(self._acks):        # what we owe others, now
+        for node in list(self.window.owed):        # what we owe others, now
             self._flush_acks(node)
         with contextlib.suppress(TimeoutError):     # what others are owed: at least to the broker
             async with asyncio.timeout(drain_s):
-                while self._client is not None and (
-                        self._outbox or any(not out.published for out in self._sent.values())):
+                while self._client is not None and self.window.unflushed():
                     await asyncio.sleep(0.01)
         self._closing = True
         client = self._client
@@ -271,18 +250,15 @@ class MqttTransport:
                                                    for a in sorted(self._addresses)])
                     self._client = client
                     self._connected_at = time.monotonic()
-                    for peer in self.peers.values():     # we heard nobody while away
-                        peer["seen"] = self._connected_at
+                    self.peers.seen_all(self._connected_at)  # we heard nobody while away
                     self._announce()
                     if not first.done():
                         first.set_result(None)
                         self._spawn(self._resend_late())
                         self._spawn(self._heartbeat())
                     else:                       # what the broker may have lost, again
-                        self.stats.resent += len(self._sent)
-                        for out in list(self._sent.values()):
-                            self._transmit(out)
-                        self._pump()
+                        self.stats.resent += len(self.window.sent)
+                        self._transmit(*self.window.sent.values(), *self.window.pump())
                     delay = BACKOFF_S[0]
                     async for incoming in client.messages:
                         self._on_message(incoming)
@@ -342,7 +318,7 @@ class MqttTransport:
     def serving(self, address: str) -> list[str]:
         """The nodes (this one included) that serve `address`."""
         nodes = [self.node] if address in self._addresses else []
-        return nodes + sorted(n for n, p in self.peers.items() if address in p["addresses"])
+        return nodes + self.peers.serving(address)
 
     async def wait_for(self, addresses: Iterable[str], timeout: float) -> list[str]:
         """Wait until every address has a node serving it; the ones still missing."""
@@ -366,9 +342,10 @@ class MqttTransport:
                 self._queue(self._topic("node", node), message, message.recipient or "",
                             node=node)
                 return 1
-        targets = sorted(self._targets(message))
+        targets = sorted(self.peers.targets(message, self._addresses, self._patterns))
         recipient = message.recipient
-        if not targets and recipient and recipient != BROADCAST and self._recently_lost(recipient):
+        if not targets and recipient and recipient != BROADCAST and self.peers.recently_lost(
+                recipient, time.monotonic()):
             # Its node went away moments ago (a broker restart looks like that): keep
             # sending until it is back or the message's deadline passes.
             targets = [recipient]
@@ -376,51 +353,25 @@ class MqttTransport:
             self._queue(self._topic("inbox", address), message, address)
         return len(targets)
 
-    def _recently_lost(self, address: str) -> bool:
-        when = self._lost.get(address)
-        return when is not None and time.monotonic() - when < GRACE_S
-
-    def _targets(self, message: Message) -> set[str]:
-        everyone = [(self._addresses, self._patterns)] + [
-            (set(p["addresses"]), p["subscriptions"]) for p in self.peers.values()]
-        found: set[str] = set()
-        for addresses, patterns in everyone:
-            if message.topic is not None:
-                for pattern, subscribers in patterns.items():
-                    if topic_matches(pattern, message.topic):
-                        found.update(subscribers)
-            elif message.recipient == BROADCAST:
-                found.update(a for a in addresses if a != message.sender)
-            elif message.recipient is not None and message.recipient in addresses:
-                found.add(message.recipient)
-        return found
-
     def _queue(self, topic: str, message: Message, address: str, *,
                node: str | None = None) -> None:
         envelope: dict[str, Any] = {"v": 1, "type": "message", "from": self.node,
                                     "to": address, "message": message.wire()}
-        if node is not None and node in self._acks:     # to a known node: acks ride along
-            envelope["acks"] = self._acks.pop(node)
+        if node is not None and node in self.window.owed:   # to a known node: acks ride along
+            envelope["acks"] = self.window.pay(node)
         payload = json.dumps(envelope, separators=(",", ":")).encode()
         expires = message.deadline.timestamp() if message.deadline else None
-        self._outbox.append(_Outgoing((message.id, address), topic, payload, expires, message))
-        self._pump()
+        self._transmit(*self.window.add(
+            Outgoing((message.id, address), topic, payload, expires, message)))
 
-    def _pump(self) -> None:
-        """Send queued messages while fewer than WINDOW await their acknowledgement."""
-        while self._outbox and len(self._sent) < WINDOW:
-            out = self._outbox.popleft()
-            self._sent[out.key] = out
-            self._transmit(out)
+    def _transmit(self, *outs: Outgoing) -> None:
+        now = time.monotonic()
+        for out in outs:
+            out.sending(now)
+            if self._client is not None:
+                self._spawn(self._publish(out.topic, out.payload, out))
 
-    def _transmit(self, out: _Outgoing) -> None:
-        out.sent_at = time.monotonic()
-        out.tries += 1
-        out.published = False
-        if self._client is not None:
-            self._spawn(self._publish(out.topic, out.payload, out))
-
-    async def _publish(self, topic: str, payload: bytes, out: _Outgoing | None = None) -> None:
+    async def _publish(self, topic: str, payload: bytes, out: Outgoing | None = None) -> None:
         client = self._client
         if client is None:
             return              # the reconnect sends everything unacknowledged again
@@ -437,73 +388,34 @@ class MqttTransport:
         """Send again what was not acknowledged in time; give up on what expired."""
         while True:
             await asyncio.sleep(RESEND_CHECK_S)
-            now, wall = time.monotonic(), time.time()
-            for request, (_, out) in list(self._taken.items()):
-                if out.expires is not None and wall > out.expires:
-                    del self._taken[request]
-            for key, out in list(self._sent.items()):
-                if (out.expires is not None and wall > out.expires) or out.tries >= MAX_TRIES:
-                    del self._sent[key]     # past its deadline (the requester knows) or
-                    self.stats.expired += 1  # nobody acknowledged it in ~2 minutes
-                    log.warning("gave up sending message %s to %s after %d tries", key[0],
-                                key[1], out.tries)
-                elif now - out.sent_at > RESEND_S * min(2 ** (out.tries - 1), 16):
-                    self.stats.resent += 1
-                    self._transmit(out)
-            self._pump()
-
-    def _on_acks(self, keys: list[list[str]], node: str) -> None:
-        for message_id, address in keys:
-            out = self._sent.pop((UUID(message_id), address), None)
-            if out is not None and out.message.expects_reply and out.message.reply_to is None:
-                self._taken[out.key[0]] = (node, out)   # until its reply comes
-        self._pump()
-
-    def _answered(self, reply: Message) -> None:
-        """A reply also tells that its request arrived: nothing to resend or fail over."""
-        if reply.reply_to is None:
-            return
-        self._taken.pop(reply.reply_to, None)
-        if reply.sender and self._sent.pop((reply.reply_to, reply.sender), None) is not None:
-            self._pump()
+            self._transmit(*self.window.due(time.monotonic(), time.time()))
 
     def _fail_over(self, node: str) -> None:
         """Send the requests `node` took and never answered to whoever serves them now,
         unless the node came back (it was only reconnecting) or we are away ourselves."""
-        taken = self._taken_by(node)
-        if node in self.peers or not taken:
+        if node in self.peers.nodes or not self.window.taken_by(node):
             return
         if self._client is None:    # not connected: we cannot tell who is gone; look again
             asyncio.get_running_loop().call_later(FAILOVER_S, self._fail_over, node)
             return
-        for out in taken:
-            del self._taken[out.key[0]]
-            if out.expires is not None and time.time() > out.expires:
-                continue
-            self.stats.failovers += 1
+        again = self.window.fail_over(node, time.time())
+        for out, tries in again:
             log.warning("node %s went away with request %s for %s: sending it again",
                         node, out.key[0], out.key[1])
             if self._notify is not None:
                 self._notify("retry", out.message, out.key[1], {
                     "reason": "the node handling it went away", "node": node,
-                    "address": out.key[1], "tries": out.tries})
-            out.tries = 0
-            self._sent[out.key] = out
-            self._transmit(out)
-
-    def _taken_by(self, node: str) -> list[_Outgoing]:
-        return [out for taker, out in self._taken.values() if taker == node]
+                    "address": out.key[1], "tries": tries})
+        self._transmit(*(out for out, _ in again))
 
     def _ack(self, node: str, key: tuple[UUID, str]) -> None:
         """Acknowledge a delivery to the node that sent it: within ACK_DELAY_S, together
         with the others owed to that node, or sooner with a message going there."""
-        pending = self._acks.setdefault(node, [])
-        pending.append([str(key[0]), key[1]])
-        if len(pending) == 1:   # a reply sent before then takes them along instead
+        if self.window.owe(node, key):   # a reply sent before then takes them along instead
             asyncio.get_running_loop().call_later(ACK_DELAY_S, self._flush_acks, node)
 
     def _flush_acks(self, node: str) -> None:
-        keys = self._acks.pop(node, [])
+        keys = self.window.pay(node)
         if keys and self._client is not None:
             payload = json.dumps({"v": 1, "type": "ack", "from": self.node, "keys": keys},
                                  separators=(",", ":")).encode()
@@ -520,17 +432,19 @@ class MqttTransport:
         try:
             envelope = json.loads(payload)
             if envelope.get("type") == "ack":
-                self._on_acks(envelope["keys"], str(envelope["from"]))
+                self._transmit(*self.window.acknowledged(envelope["keys"],
+                                                         str(envelope["from"])))
                 return
             if envelope.get("acks"):
-                self._on_acks(envelope["acks"], str(envelope["from"]))
+                self._transmit(*self.window.acknowledged(envelope["acks"],
+                                                         str(envelope["from"])))
             message = Message.from_wire(envelope["message"])
             address, sender_node = str(envelope["to"]), str(envelope["from"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("dropped a malformed MQTT message on %s: %s", topic, exc)
             return
         key = (message.id, address)
-        self._answered(message)
+        self._transmit(*self.window.answered(message))
         self._ack(sender_node, key)         # again for a duplicate: the first ack was lost
         if key in self._seen:
             self.stats.duplicates += 1
@@ -549,25 +463,16 @@ class MqttTransport:
             self._forget(node)
             return
         try:
-            presence = json.loads(payload)
-            self.peers[node] = {"addresses": list(presence["addresses"]),
-                                "subscriptions": dict(presence["subscriptions"]),
-                                "seen": time.monotonic(),
-                                **{k: presence.get(k) for k in ("role", "pid", "host",
-                                                                "since")}}
+            self.peers.heard(node, payload, time.monotonic())
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignored malformed presence of node %s: %s", node, exc)
             return
         self._peers_changed.set()
 
     def _forget(self, node: str) -> None:
-        gone = self.peers.pop(node, None)
-        if gone is not None:
-            now = time.monotonic()
-            for address in gone["addresses"]:
-                self._lost[address] = now
+        if self.peers.forget(node, time.monotonic()):
             self._peers_changed.set()
-        if self._taken_by(node):
+        if self.window.taken_by(node):
             asyncio.get_running_loop().call_later(FAILOVER_S, self._fail_over, node)
 
     async def _heartbeat(self) -> None:
@@ -578,7 +483,7 @@ class MqttTransport:
             now = time.monotonic()
             if self._connected_at is None:
                 continue        # away ourselves: silence from the others means nothing
-            for node in [n for n, p in self.peers.items() if now - p["seen"] > STALE_S]:
+            for node in self.peers.stale(now, STALE_S):
                 log.info("node %s not heard of for %.0fs: gone", node, STALE_S)
                 self._forget(node)
 

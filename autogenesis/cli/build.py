@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.status import Status
 
     from autogenesis.artefacts import Blueprint, TestReport
-    from autogenesis.pipeline import BuildResult, Progress
+    from autogenesis.build.orchestrator import BuildResult, Progress
 
 STATUS_STYLE = {"approved": "green", "rejected": "yellow", "loop": "red", "failed": "red",
                 "rework": "yellow", "iteration": "cyan", "done": "white", "abandoned": "yellow"}
@@ -94,8 +94,8 @@ def build(
 
     from autogenesis.acceptance.cases import read_cases
     from autogenesis.artefacts import TestReport
+    from autogenesis.build.orchestrator import Build, BuildOptions
     from autogenesis.llm.loader import load_model
-    from autogenesis.pipeline import Build, BuildOptions
     from autogenesis.spec import read_spec
     from autogenesis.store import Store
 

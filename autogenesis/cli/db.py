@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-app = typer.Typer(help="Inspect and upgrade the PostgreSQL log.", no_args_is_help=True)
+app = typer.Typer(help="Inspect and upgrade the PostgreSQL log.", no_args_is_help=True,
+                  rich_markup_mode=None)
 console = Console(soft_wrap=True)  # paths and URLs stay on one line
 
 

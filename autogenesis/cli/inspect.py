@@ -15,8 +15,8 @@ from rich.table import Table
 from autogenesis.errors import UserError
 
 if TYPE_CHECKING:
-    from autogenesis import diagram
-    from autogenesis.inspection import Inspection
+    from autogenesis.inspection import diagram
+    from autogenesis.inspection.report import Inspection
 
 MARK = {True: "[green]✓[/]", False: "[red]✗[/]"}
 ON_DISK = {"same": "[green]same[/]", "changed": "[yellow]changed[/]",
@@ -37,9 +37,9 @@ def inspect(
     approver's verdicts per stage, test and example results, tuning before/after, the
     deployment, and for every generated file the stage, agent and message that produced it.
     """
-    from autogenesis import diagram
     from autogenesis.cli.replay import find_run
-    from autogenesis.inspection import inspect_run, run_of_folder
+    from autogenesis.inspection import diagram
+    from autogenesis.inspection.report import inspect_run, run_of_folder
     from autogenesis.store import Store
 
     folder = Path(target) if Path(target).is_dir() else None
@@ -68,7 +68,7 @@ def inspect(
 
 
 def _write_svg(result: Inspection, plan: diagram.Layout, path: Path | None) -> Path:
-    from autogenesis import diagram
+    from autogenesis.inspection import diagram
 
     assert result.blueprint is not None
     if path is None:        # next to the package folder; here when there is none any more
@@ -83,7 +83,7 @@ def _write_svg(result: Inspection, plan: diagram.Layout, path: Path | None) -> P
 
 
 def show(console: Console, result: Inspection, plan: diagram.Layout | None) -> None:
-    from autogenesis import diagram
+    from autogenesis.inspection import diagram
 
     run = result.run
     took = f", {run['seconds']:.1f}s" if run.get("seconds") is not None else ""

@@ -21,7 +21,7 @@ from rich.console import Console
 from autogenesis.cli.options import BACKEND_HELP, MODEL_HELP, MODEL_READS_HELP, model_reads
 
 if TYPE_CHECKING:
-    from autogenesis.pipeline import PlanResult
+    from autogenesis.build.orchestrator import PlanResult
 
 
 def plan(
@@ -40,8 +40,8 @@ def plan(
     kind "plan". Exits 1 when the approver rejects the reading."""
     import asyncio
 
+    from autogenesis.build.orchestrator import Build, BuildOptions
     from autogenesis.llm.loader import load_model
-    from autogenesis.pipeline import Build, BuildOptions
     from autogenesis.spec import read_spec
     from autogenesis.store import Store
 

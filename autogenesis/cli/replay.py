@@ -16,12 +16,12 @@ from rich.markup import escape
 
 from autogenesis.cli.options import BACKEND_HELP, MODEL_HELP
 from autogenesis.errors import UserError
-from autogenesis.timeline import KINDS  # stdlib only: the --kind help lists them
+from autogenesis.inspection.timeline import KINDS  # stdlib only: the --kind help lists them
 
 if TYPE_CHECKING:
+    from autogenesis.inspection.timeline import Item
     from autogenesis.replay import Reexecution
     from autogenesis.store import Store
-    from autogenesis.timeline import Item
 
 STYLE = {"message": "cyan", "completion": "magenta", "artefact": "blue", "verdict": "green",
          "event": "yellow", "observation": "white"}
@@ -87,7 +87,7 @@ def replay(
 
 def _timeline(store: Store, run_id: UUID, *, stage: str | None, agent: str | None,
               kind: str | None, follow: bool, as_json: bool, as_jsonl: bool) -> None:
-    from autogenesis.timeline import timeline
+    from autogenesis.inspection.timeline import timeline
 
     row = store.run(run_id)
     if row is None:

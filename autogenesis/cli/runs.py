@@ -16,7 +16,7 @@ from rich.table import Table
 from autogenesis.errors import UserError
 
 app = typer.Typer(help="List logged runs, newest first; `runs prune` deletes old ones.",
-                  no_args_is_help=False, add_completion=False)
+                  no_args_is_help=False, add_completion=False, rich_markup_mode=None)
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 

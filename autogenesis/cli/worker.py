@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 AGENTS = ("understanding", "design", "prompt_design", "generator", "testing", "tuning",
           "documentation", "deployment", "feedback", "approver")
-"""The agents a worker can serve, for --help: `autogenesis.stages.AGENTS`, copied so that
+"""The agents a worker can serve, for --help: `autogenesis.build.stages.AGENTS`, copied so that
 the CLI starts without importing the build (tests/test_cli.py checks that they agree)."""
 
 BUS_HELP = ("The MQTT broker: mqtt://user:password@host:port/prefix (only the host is "
@@ -55,8 +55,8 @@ def worker(
     """
     import asyncio
 
+    from autogenesis.build.worker import parse_agents
     from autogenesis.store import Store
-    from autogenesis.worker import parse_agents
 
     names = parse_agents(agents)
     url = bus_url(bus)
@@ -70,10 +70,10 @@ async def _serve(store: Store, names: list[str], url: str, err: Console, model: 
     """Connect (a broker problem shows before the model loads), load the model, serve."""
     import asyncio
 
+    from autogenesis.build.worker import Worker
     from autogenesis.bus import Bus
     from autogenesis.bus.mqtt import MqttTransport
     from autogenesis.llm.loader import load_model
-    from autogenesis.worker import Worker
 
     transport = MqttTransport(url, role="worker")
     stop = asyncio.Event()

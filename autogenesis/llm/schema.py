@@ -9,19 +9,84 @@ backends compile it into a grammar) and validates the result here with
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any, ClassVar, Literal
 
 import jsonschema
+from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import core_schema
 
+from autogenesis.canonical import canonical_json
 from autogenesis.errors import SchemaError
 
 
 def schema_of(tp: Any) -> dict[str, Any]:
     """The JSON schema of a pydantic model, dataclass or typing type."""
-    from pydantic import TypeAdapter
-
     return TypeAdapter(tp).json_schema()
+
+
+class Decoded(BaseModel):
+    """Base of the small types a model fills in under a grammar (a judgement, a bid):
+    no field beyond those listed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Constraints(GenerateJsonSchema):
+    """A literal is its bare `enum` (whatever the values' type, one value or many)."""
+
+    def literal_schema(self, schema: core_schema.LiteralSchema) -> dict[str, Any]:
+        return {"enum": [getattr(v, "value", v) for v in schema["expected"]]}
+
+
+_TYPES: dict[str, type[BaseModel]] = {}
+
+
+def decoding_schema(tp: type[BaseModel]) -> dict[str, Any]:
+    """The schema that constrains a model's answer to `tp`: only what constrains (no
+    titles or descriptions), every reference inlined, as grammar compilers take it. The
+    type is remembered, so `schema_type` tells which type a schema came from."""
+    generated = tp.model_json_schema(schema_generator=_Constraints)
+    schema: dict[str, Any] = _plain(generated, generated.get("$defs", {}))
+    _TYPES[canonical_json(schema)] = tp
+    return schema
+
+
+def _plain(node: Any, defs: Mapping[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_plain(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return _plain(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    return {key: ({name: _plain(s, defs) for name, s in value.items()}
+                  if key == "properties" else _plain(value, defs))
+            for key, value in node.items() if key not in ("title", "description", "$defs")}
+
+
+def schema_type(schema: Mapping[str, Any] | None) -> type[BaseModel] | None:
+    """The type `schema` was made from by `decoding_schema` (None: not made from one)."""
+    return None if schema is None else _TYPES.get(canonical_json(schema))
+
+
+class OneOf(Decoded):
+    """Base of the types `one_of` makes: `field` is one of `options`."""
+
+    field: ClassVar[str]
+    options: ClassVar[tuple[str, ...]]
+
+
+@lru_cache(maxsize=256)
+def one_of(field: str, options: Sequence[str]) -> type[OneOf]:
+    """A type with one field whose value is one of `options` (a router's choice, a
+    design's topology): made at run time, as the options are."""
+    made: type[OneOf] = create_model(  # type: ignore[call-overload]
+        f"OneOf_{field}", __base__=OneOf,
+        **{field: (Literal[tuple(options)], ...)})
+    made.field, made.options = field, tuple(options)
+    return made
 
 
 def check_schema(schema: Any) -> dict[str, Any]:

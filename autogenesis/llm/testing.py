@@ -21,7 +21,7 @@ from autogenesis.llm.base import (
     ModelIdentity,
     check_messages,
 )
-from autogenesis.llm.schema import parse_output
+from autogenesis.llm.schema import parse_output, schema_type
 
 Reply = str | Mapping[str, Any] | list[Any]
 ReplyFunction = Callable[[list[dict[str, str]], Mapping[str, Any] | None, Decoding],
@@ -84,3 +84,10 @@ class FunctionModel(ScriptedModel):
                      settings: Decoding) -> Reply:
         reply = self.fn(messages, schema, settings)
         return await reply if inspect.isawaitable(reply) else reply
+
+
+def asks_for(schema: Mapping[str, Any] | None, *types: type) -> bool:
+    """Whether a call's `schema` was made from one of `types` (or a subclass): how a
+    scripted model tells a judgement from a bid without reading the schema's fields."""
+    made_from = schema_type(schema)
+    return made_from is not None and issubclass(made_from, types)

@@ -9,20 +9,49 @@ hierarchical: the agent `writer` inside the network `blog` lives at
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
+from autogenesis.bus.body import Body
 from autogenesis.bus.bus import Bus
 from autogenesis.bus.message import Message
 from autogenesis.config import check_name
 from autogenesis.errors import ConfigError
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def handles(request: type[Body]) -> Callable[[Method], Method]:
+    """Mark an agent's method as its handler for `request` messages (chosen by the
+    type's `kind`): it is called with the body as that type and the message itself (to
+    follow up within its conversation), and returns the reply body (a `Body`, or None)."""
+    if not request.kind:
+        raise ConfigError(f"{request.__name__} has no kind: only a request type can be handled")
+
+    def mark(method: Method) -> Method:
+        method.__handles__ = request  # type: ignore[attr-defined]
+        return method
+    return mark
+
 
 class Agent:
-    """Subclass and implement `handle`. Set `subscriptions` to receive topic messages."""
+    """Subclass and give handlers (`@handles(SomeRequest)`), or override `handle`. Set
+    `subscriptions` to receive topic messages."""
 
     subscriptions: tuple[str, ...] = ()
+    handlers: ClassVar[dict[str, tuple[type[Body], str]]] = {}
+    """kind -> (request type, method name): the class's `@handles` methods, its
+    bases' included (a subclass may override a handler by its method name)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = dict(cls.handlers)
+        for name, member in vars(cls).items():
+            request = getattr(member, "__handles__", None)
+            if request is not None:
+                table[request.kind] = (request, name)
+        cls.handlers = table
 
     def __init__(self, name: str, *, concurrency: int = 1) -> None:
         self.name = check_name(name, "agent name")
@@ -48,11 +77,18 @@ class Agent:
             return name
         return f"{self.parent.address}/{name}"
 
-    # --- the one method to implement --------------------------------------
+    # --- handling: by the request's type, or override ------------------------
 
     async def handle(self, message: Message) -> Message | Mapping[str, Any] | None:
-        """Handle one message; return a reply body (or Message) to answer it."""
-        raise NotImplementedError(f"{type(self).__name__} must implement handle()")
+        """Handle one message; return a reply body (or Message) to answer it. By default
+        the handler for the message's kind gets the body as its request type."""
+        found = self.handlers.get(message.kind)
+        if found is None:
+            raise ConfigError(f"agent {self.name!r} cannot handle {message.kind!r} messages"
+                              f" (it handles: {', '.join(sorted(self.handlers)) or 'none'})")
+        request, method = found
+        reply = await getattr(self, method)(request.of(message), message)
+        return reply.dump() if isinstance(reply, Body) else reply
 
     # --- wiring -----------------------------------------------------------
 
@@ -79,6 +115,13 @@ class Agent:
         message = within.follow_up(self.resolve(to), body, kind=kind, sender=self.address,
                                    expects_reply=True)
         return await self.bus.request(message, timeout=timeout)
+
+    async def call(self, to: str, request: Body, *, within: Message,
+                   timeout: float | None = None) -> Message:
+        """`request` to `to` (under its type's kind), within the conversation being
+        handled; the reply's body is read with its own type's `of`."""
+        return await self.request(to, request.kind, request.dump(), within=within,
+                                  timeout=timeout)
 
     async def publish(self, topic: str, kind: str, body: Mapping[str, Any] | None = None, *,
                       within: Message) -> Message:
@@ -120,7 +163,7 @@ class Network(Agent):
             await agent.detach()
         await super().detach()
 
-    async def handle(self, message: Message) -> Mapping[str, Any]:
+    async def handle(self, message: Message) -> Message | Mapping[str, Any] | None:
         entry = f"{self.address}/{self.entry}"
         reply = await self.request(entry, message.kind, message.body, within=message)
         return reply.body

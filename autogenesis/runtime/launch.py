@@ -30,6 +30,7 @@ from autogenesis.errors import AutogenesisError, UserError
 from autogenesis.llm.base import Decoding, Model
 from autogenesis.runtime.agent import Agent
 from autogenesis.runtime.model_agent import ModelAgent, PromptConfig
+from autogenesis.runtime.protocol import Task
 from autogenesis.runtime.topologies import Approval, System, TestRun
 
 Build = Callable[[Model, Mapping[str, Any]], System]
@@ -72,7 +73,7 @@ async def ask(system: System, text: str, *, store: Any = None, run_id: Any = Non
     async with Bus(store) as bus:
         await system.attach(bus)
         try:
-            reply = await system.ask({"input": text}, run_id=run_id or uuid4(),
+            reply = await system.ask(Task(input=text).dump(), run_id=run_id or uuid4(),
                                      timeout=timeout or system.timeout)
         finally:
             await system.detach()
@@ -129,7 +130,7 @@ async def ask_over(system: System, text: str, url: str, *, serving: list[str],
             raise UserError(f"nobody serves {', '.join(missing)} on {transport.settings.where}"
                             f" (waited {wait_s:g}s): start `python -m {system.name} --bus "
                             f"{transport.settings.where} --serve {','.join(missing)}`")
-        reply = await system.ask({"input": text}, run_id=run_id or uuid4(),
+        reply = await system.ask(Task(input=text).dump(), run_id=run_id or uuid4(),
                                  timeout=timeout or system.timeout)
     return reply.body
 

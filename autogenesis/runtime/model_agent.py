@@ -1,18 +1,18 @@
 """An agent that does its work with the local model: what generated agents subclass.
 
 A `ModelAgent` has a prompt (system prompt, output format, few-shot
-examples) and decoding settings, and answers four kinds of request:
+examples) and decoding settings, and answers the four requests of `protocol`:
 
-- `task`: do your duty on `input`, given what earlier agents said
-  (`context`) and, on a rework, the approver's `feedback` -> `{"answer"}`;
-- `review`: judge another agent's `answer` -> `{"approved", "feedback"}`;
-  obvious failures (empty, over the word limit) are judged by rule first;
-- `choose`: pick one of `options` for `input` -> `{"choice"}` (routers);
-- `bid`: how well `input` fits your duties, 0-10 -> `{"score"}` (contract-net); with a
+- `Task`: do your duty on `input`, given what earlier agents said
+  (`context`) and, on a rework, the approver's `feedback` -> `Answer`;
+- `Review`: judge another agent's `answer` -> `Judgement`; obvious failures
+  (empty, over the word limit) are judged by rule first;
+- `Choose`: pick one of `options` for `input` -> `Choice` (routers);
+- `Bid`: how well `input` fits your duties, 0-10 -> `Score` (contract-net); with a
   `quantity` ("the number of hours it needs"), that number instead.
 
-Judgements, choices and bids are decoded under a JSON schema, so even a
-small model answers in the expected shape.
+Judgements, choices and bids are decoded under a JSON schema made from their
+types (`ModelJudgement`, ...), so even a small model answers in the expected shape.
 
 Where the spec states rules, a generated agent class lists them: `rules`
 are functions of the input (the package's `skills.py`) that compute facts
@@ -30,37 +30,56 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
 
 from autogenesis.bus.message import Message
 from autogenesis.llm.base import Decoding, Model
-from autogenesis.runtime.agent import Agent
+from autogenesis.llm.schema import Decoded, decoding_schema, one_of
+from autogenesis.runtime.agent import Agent, handles
+from autogenesis.runtime.protocol import (
+    Answer,
+    Bid,
+    Choice,
+    Choose,
+    Judgement,
+    Review,
+    Said,
+    Score,
+    Task,
+)
 from autogenesis.runtime.skills import SkillError, parse_problem, python_code
 
 Facts = dict[str, Any]
 
-JUDGEMENT_SCHEMA = {
-    "type": "object",
-    "properties": {"approved": {"type": "boolean"},
-                   "feedback": {"type": "string", "maxLength": 200}},
-    "required": ["approved", "feedback"],
-    "additionalProperties": False,
-}
+
+
+class ModelJudgement(Decoded):
+    """A judge's answer, as the model fills it in."""
+
+    approved: bool
+    feedback: Annotated[str, Field(max_length=200)]
+
+
+class ModelOffer(Decoded):
+    """A bid as a quantity ("the number of hours it needs")."""
+
+    bid: Annotated[float, Field(ge=0)]
+
+
+class ModelScore(Decoded):
+    """How well a task fits an agent's duties."""
+
+    score: Annotated[int, Field(ge=0, le=10)]
+
+
+JUDGEMENT_SCHEMA = decoding_schema(ModelJudgement)
+OFFER_SCHEMA = decoding_schema(ModelOffer)
+BID_SCHEMA = decoding_schema(ModelScore)
 CONTEXT_WORDS = 120
 FIELD_TOKENS = 320
 """The most a typed-fields answer decodes: room for a list of a few sentences."""
-OFFER_SCHEMA = {
-    "type": "object",
-    "properties": {"bid": {"type": "number", "minimum": 0}},
-    "required": ["bid"],
-    "additionalProperties": False,
-}
-BID_SCHEMA = {
-    "type": "object",
-    "properties": {"score": {"type": "integer", "minimum": 0, "maximum": 10}},
-    "required": ["score"],
-    "additionalProperties": False,
-}
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,7 @@ class ModelAgent(Agent):
             text += "\n\nOutput format: " + self.prompt.output_format
         return {"role": "system", "content": text}
 
-    def task_messages(self, task: str, context: Sequence[Mapping[str, str]] = (),
+    def task_messages(self, task: str, context: Sequence[Said] = (),
                       feedback: str | None = None,
                       facts: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
         messages = [self.system_message()]
@@ -143,43 +162,46 @@ class ModelAgent(Agent):
 
     # --- the four requests ----------------------------------------------------
 
-    async def handle(self, message: Message) -> Mapping[str, Any]:
-        body = message.body
-        if message.kind == "review":  # saying whom and which round it judged keeps two
-            # identical verdicts in one conversation from looking like a loop to the bus
-            verdict = await self.review(body["input"], body["worker"], body["answer"])
-            return {**verdict, "worker": body["worker"], "round": body.get("round", 1)}
-        if message.kind == "choose":
-            return {"choice": await self.choose(body["input"], body["options"])}
-        if message.kind == "bid" and body.get("quantity"):
-            return {"score": await self.offer(body["input"], body["quantity"])}
-        if message.kind == "bid":
-            return {"score": await self.bid(body["input"])}
+    @handles(Review)
+    async def on_review(self, request: Review, message: Message) -> Judgement:
+        verdict = await self.review(request.input, request.worker, request.answer)
+        return Judgement(**verdict, worker=request.worker, round=request.round)
+
+    @handles(Choose)
+    async def on_choose(self, request: Choose, message: Message) -> Choice:
+        return Choice(choice=await self.choose(request.input, request.options))
+
+    @handles(Bid)
+    async def on_bid(self, request: Bid, message: Message) -> Score:
+        if request.quantity:
+            return Score(score=await self.offer(request.input, request.quantity))
+        return Score(score=await self.bid(request.input))
+
+    @handles(Task)
+    async def on_task(self, task: Task, message: Message) -> Answer:
+        feedback = task.feedback
         if self.writes_code:
-            return await self.code(body["input"], body.get("context", ()), body.get("feedback"))
+            return await self.code(task.input, task.context, feedback)
         if not (self.rules or self.fields or self.after):
-            answer = await self.answer(body["input"], body.get("context", ()),
-                                       body.get("feedback"))
-            return {"answer": answer}
-        facts = await self.facts(body["input"])
+            return Answer(answer=await self.answer(task.input, task.context, feedback))
+        facts = await self.facts(task.input)
         if not self.prose:
-            return {"answer": render_facts(facts), "facts": facts, "by": "rule"}
-        answer = await self.answer(body["input"], body.get("context", ()),
-                                   body.get("feedback"), facts)
+            return Answer(answer=render_facts(facts), facts=facts, by="rule")
+        answer = await self.answer(task.input, task.context, feedback, facts)
         for rule in self.after:
             answer = rule(answer)
-        return {"answer": f"{render_facts(facts)}\n\n{answer}" if facts else answer,
-                "facts": facts}
+        return Answer(answer=f"{render_facts(facts)}\n\n{answer}" if facts else answer,
+                      facts=facts)
 
-    async def answer(self, task: str, context: Sequence[Mapping[str, str]] = (),
+    async def answer(self, task: str, context: Sequence[Said] = (),
                      feedback: str | None = None,
                      facts: Mapping[str, Any] | None = None) -> str:
         result = await self.model.generate(self.task_messages(task, context, feedback, facts),
                                            settings=self.settings)
         return result.text.strip()
 
-    async def code(self, task: str, context: Sequence[Mapping[str, str]] = (),
-                   feedback: str | None = None) -> dict[str, Any]:
+    async def code(self, task: str, context: Sequence[Said] = (),
+                   feedback: str | None = None) -> Answer:
         """Python that parses: the model's answer, asked again with the parser's complaint
         at most `repairs` times; the last answer stands, marked, if it never parses."""
         asked = feedback
@@ -190,7 +212,7 @@ class ModelAgent(Agent):
                 break
             asked = "\n".join(p for p in (feedback, f"Your code does not parse ({problem}). "
                                           "Answer with Python code only.") if p)
-        return {"answer": code, "code": code, "parses": problem is None}
+        return Answer(answer=code, code=code, parses=problem is None)
 
     async def facts(self, task: str) -> Facts:
         """What the rules compute from the input, then the typed fields no rule gave,
@@ -242,8 +264,7 @@ class ModelAgent(Agent):
         listing = "\n".join(f"- {name}: {duty}" for name, duty in options.items())
         messages = [self.system_message(), {"role": "user", "content": (
             f"Task: {task}\n\nWho should handle it?\n{listing}")}]
-        schema = {"type": "object", "properties": {"choice": {"enum": names}},
-                  "required": ["choice"], "additionalProperties": False}
+        schema = decoding_schema(one_of("choice", tuple(names)))
         result = await self.model.generate(messages, schema=schema,
                                            settings=Decoding(max_new_tokens=24))
         return result.parsed["choice"] if result.parsed else names[0]

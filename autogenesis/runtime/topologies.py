@@ -1,8 +1,8 @@
 """The six topologies a generated system can have, as networks of agents on the bus.
 
-Every topology is a `System`: a `Network` that receives `{"input": ...}`,
-drives its agents with requests over the bus, and answers
-`{"answer", "exit", "approved", "steps"}` (and `"monitors"`: each monitor
+Every topology is a `System`: a `Network` that receives a `Task` (its `input`),
+drives its agents with the requests of `protocol` over the bus, and answers with a
+`SystemAnswer` (`answer`, `exit`, `approved`, `steps`, and `monitors`: each monitor
 agent's note on the run's steps, when the system has monitors). Each worker's step goes through
 its approver (the hierarchy rule): the worker answers, the approver
 reviews, a rejection goes back to the worker with the feedback, at most
@@ -38,8 +38,20 @@ from uuid import UUID
 
 from autogenesis.bus.message import Message
 from autogenesis.errors import ConfigError, DeadlineExceeded, RemoteError, RuntimeFailure
-from autogenesis.runtime.agent import Network
+from autogenesis.runtime.agent import Agent, Network, handles
 from autogenesis.runtime.model_agent import ModelAgent, render_facts
+from autogenesis.runtime.protocol import (
+    Answer,
+    Bid,
+    Choice,
+    Choose,
+    Judgement,
+    Review,
+    Said,
+    Score,
+    SystemAnswer,
+    Task,
+)
 from autogenesis.runtime.skills import run_tests
 from autogenesis.runtime.skills import within as gather_within
 
@@ -102,10 +114,15 @@ class System(Network):
     def duties(self, names: Sequence[str]) -> dict[str, str]:
         return {n: (type(self.agents[n]).__doc__ or n).strip().splitlines()[0] for n in names}
 
-    async def handle(self, message: Message) -> Mapping[str, Any]:
-        task = str(message.body.get("input", "")).strip()
+    async def handle(self, message: Message) -> Message | Mapping[str, Any] | None:
+        """A system answers `Task`s (it does not forward as a plain `Network` does)."""
+        return await Agent.handle(self, message)
+
+    @handles(Task)
+    async def on_task(self, request: Task, message: Message) -> SystemAnswer:
+        task = request.input.strip()
         if not task:
-            raise ConfigError("a system needs {'input': '...'}")
+            raise ConfigError("a system needs a task: {'input': '...'}")
         flow = self._flows[message.conversation_id] = Flow()
         try:
             answer = await self.run(task, message)
@@ -117,22 +134,22 @@ class System(Network):
             answer = self.restated(answer, facts)
         answer = "\n\n".join(p for p in (render_facts(facts), answer, " ".join(
             n[:1].upper() + n[1:] + "." for n in flow.notes)) if p)
-        body: dict[str, Any] = {"answer": answer, "exit": self.exit, "steps": steps,
-                                "approved": all(step["approved"] for step in steps)}
+        optional: dict[str, Any] = {}     # given only when there is something to say
         if facts:
-            body["facts"] = facts
+            optional["facts"] = facts
         unapproved = [f"{s['agent']}'s work was not approved by {s['approver']} within its "
                       f"{s['rounds']} round(s); the last version stands"
                       for s in steps if not s["approved"]]
         if unapproved:      # said beside the answer (stderr of `python -m`), not in it
-            body["notes"] = unapproved
+            optional["notes"] = unapproved
         if flow.skipped:
-            body["skipped"] = flow.skipped
+            optional["skipped"] = flow.skipped
         if flow.code:
-            body["code"] = flow.code
+            optional["code"] = flow.code
         if self.monitors:
-            body["monitors"] = await self.monitor(task, steps, message)
-        return body
+            optional["monitors"] = await self.monitor(task, steps, message)
+        return SystemAnswer(answer=answer, exit=self.exit, steps=steps,
+                            approved=all(step["approved"] for step in steps), **optional)
 
     def restated(self, answer: str, facts: Mapping[str, Any]) -> str:
         """`answer` without the lines a model wrote restating facts ("Flag: urgent"), its
@@ -155,17 +172,16 @@ class System(Network):
             f"{s['rounds']} round(s)" for s in steps) or "no step ran"
         notes = {}
         for name in self.monitors:
-            reply = await self.request(name, "task", {
-                "input": task, "context": [{"agent": "steps", "answer": report}]},
-                within=within)
-            notes[name] = reply.body["answer"]
+            reply = Answer.of(await self.call(name, Task(
+                input=task, context=[Said(agent="steps", answer=report)]), within=within))
+            notes[name] = reply.answer
         return notes
 
     async def run(self, task: str, within: Message) -> str:
         raise NotImplementedError
 
     async def step(self, worker: str, task: str, within: Message, *,
-                   context: Sequence[Mapping[str, str]] = (),
+                   context: Sequence[Said] = (),
                    timeout: float | None = None) -> str:
         """One worker's answer, reworked until its approver approves or rounds run out.
         `timeout` bounds each of the worker's answers (not its approver's reviews); a
@@ -177,9 +193,9 @@ class System(Network):
         answer = ""
         for round_ in range(1, rounds + 1):
             try:
-                reply = await self.request(worker, "task", {
-                    "input": task, "context": list(context), "feedback": feedback,
-                    "round": round_}, within=within, timeout=timeout)
+                reply = Answer.of(await self.call(worker, Task(
+                    input=task, context=list(context), feedback=feedback, round=round_),
+                    within=within, timeout=timeout))
             except RemoteError as exc:
                 if exc.error_type != "LoopDetected" or round_ == 1:
                     raise
@@ -188,27 +204,26 @@ class System(Network):
                 if round_ == 1:
                     raise
                 break  # a late rework: the answer before it stands
-            answer = reply.body["answer"]
-            self.learn(within, worker, reply.body.get("facts"))
-            if approval is None or reply.body.get("by") == "rule":
+            answer = reply.answer
+            self.learn(within, worker, reply.facts)
+            if approval is None or reply.by == "rule":
                 approved = True     # what a rule computed, a rework would compute again
                 break
-            verdict = await self.request(approval.approver, "review", {
-                "input": task, "worker": worker, "answer": answer, "round": round_},
-                within=within)
-            if verdict.body["approved"]:
+            verdict = Judgement.of(await self.call(approval.approver, Review(
+                input=task, worker=worker, answer=answer, round=round_), within=within))
+            if verdict.approved:
                 approved = True
                 break
-            feedback = verdict.body["feedback"]
+            feedback = verdict.feedback
         step = {"agent": worker, "rounds": round_, "approved": approved, "approver":
-                approval.approver if approval and reply.body.get("by") != "rule" else None}
-        if reply.body.get("by") == "rule":
+                approval.approver if approval and reply.by != "rule" else None}
+        if reply.by == "rule":
             step["by"] = "rule"
         self.flow(within).steps.append(step)
         return answer
 
     async def run_tests(self, run: TestRun, task: str, within: Message,
-                        context: list[dict[str, str]]) -> None:
+                        context: list[Said]) -> None:
         """Run the tester's tests against the author's code in the sandbox; a failure goes
         back to the author with the output, at most `run.rounds` runs. The code, the tests
         and the last report come back in the reply's `code`; `facts` says how it went."""
@@ -225,15 +240,15 @@ class System(Network):
                         f"assert ...) that import from solution." if outcome.no_tests else
                         f"The tests failed ({outcome.summary()}):\n{outcome.output[-800:]}")
             try:
-                reply = await self.request(fixer, "task", {
-                    "input": task, "context": context[:at[fixer]], "round": attempt + 1,
-                    "feedback": feedback}, within=within)
+                reply = Answer.of(await self.call(fixer, Task(
+                    input=task, context=context[:at[fixer]], round=attempt + 1,
+                    feedback=feedback), within=within))
             except RemoteError as exc:
                 if exc.error_type != "LoopDetected":
                     raise
                 stopped = f"; {fixer} gave the same answer again"
                 break       # which would fail the same way
-            context[at[fixer]] = {"agent": fixer, "answer": reply.body["answer"]}
+            context[at[fixer]] = Said(agent=fixer, answer=reply.answer)
             code, tests = context[at[run.author]]["answer"], context[at[run.tester]]["answer"]
         self.flow(within).code.update({
             "solution.py": code, "test_solution.py": tests,
@@ -266,6 +281,13 @@ class System(Network):
         """A sentence the answer ends with: what the flow did that the user should know."""
         self.flow(within).notes.append(text)
 
+    async def conclude(self, task: str, context: list[Said], within: Message) -> str:
+        """The exit agent's answer from what the members said."""
+        final = Answer.of(await self.call(self.exit, Task(input=task, context=context),
+                                          within=within))
+        self.learn(within, self.exit, final.facts)
+        return final.answer
+
     async def members(self, calls: Mapping[str, Any], within: Message,
                       what: str = "answer") -> dict[str, Any]:
         """Await the members' calls at once; those that fail or are late (each request
@@ -286,11 +308,11 @@ class Pipeline(System):
     topology = "pipeline"
 
     async def run(self, task: str, within: Message) -> str:
-        context: list[dict[str, str]] = []
+        context: list[Said] = []
         written = None      # the last answer a worker wrote (not only computed by rules)
         for worker in self.order:
             answer = await self.step(worker, task, within, context=context)
-            context.append({"agent": worker, "answer": answer})
+            context.append(Said(agent=worker, answer=answer))
             if self.flow(within).steps[-1].get("by") != "rule":
                 written = answer
             for run in self.test_runs:
@@ -308,9 +330,8 @@ class Router(System):
     topology = "router"
 
     async def run(self, task: str, within: Message) -> str:
-        choice = await self.request(self.entry, "choose", {
-            "input": task, "options": self.duties(self.order)}, within=within)
-        chosen = choice.body["choice"]
+        chosen = Choice.of(await self.call(self.entry, Choose(
+            input=task, options=self.duties(self.order)), within=within)).choice
         if chosen not in self.order:
             raise ConfigError(f"router chose {chosen!r}, not one of {self.order}")
         answer = await self.step(chosen, task, within)
@@ -324,11 +345,8 @@ class Hierarchy(System):
         answers = await self.members({w: self.step(w, task, within,
                                                    timeout=self.member_timeout)
                                       for w in self.order}, within)
-        context = [{"agent": w, "answer": a} for w, a in answers.items()]
-        final = await self.request(self.exit, "task", {"input": task, "context": context},
-                                   within=within)
-        self.learn(within, self.exit, final.body.get("facts"))
-        return str(final.body["answer"])
+        return await self.conclude(task, [Said(agent=w, answer=a)
+                                          for w, a in answers.items()], within)
 
 
 class ContractNet(System):
@@ -346,12 +364,12 @@ class ContractNet(System):
         self.quantity = quantity or f"a number (the {better} the better)"
 
     async def run(self, task: str, within: Message) -> str:
-        body = {"input": task, **({"quantity": self.quantity} if self.award else {})}
-        bids = await self.members({c: self.request(c, "bid", body, within=within,
-                                                   timeout=self.member_timeout)
+        request = Bid(input=task, quantity=self.quantity) if self.award else Bid(input=task)
+        bids = await self.members({c: self.call(c, request, within=within,
+                                                timeout=self.member_timeout)
                                    for c in self.order}, within, what="bid")
-        scores = {name: bid.body["score"] for name, bid in bids.items()
-                  if bid.body["score"] == bid.body["score"]}       # a number, not NaN
+        scores = {name: score for name, bid in bids.items()
+                  if (score := Score.of(bid).score) == score}       # a number, not NaN
         if not scores:
             raise RuntimeFailure("no contractor gave a bid: the task cannot be placed")
         sign = -1 if self.award == "lowest" else 1
@@ -368,19 +386,15 @@ class Consensus(System):
         proposals = await self.members({m: self.step(m, task, within,
                                                      timeout=self.member_timeout)
                                         for m in self.order}, within)
-        votes = await self.members({m: self.request(m, "choose", {
-            "input": task, "options": proposals}, within=within, timeout=self.member_timeout)
-            for m in proposals},
-            within, what="vote")
-        tally = Counter(vote.body["choice"] for vote in votes.values())
+        votes = await self.members({m: self.call(m, Choose(input=task, options=proposals),
+                                                 within=within, timeout=self.member_timeout)
+                                    for m in proposals}, within, what="vote")
+        tally = Counter(Choice.of(vote).choice for vote in votes.values())
         best = max(proposals, key=lambda m: (tally[m], -self.order.index(m)))
-        context = [{"agent": best, "answer": proposals[best]},
-                   {"agent": "votes", "answer": ", ".join(f"{m}: {tally[m]}"
-                                                          for m in proposals)}]
-        final = await self.request(self.exit, "task", {"input": task, "context": context},
-                                   within=within)
-        self.learn(within, self.exit, final.body.get("facts"))
-        return str(final.body["answer"])
+        return await self.conclude(task, [
+            Said(agent=best, answer=proposals[best]),
+            Said(agent="votes", answer=", ".join(f"{m}: {tally[m]}" for m in proposals))],
+            within)
 
 
 TOPOLOGY_CLASSES: dict[str, type[System]] = {

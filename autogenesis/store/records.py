@@ -186,7 +186,7 @@ class GeneratedFile:
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """Something a build observed outside its own code (see `autogenesis.observe`)."""
+    """Something a build observed outside its own code (see `autogenesis.build.observe`)."""
 
     run_id: UUID
     agent: str

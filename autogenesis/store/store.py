@@ -212,7 +212,7 @@ class Store(RunLogging):
         return self._fetch(sql.SELECT_FILES_SQL, (run_id,))
 
     def observations(self, run_id: UUID) -> list[dict[str, Any]]:
-        """The run's observations (`autogenesis.observe`), per agent in call order."""
+        """The run's observations (`autogenesis.build.observe`), per agent in call order."""
         return self._fetch(sql.SELECT_OBSERVATIONS_SQL, (run_id,))
 
     def children(self, run_id: UUID) -> list[dict[str, Any]]:

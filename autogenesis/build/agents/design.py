@@ -12,17 +12,16 @@ workers (the spec's flow, else the order the spec names them), each worker's
 approver (the spec's loop with its round limit, else an approver of every
 step, else the chief), edges, entry and exit, model settings, a Mermaid
 diagram, and which agent applies each rule the spec states
-(`autogenesis.agents.wiring`).
+(`autogenesis.build.agents.wiring`).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from typing import cast
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
-from autogenesis.agents.base import StageAgent, Work
-from autogenesis.agents.wiring import wire_rules
 from autogenesis.artefacts import (
     SUPERVISOR_KINDS,
     TOPOLOGIES,
@@ -30,14 +29,19 @@ from autogenesis.artefacts import (
     AgentDuty,
     Approval,
     Blueprint,
+    Check,
     Edge,
     Loop,
     ModelSettings,
     Requirements,
     Topology,
 )
-from autogenesis.codegen import check_identifier
+from autogenesis.build.agents.base import StageAgent, Work
+from autogenesis.build.agents.checks import check, safe_names
+from autogenesis.build.agents.wiring import wire_rules
+from autogenesis.build.codegen import check_identifier
 from autogenesis.errors import ConfigError
+from autogenesis.llm.schema import decoding_schema, one_of
 from autogenesis.spec import slugify
 
 SUPERVISOR = {"pipeline": "approver", "feedback_loop": "approver", "router": "router",
@@ -50,8 +54,7 @@ ADDED_DUTY = {
     "manager": "hands the work to the workers, approves their results and combines them",
     "aggregator": "collects the answers and votes and writes the final decision",
 }
-TOPOLOGY_SCHEMA = {"type": "object", "properties": {"topology": {"enum": list(TOPOLOGIES)}},
-                   "required": ["topology"], "additionalProperties": False}
+TOPOLOGY_SCHEMA = decoding_schema(one_of("topology", tuple(TOPOLOGIES)))
 DEFAULT_MAX_ROUNDS = 2
 NEAREST_ROLE = {"manager": ("approver", "aggregator"), "aggregator": ("approver", "manager")}
 """The supervisor that takes the chief's part when the spec gives no agent that role."""
@@ -256,3 +259,118 @@ class Design(StageAgent):
 
 
 __all__ = ["Design", "diagram", "max_new_tokens", "system_slug", "worker_order"]
+
+
+# --- the approver's checks of this stage's artefact ---------------------------
+
+
+def _reachable(start: str, edges: Iterable[tuple[str, str]]) -> set[str]:
+    neighbours: dict[str, set[str]] = {}
+    for a, b in edges:
+        neighbours.setdefault(a, set()).add(b)
+    seen, queue = {start}, deque([start])
+    while queue:
+        for nxt in neighbours.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def blueprint_checks(bp: Blueprint, req: Requirements) -> list[Check]:
+    names = [a.name for a in bp.agents]
+    known = set(names)
+    undirected = [(e.source, e.target) for e in bp.edges] + \
+                 [(e.target, e.source) for e in bp.edges]
+    directed = [(e.source, e.target) for e in bp.edges if e.kind != "approves"]
+    duties = {d for a in bp.agents for d in a.duties}
+    approver_of = {a.worker: a for a in bp.approvals}
+    kinds = {a.name: a.kind for a in bp.agents}
+    hierarchy = []
+    for agent in bp.agents:
+        if agent.kind != "worker":
+            continue
+        pair = approver_of.get(agent.name)
+        reviewer = approver_of.get(pair.approver) if pair else None
+        if pair is None:
+            hierarchy.append(f"worker {agent.name!r} has no approver")
+        elif pair.approver == agent.name:
+            hierarchy.append(f"worker {agent.name!r} approves itself")
+        elif kinds.get(pair.approver) not in SUPERVISOR_KINDS and not (
+                kinds.get(pair.approver) == "worker" and reviewer is not None
+                and kinds.get(reviewer.approver) in SUPERVISOR_KINDS):
+            hierarchy.append(f"{agent.name!r} is approved by {pair.approver!r}, which is not "
+                             "a supervising agent, nor a worker the spec says reviews it "
+                             "under one")
+    stated_loops: dict[str, list[Any]] = {}
+    for lp in req.loops:
+        if kinds.get(lp.worker) == "worker":
+            stated_loops.setdefault(lp.worker, []).append(lp)
+    loops_lost = [
+        f"the spec's loop {worker} -> {' or '.join(lp.approver for lp in loops)} is not "
+        f"{worker}'s approval ({pair.approver if pair else 'none'}"
+        f"{f', {pair.max_rounds} rounds' if pair else ''})"
+        for worker, loops in stated_loops.items()
+        if (pair := approver_of.get(worker)) is None or not any(
+            pair.approver == lp.approver and lp.attempts in (None, pair.max_rounds)
+            for lp in loops)]
+    return [
+        check("spec_agents_present",
+              (f"agent {a.name!r} of the requirements is missing" for a in req.agents
+               if a.name not in known), f"{len(req.agents)} agent(s) present"),
+        check("names_safe", [*safe_names([bp.slug], "system slug"),
+                             *safe_names(names, "agent name"),
+                             *([f"agent names repeat: {names}"] if len(known) < len(names)
+                               else [])]),
+        check("agents_known",
+              (f"{what} {name!r} is not an agent" for what, name in
+               [("entry", bp.entry), ("exit", bp.exit), *(("order", n) for n in bp.order),
+                *(("edge end", n) for e in bp.edges for n in (e.source, e.target)),
+                *(("approval", n) for a in bp.approvals for n in (a.worker, a.approver))]
+               if name not in known)),
+        check("graph_connected",
+              (f"{name!r} is not connected to {bp.entry!r}" for name in names
+               if name not in _reachable(bp.entry, undirected))),
+        check("entry_to_exit_path",
+              [] if bp.exit in _reachable(bp.entry, directed)
+              else [f"no path of messages from {bp.entry!r} to {bp.exit!r}"]),
+        check("duties_covered",
+              (f"duty {d!r} of {a.name!r} is covered by no agent" for a in req.agents
+               for d in a.duties if d not in duties)),
+        check("hierarchy_rule", hierarchy,
+              f"{len(bp.approvals)} worker -> approver pair(s)"),
+        check("loops_kept", loops_lost, f"{len(req.loops)} stated loop(s) kept"),
+        check("roles_kept",
+              (f"{a.name!r} is a {a.role} in the requirements but a {kinds.get(a.name)} in "
+               "the blueprint" for a in req.agents
+               if a.role in ("approver", "monitor") and kinds.get(a.name) != a.role)),
+        check("workers_ordered",
+              (f"worker {a.name!r} is missing from the order" for a in bp.agents
+               if a.kind == "worker" and a.name not in bp.order)),
+        check("diagram_complete",
+              (f"the diagram does not show {name!r}" for name in names
+               if name not in bp.diagram)),
+        rules_wired(bp, req, known),
+    ]
+
+
+def rules_wired(bp: Blueprint, req: Requirements, known: set[str]) -> Check:
+    """Every rule the spec states is applied by an agent of the system (or by the system
+    itself), or the blueprint says why not."""
+    designed = {(r.kind, r.text, r.line): r for r in bp.rules}
+    problems = []
+    for rule in req.rules:
+        wired = designed.get((rule.kind, rule.text, rule.line))
+        if wired is None:
+            problems.append(f"the {rule.kind} rule {rule.text!r} was dropped")
+        elif wired.agent is None and not wired.why.strip():
+            problems.append(f"the {rule.kind} rule {rule.text!r} is not wired and no reason "
+                            "is given")
+        elif wired.agent and wired.agent not in known:
+            problems.append(f"the {rule.kind} rule {rule.text!r} is wired to "
+                            f"{wired.agent!r}, which is not an agent")
+    count = sum(r.wired for r in bp.rules)
+    unwired = "; ".join(f"{r.text} ({r.why})" for r in bp.rules if not r.wired)
+    return check("rules_wired", problems,
+                 f"{count} of {len(req.rules)} stated rule(s) applied by code"
+                 + (f"; not wired: {unwired}" if unwired else ""))

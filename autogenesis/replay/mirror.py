@@ -1,54 +1,21 @@
-"""Re-execute a logged build from its log, and resume an interrupted one.
-
-Both run the same pipeline (`pipeline.Build`) again with three things swapped:
-
-- the model: each agent's n-th call is answered with its n-th logged
-  completion, after checking the call is the same (`llm.replay.ReplayModel`);
-- the observer: the sandbox's results and the clock readings come from the
-  log (`observe.Observer` given the logged observations);
-- the store: a `Mirror` that holds every record the pipeline logs against the
-  original's record in the same place (the n-th message, verdict, event and
-  system run; an artefact's kind and version; a file's path; an agent's n-th
-  model call or observation) and compares the parts that are not measured
-  time. Ids are the one thing a re-execution makes anew: each new id is paired
-  with the original's when its record matches, and translated before every
-  comparison, so a verdict must point at the same artefact, a reply at the
-  same request, a file at the same message.
-
-`reexecute` writes nothing into the original run. It stops at the first
-difference (`ReplayMismatch`: stage, agent, place, diff), checks at the end
-that the original has nothing the re-execution did not produce, and compares
-the files written to its own folder with the logged sha256 of each.
-
-`resume` replays the same way until the log runs out, then goes on live: the
-model, the sandbox and the clock for real, and every further record written
-to the original run (ids of replayed records translated to the original's),
-so that no approved stage is redone and no row is written twice.
-"""
+"""The store a replay logs into: every record held against the original's record in
+the same place, ids paired as records match (see the package's docstring)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import shutil
-import tempfile
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from autogenesis.canonical import canonical_json, file_sha256, sha256_of
-from autogenesis.errors import ReplayMismatch, UserError
-from autogenesis.llm.base import ChatMessage, Decoding, Generation, Model
-from autogenesis.llm.replay import ReplayModel, diff_json
-from autogenesis.observe import Observer
-from autogenesis.pipeline import Build, BuildOptions, BuildResult, Progress
-from autogenesis.scenarios import Runner
+from autogenesis.build.messages import opened_stage
+from autogenesis.canonical import canonical_json, sha256_of
+from autogenesis.errors import ReplayMismatch
+from autogenesis.llm.replay import diff_json
+from autogenesis.replay.logged import UNFINISHED, LoggedRun
 from autogenesis.store.protocol import RunLogging, Sink, call_counts, in_call_order
 from autogenesis.store.records import Record
 from autogenesis.store.sql import COLUMNS, JSON_COLUMNS, TABLES_WITH_RUN
@@ -67,59 +34,6 @@ COMPARED: dict[str, tuple[str, ...]] = {
 RUN_START: tuple[str, ...] = ("kind", "name", "spec_sha256")
 RUN_CHILD: tuple[str, ...] = ("kind", "name", "config")
 RUN_FINISH: tuple[str, ...] = ("status", "error")
-UNFINISHED = ("running", "interrupted")
-
-
-@dataclass
-class LoggedRun:
-    """Everything one build logged, read once: what a replay is held to."""
-
-    run: dict[str, Any]
-    tables: dict[str, list[dict[str, Any]]]
-    children: list[dict[str, Any]]     # the generated system's runs, in start order
-
-    @classmethod
-    def load(cls, store: Any, run_id: UUID) -> LoggedRun:
-        run = store.run(run_id)
-        if run is None:
-            raise UserError(f"no run {run_id} in the log (autogenesis runs lists them)")
-        if run["kind"] != "build":
-            raise UserError(f"run {run_id} is a {run['kind']} run; only build runs can be "
-                            "re-executed or resumed (replay shows any run's timeline)")
-        return cls(run, {
-            "messages": store.messages(run_id), "completions": store.completions(run_id),
-            "artefacts": store.artefacts(run_id), "verdicts": store.verdicts(run_id),
-            "events": store.events(run_id), "files": store.files(run_id),
-            "observations": store.observations(run_id),
-        }, store.children(run_id))
-
-    @property
-    def id(self) -> UUID:
-        run_id: UUID = self.run["id"]
-        return run_id
-
-    def spec(self) -> str:
-        """The spec text, from the understanding stage's first request."""
-        for m in self.tables["messages"]:
-            if m["recipient"] == "understanding" and m["kind"] == "produce":
-                return str(m["body"]["inputs"]["spec"])
-        raise UserError(f"run {self.id} logged no request to the understanding stage: "
-                        "there is nothing to replay")
-
-    def options(self, out_dir: Path | None = None) -> BuildOptions:
-        """The build's options as logged (the package goes to `out_dir` when given)."""
-        config = self.run["config"]
-        return BuildOptions(
-            out_dir=out_dir or Path(config.get("out_dir", "generated")),
-            max_rounds=config.get("max_rounds", 3),
-            max_iterations=config.get("max_iterations", 2),
-            budget_s=config.get("budget_s", 300.0),
-            stage_timeout=config.get("stage_timeout", 600.0),
-            model_blocking=config.get("model_blocking", False),
-            model_reads=config.get("model_reads", False),
-            held_out=tuple(config.get("held_out", ())),
-            model=config.get("sandbox_model"), backend=config.get("sandbox_backend"))
-
 
 KEYS: dict[str, tuple[str, ...]] = {
     "artefacts": ("kind", "version"), "files": ("path",),
@@ -379,8 +293,8 @@ class Mirror(RunLogging):
             # the same artefact with the replay's ids hashes differently: where its hash is
             # quoted (the approver's reply, a loop event) the original's is expected
             self.ids[row["sha256"]] = original["sha256"]
-        if table == "messages" and original["kind"] == "produce" and original["hop"] == 0:
-            self.stage_of[original["conversation_id"]] = original["recipient"]
+        if table == "messages" and (stage := opened_stage(original)) is not None:
+            self.stage_of[original["conversation_id"]] = stage
 
     def _write(self, record: Record, row: dict[str, Any], sink: Sink | None) -> None:
         """Resume: new work goes into the original run, under the original's ids."""
@@ -459,161 +373,3 @@ def _shown(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return {c: row.get(c) for c in COMPARED.get(table, RUN_CHILD)}
 
 
-class WatchedModel:
-    """The replay model, telling the mirror about a mismatch before raising it (inside an
-    agent the error would otherwise reach the pipeline only as a failed stage)."""
-
-    def __init__(self, model: Model, mirror: Mirror) -> None:
-        self.model = model
-        self.mirror = mirror
-
-    @property
-    def identity(self) -> Any:
-        return self.model.identity
-
-    async def generate(self, messages: Sequence[ChatMessage], *,
-                       schema: Mapping[str, Any] | None = None,
-                       settings: Decoding | None = None) -> Generation:
-        try:
-            return await self.model.generate(messages, schema=schema, settings=settings)
-        except ReplayMismatch as exc:
-            self.mirror.mismatch(exc)
-            raise
-
-
-@dataclass
-class Reexecution:
-    run_id: UUID
-    out_dir: Path
-    seconds: float
-    original_seconds: float | None
-    diverged: ReplayMismatch | None
-    matched: int = 0
-    files: list[tuple[str, str, str]] = field(default_factory=list)  # path, logged, written
-    package_sha256: str | None = None
-    model_calls: int = 0
-    observations: int = 0
-
-    @property
-    def identical(self) -> bool:
-        return self.diverged is None
-
-    @property
-    def ratio(self) -> float | None:
-        if not self.original_seconds or not self.seconds:
-            return None
-        return self.original_seconds / self.seconds
-
-
-def _replaying(store: Any, original: LoggedRun, *, live: bool, out_dir: Path | None,
-               model: Model | None = None, prompts: Any = None, runner: Runner | None = None,
-               progress: Callable[[Progress], None] | None = None,
-               ) -> tuple[Mirror, Observer, Build]:
-    """The logged build's pipeline with its three seams swapped: the model (`model` past
-    the log when live), the observer and the store; a divergence cancels the calling task."""
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-
-    def stop() -> None:
-        if task is not None:
-            loop.call_soon_threadsafe(task.cancel)
-
-    mirror = Mirror(store, original, live=live, stop=stop)
-    replaying = WatchedModel(ReplayModel(original.tables["completions"], run_id=original.id,
-                                         fallback=model), mirror)
-    observer = Observer(mirror, logged=original.tables["observations"], live=live,
-                        on_mismatch=mirror.mismatch)
-    build = Build(mirror, replaying,
-                  options=original.options(out_dir), observer=observer, prompts=prompts,
-                  runner=runner, **({"progress": progress} if progress is not None else {}))
-    return mirror, observer, build
-
-
-async def _run(build: Build, original: LoggedRun, mirror: Mirror) -> BuildResult | None:
-    """The build; None when a divergence stopped it (the mirror holds which)."""
-    try:
-        return await build.run(original.spec(), spec_path=original.run["spec_path"],
-                               name=original.run["name"])
-    except asyncio.CancelledError:
-        if mirror.diverged is None:
-            raise
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-        return None
-
-
-async def reexecute(store: Any, run_id: UUID, *, out_dir: Path | None = None,
-                    prompts: Any = None) -> Reexecution:
-    """Run logged build `run_id` again from its log and compare everything as it goes."""
-    started = time.monotonic()
-    original = LoggedRun.load(store, run_id)
-    if original.run["status"] in UNFINISHED or original.run["finished_at"] is None:
-        raise UserError(f"run {run_id} has not finished (still running, or killed): "
-                        f"resume it with `autogenesis resume {run_id}`")
-    folder = out_dir or Path(tempfile.mkdtemp(prefix="autogenesis-replay-"))
-    mirror, observer, build = _replaying(store, original, live=False, out_dir=folder,
-                                         prompts=prompts)
-    result = None
-    try:
-        result = await _run(build, original, mirror)
-    except Exception as exc:
-        if mirror.diverged is None and original.run["status"] != "failed":
-            mirror.mismatch(ReplayMismatch("pipeline", 0, "run", f"the re-execution failed "
-                                           f"where the original did not: {exc}"))
-    mirror.finish()
-    files = _compare_files(original.tables["files"], folder) if mirror.diverged is None else []
-    for path, logged, written in files:
-        if logged != written:
-            mirror.mismatch(ReplayMismatch("generator", 0, "file", f"{path}: logged sha256 "
-                                           f"{logged}, written {written}"))
-            break
-    if out_dir is None:
-        shutil.rmtree(folder, ignore_errors=True)
-    original_seconds = (original.run["finished_at"] - original.run["started_at"]).total_seconds()
-    return Reexecution(run_id, folder, time.monotonic() - started, original_seconds,
-                       mirror.diverged, mirror.matched, files,
-                       result.package.sha256 if result is not None else None,
-                       len(original.tables["completions"]), observer.replayed)
-
-
-def _compare_files(logged: list[dict[str, Any]], folder: Path) -> list[tuple[str, str, str]]:
-    """(path, logged sha256, sha256 of the file written) per logged file."""
-    out = []
-    for row in logged:
-        path = folder / row["path"]
-        written = file_sha256(path) if path.is_file() else "missing"
-        out.append((row["path"], row["sha256"], written))
-    return out
-
-
-async def resume(store: Any, run_id: UUID, model: Model, *, out_dir: Path | None = None,
-                 runner: Runner | None = None, prompts: Any = None,
-                 progress: Callable[[Progress], None] | None = None) -> BuildResult:
-    """Continue build `run_id`, interrupted or killed, under its own run id.
-
-    What the log holds is replayed (no model call, no sandbox run, no row written twice);
-    from where it stops, `model`, the sandbox and the clock are live and every record is
-    written to the run. Raises `UserError` for a run that finished or is live elsewhere,
-    and `ReplayMismatch` when the code or prompts no longer reproduce the logged part.
-    """
-    store.writer.flush(30.0)   # starting the writer drains what dead processes spooled
-    original = LoggedRun.load(store, run_id)
-    status = original.run["status"]
-    if status == "succeeded":
-        raise UserError(f"run {run_id} finished: there is nothing to resume "
-                        f"(its package: {original.run['package_path']})")
-    if status == "failed":
-        raise UserError(f"run {run_id} failed ({original.run['error']}): resume continues "
-                        "interrupted runs; build the spec again")
-    with store.run_lock(run_id) as free:
-        if not free:
-            raise UserError(f"run {run_id} is still running in another process")
-        mirror, _, build = _replaying(store, original, live=True, out_dir=out_dir, model=model,
-                                      prompts=prompts, runner=runner, progress=progress)
-        result = await _run(build, original, mirror)
-        store.flush()
-    if mirror.diverged is not None or result is None:
-        raise mirror.diverged or RuntimeError("resume stopped without a divergence")
-    result.run_id = run_id
-    return result

@@ -1,7 +1,7 @@
 """What every stage agent shares: the request it gets, and how it asks the model.
 
-A stage agent receives `{"inputs": {...}, "round": n, "feedback": [...],
-"perturb": bool}` and replies `{"artefact": {...}, "round": n}`. Its
+A stage agent receives a `Produce` request (the stage's inputs, the round, the
+approver's reasons, whether to perturb) and replies `Produced` (its artefact). Its
 `produce(work)` does the stage's job: rules for what is explicit, the model
 (through its template in `prompts/`) for the rest. On a rework the
 approver's reasons travel in `feedback` and are appended to every prompt;
@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from autogenesis.artefacts import Artefact
+from autogenesis.build.messages import Produce, Produced
+from autogenesis.build.prompts import Prompts
 from autogenesis.bus.message import Message
 from autogenesis.llm.base import Decoding, Generation, Model
-from autogenesis.prompts import Prompts
-from autogenesis.runtime.agent import Agent
+from autogenesis.runtime.agent import Agent, handles
 
 PERTURBATION = ("Your previous answer was rejected and you gave the same answer again: "
                 "this time, change it so that it addresses every reason above.")
@@ -37,14 +38,10 @@ class Work:
     run_id: UUID | None = None   # the build's run (stages that start runs of their own)
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any], run_id: UUID | None = None) -> Work:
-        return cls(inputs=body["inputs"], round=body.get("round", 1),
-                   feedback=list(body.get("feedback", ())), perturb=body.get("perturb", False),
-                   run_id=run_id)
-
-    def body(self) -> dict[str, Any]:
-        return {"inputs": dict(self.inputs), "round": self.round, "feedback": self.feedback,
-                "perturb": self.perturb}
+    def asked(cls, request: Produce, message: Message) -> Work:
+        return cls(inputs=request.inputs, round=request.round,
+                   feedback=list(request.feedback), perturb=request.perturb,
+                   run_id=message.run_id)
 
 
 class StageAgent(Agent):
@@ -58,10 +55,10 @@ class StageAgent(Agent):
         self.model = model
         self.prompts = prompts
 
-    async def handle(self, message: Message) -> Mapping[str, Any]:
-        work = Work.from_body(message.body, message.run_id)
-        artefact = await self.produce(work)
-        return {"artefact": artefact.model_dump(mode="json"), "round": work.round}
+    @handles(Produce)
+    async def on_produce(self, request: Produce, message: Message) -> Produced:
+        artefact = await self.produce(Work.asked(request, message))
+        return Produced(artefact=artefact.model_dump(mode="json"), round=request.round)
 
     async def produce(self, work: Work) -> Artefact:
         raise NotImplementedError

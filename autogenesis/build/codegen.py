@@ -35,12 +35,12 @@ from autogenesis.artefacts import (
     TestReport,
     package_sha256,
 )
+from autogenesis.build.skills_code import award, member_timeout, rules_code
 from autogenesis.canonical import file_sha256
 from autogenesis.config import check_name
 from autogenesis.errors import ConfigError
-from autogenesis.skills_code import award, member_timeout, rules_code
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parents[1] / "templates"
 RESERVED = frozenset({"autogenesis", "tests", "test", "main", "setup", "site", "config"})
 PLACEHOLDER = re.compile(r"\{\{|\{%|\}\}|%\}|<placeholder>|\bTODO\b|\bFIXME\b|<[A-Z_]{3,}>")
 SYSTEM_CLASSES = {"pipeline": "Pipeline", "feedback_loop": "FeedbackLoop", "router": "Router",

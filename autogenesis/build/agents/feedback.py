@@ -23,22 +23,32 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import (
     ChangeRequest,
+    Check,
     Feedback,
     Finding,
     PromptProposal,
     TestReport,
     TuningReport,
 )
+from autogenesis.build.agents.base import StageAgent, Work
+from autogenesis.build.agents.checks import check
+from autogenesis.build.messages import (
+    ImprovePrompt,
+    Produce,
+    Produced,
+    Proposal,
+    opened_stage,
+)
+from autogenesis.build.prompts import Prompts
 from autogenesis.bus.message import Message
 from autogenesis.llm.base import Model
-from autogenesis.prompts import Prompts
+from autogenesis.runtime.agent import handles
 
 SLOW_SHARE = 0.4
 PROPOSE_AFTER = 2
@@ -52,8 +62,8 @@ def stage_seconds(messages: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     stage_of: dict[Any, str] = {}
     for m in messages:
         spans[m["conversation_id"]].append(m["created_at"])
-        if m["sender"] == "pipeline" and m["kind"] == "produce" and m["hop"] == 0:
-            stage_of[m["conversation_id"]] = m["recipient"]
+        if (stage := opened_stage(m)) is not None:
+            stage_of[m["conversation_id"]] = stage
     seconds: dict[str, float] = defaultdict(float)
     for conversation, stage in stage_of.items():
         times = spans[conversation]
@@ -73,10 +83,10 @@ class FeedbackStage(StageAgent):
         self.store = store
         self.order = tuple(order)
 
-    async def handle(self, message: Message) -> Mapping[str, Any]:
-        work = Work.from_body(message.body, message.run_id)
-        artefact = await self.review(work, message)
-        return {"artefact": artefact.model_dump(mode="json"), "round": work.round}
+    @handles(Produce)
+    async def on_produce(self, request: Produce, message: Message) -> Produced:
+        artefact = await self.review(Work.asked(request, message), message)
+        return Produced(artefact=artefact.model_dump(mode="json"), round=request.round)
 
     async def review(self, work: Work, within: Message) -> Feedback:
         run_id = work.run_id
@@ -143,7 +153,25 @@ class FeedbackStage(StageAgent):
     async def _propose(self, stage: str, rows: list[Mapping[str, Any]],
                        within: Message) -> PromptProposal:
         reasons = sorted({r for v in rows for r in v["reasons"]})[:6]
-        reply = await self.request("prompt_design", "improve_prompt",
-                                   {"stage": stage, "reasons": reasons}, within=within)
+        reply = await self.call("prompt_design", ImprovePrompt(stage=stage, reasons=reasons),
+                                within=within)
         return PromptProposal(stage=stage, template=f"prompts/{stage}.j2", rejections=len(rows),
-                              proposal=str(reply.body.get("proposal", "")))
+                              proposal=Proposal.of(reply).proposal)
+
+
+# --- the approver's checks of this stage's artefact ---------------------------
+
+
+def feedback_checks(fb: Feedback, stages: Iterable[str]) -> list[Check]:
+    known = set(stages)
+    return [
+        check("requests_target_stages",
+              (f"request to unknown stage {r.stage!r}" for r in fb.requests
+               if r.stage not in known)),
+        check("requests_answer_findings",
+              (f"request {i} cites finding {r.finding}, which does not exist"
+               for i, r in enumerate(fb.requests) if r.finding >= len(fb.findings))),
+        check("next_stage_requested",
+              [] if fb.next_stage is None or fb.next_stage in {r.stage for r in fb.requests}
+              else [f"next stage {fb.next_stage!r} was not requested"]),
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from autogenesis.artefacts import Artefact, Package, TestReport, Verdict
-from autogenesis.stages import STAGE_ORDER
+from autogenesis.build.stages import STAGE_ORDER
 
 
 @dataclass(frozen=True)

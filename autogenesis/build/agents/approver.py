@@ -1,7 +1,7 @@
 """The hierarchy approver: judges every artefact and answers with a `Verdict`.
 
-Rules first (`checks.py`): any failed blocking check rejects, and its detail
-is a reason the worker gets back. The model second, for what rules cannot
+Rules first (each stage's checks, beside its agent): any failed blocking check
+rejects, and its detail is a reason the worker gets back. The model second, for what rules cannot
 see (does the content serve the goal?): one short judgement under a JSON
 schema, recorded as a check. With the default small model that judgement is
 advisory (`model_blocking=False`): it is logged beside the rules but cannot
@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from autogenesis.artefacts import Check, Verdict
+from autogenesis.build.messages import Judge, Judged
+from autogenesis.build.prompts import Prompts
 from autogenesis.bus.context import current_caller
 from autogenesis.bus.message import Message
 from autogenesis.canonical import sha256_of
 from autogenesis.llm.base import Decoding, Model
-from autogenesis.prompts import Prompts
-from autogenesis.runtime.agent import Agent
+from autogenesis.runtime.agent import Agent, handles
 from autogenesis.runtime.model_agent import JUDGEMENT_SCHEMA
 
 if TYPE_CHECKING:
-    from autogenesis.stages import Stage
+    from autogenesis.build.stages import Stage
 
 SHORTFALLS = frozenset({"matches_one_call"})
 """Checks that measure how well a working system answers, not whether it works: a
@@ -54,13 +55,10 @@ class Approver(Agent):
         self.stages = {stage.name: stage for stage in stages}
         self.model_blocking = model_blocking
 
-    async def handle(self, message: Message) -> Mapping[str, Any]:
-        body = message.body
-        verdict = await self.judge(body["stage"], body["artefact"], body["inputs"])
-        # The artefact's hash names what was judged (two rejections with the same reasons
-        # are two verdicts on two artefacts, not a loop).
-        digest = sha256_of(body["artefact"])
-        return {"verdict": verdict.model_dump(mode="json"), "artefact_sha256": digest}
+    @handles(Judge)
+    async def on_judge(self, request: Judge, message: Message) -> Judged:
+        verdict = await self.judge(request.stage, request.artefact, request.inputs)
+        return Judged(verdict=verdict, artefact_sha256=sha256_of(request.artefact))
 
     async def judge(self, name: str, artefact: Mapping[str, Any],
                     inputs: Mapping[str, Any]) -> Verdict:

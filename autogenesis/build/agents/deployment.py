@@ -22,20 +22,27 @@ generator's, and their hashes are recorded.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autogenesis.agents.base import Work
-from autogenesis.agents.testing import SystemStage, examples_of
-from autogenesis.artefacts import Blueprint, Deployment, Package
+from autogenesis.artefacts import (
+    Blueprint,
+    Check,
+    Deployment,
+    Package,
+)
+from autogenesis.build.agents.base import Work
+from autogenesis.build.agents.checks import check
+from autogenesis.build.agents.testing import SystemStage, examples_of
+from autogenesis.build.codegen import materialise
+from autogenesis.build.prompts import Prompts
+from autogenesis.build.scenarios import Runner
 from autogenesis.canonical import file_sha256
-from autogenesis.codegen import materialise
 from autogenesis.llm.base import Model
-from autogenesis.prompts import Prompts
-from autogenesis.scenarios import Runner
 
 RUN_TIMEOUT_S = 180.0
 VENV_NOTE = ("python -m venv --without-pip; this environment's site-packages (the runtime, "
@@ -93,3 +100,29 @@ class DeploymentStage(SystemStage):
                           compose_sha256=files["docker-compose.yml"].sha256, venv=VENV_NOTE,
                           installed=False, install_output=why[-600:], command=[],
                           returncode=1, seconds=0.0, network=network)
+
+
+# --- the approver's checks of this stage's artefact ---------------------------
+
+
+def deployment_checks(dep: Deployment, pkg: Package) -> list[Check]:
+    files = {f.path: f for f in pkg.files}
+    container = []
+    if "Dockerfile" not in files or files["Dockerfile"].sha256 != dep.dockerfile_sha256:
+        container.append("the Dockerfile is not the package's")
+    if "docker-compose.yml" not in files or \
+            files["docker-compose.yml"].sha256 != dep.compose_sha256:
+        container.append("docker-compose.yml is not the package's")
+    return [
+        check("wheel_built",
+              [] if dep.wheel.endswith(".whl") and re.fullmatch(r"[0-9a-f]{64}", dep.wheel_sha256)
+              else [f"no wheel was built: {dep.install_output[-400:]}"],
+              f"{dep.wheel} ({dep.wheel_size} bytes)"),
+        check("built_from_package", [] if dep.package_sha256 == pkg.sha256 else
+              ["the wheel was built from another version of the package"]),
+        check("installed_in_fresh_venv", [] if dep.installed else
+              [f"the wheel did not install in a fresh venv: {dep.install_output[-400:]}"]),
+        check("entry_point_runs", [] if dep.returncode == 0 and dep.answer.strip() else
+              [f"`{' '.join(dep.command)}` gave no answer (exit code {dep.returncode})"]),
+        check("container_files", container),
+    ]

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from autogenesis.agents import (
+from autogenesis.artefacts import Artefact, Blueprint, Check, Package, Requirements
+from autogenesis.build.agents import (
     DeploymentStage,
     Design,
     Documentation,
@@ -33,12 +34,19 @@ from autogenesis.agents import (
     Testing,
     Tuning,
     Understanding,
-    checks,
 )
-from autogenesis.artefacts import Artefact, Blueprint, Check, Package, Requirements
+from autogenesis.build.agents.deployment import deployment_checks
+from autogenesis.build.agents.design import blueprint_checks
+from autogenesis.build.agents.documentation import docs_checks
+from autogenesis.build.agents.feedback import feedback_checks
+from autogenesis.build.agents.generator import package_checks
+from autogenesis.build.agents.prompt_design import prompt_checks
+from autogenesis.build.agents.testing import testing_checks
+from autogenesis.build.agents.tuning import tuning_checks
+from autogenesis.build.agents.understanding import requirements_checks
+from autogenesis.build.prompts import Prompts
+from autogenesis.build.scenarios import Runner
 from autogenesis.llm.base import Model
-from autogenesis.prompts import Prompts
-from autogenesis.scenarios import Runner
 
 Checks = Callable[[Any, Mapping[str, Any]], list[Check] | Awaitable[list[Check]]]
 """(the artefact, validated; the stage's inputs) -> the approver's rule checks."""
@@ -132,23 +140,23 @@ def _package(inputs: Mapping[str, Any]) -> Package:
 
 STAGES: tuple[Stage, ...] = (
     Stage(Understanding, "requirements", ("spec",),
-          checks=lambda a, i: checks.requirements_checks(a, i["spec"]),
+          checks=lambda a, i: requirements_checks(a, i["spec"]),
           make=lambda w: Understanding(w.model, w.prompts, extract=w.model_reads),
           summary=_requirements_gist),
     Stage(Design, "blueprint", ("requirements",),
-          checks=lambda a, i: checks.blueprint_checks(
+          checks=lambda a, i: blueprint_checks(
               a, Requirements.model_validate(i["requirements"])),
           make=_plain(Design),
           summary=_blueprint_gist),
     Stage(PromptDesign, "prompt_set", ("blueprint",),
-          checks=lambda a, i: checks.prompt_checks(a, _blueprint(i)),
+          checks=lambda a, i: prompt_checks(a, _blueprint(i)),
           make=_plain(PromptDesign),
           summary=_prompts_gist),
     Stage(Generator, "package", ("blueprint", "prompt_set"),
-          checks=lambda a, i: checks.package_checks(a, _blueprint(i)),
+          checks=lambda a, i: package_checks(a, _blueprint(i)),
           make=_plain(Generator)),
     Stage(Testing, "test_report", ("blueprint", "package", "held_out"),
-          checks=lambda a, i: checks.testing_checks(a, _package(i), _blueprint(i)),
+          checks=lambda a, i: testing_checks(a, _package(i), _blueprint(i)),
           make=lambda w: Testing(w.model, w.prompts, store=w.store, runner_factory=w.runner),
           summary=_report_gist,
           rework=(("examples_reach_exit", "prompt_design"), ("every_example_run", "generator"),
@@ -156,24 +164,24 @@ STAGES: tuple[Stage, ...] = (
                   ("matches_one_call", "prompt_design"))),
     Stage(Tuning, "tuning_report",
           ("blueprint", "prompt_set", "package", "test_report", "budget_s"),
-          checks=lambda a, i: checks.tuning_checks(a, _blueprint(i)),
+          checks=lambda a, i: tuning_checks(a, _blueprint(i)),
           make=lambda w: Tuning(w.model, w.prompts, store=w.store, runner_factory=w.runner,
                                 clock=w.clock),
           judged_by_model=False),
     Stage(Documentation, "docs",
           ("blueprint", "prompt_set", "package", "test_report", "tuning_report"),
-          checks=lambda a, i: checks.docs_checks(a, _blueprint(i), _package(i)),
+          checks=lambda a, i: docs_checks(a, _blueprint(i), _package(i)),
           make=_plain(Documentation),
           summary=_readme_gist),
     Stage(DeploymentStage, "deployment", ("blueprint", "package"),
-          checks=lambda a, i: checks.deployment_checks(a, _package(i)),
+          checks=lambda a, i: deployment_checks(a, _package(i)),
           make=lambda w: DeploymentStage(w.model, w.prompts, store=w.store,
                                          runner_factory=w.runner, dist_dir=w.dist_dir),
           judged_by_model=False,
           rework=(("wheel_built", "generator"), ("installed_in_fresh_venv", "generator"),
                   ("entry_point_runs", "generator"))),
     Stage(FeedbackStage, "feedback", ("test_report", "tuning_report", "iteration"),
-          checks=lambda a, i: checks.feedback_checks(a, STAGE_ORDER),
+          checks=lambda a, i: feedback_checks(a, STAGE_ORDER),
           # feedback asks for changes to the stages before it
           make=lambda w: FeedbackStage(w.model, w.prompts, store=w.store,
                                        order=STAGE_ORDER[:-1]),

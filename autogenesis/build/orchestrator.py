@@ -1,7 +1,7 @@
 """The build: nine stages over the bus for one run, each artefact judged by the approver.
 
 `Build.run` logs a run, attaches the stage agents and the approver to a bus,
-and goes through the stages in run order (`autogenesis.stages.STAGES`):
+and goes through the stages in run order (`autogenesis.build.stages.STAGES`):
 
 1. each stage's agent is asked for its artefact, within the stage's deadline
    (`stage_timeout`);
@@ -38,7 +38,7 @@ message that produced it. Each stage's work is one conversation on the bus,
 so the bus's own loop detection and deadlines apply to it.
 
 With `BuildOptions.bus` (an MQTT URL) the agents are not in this process:
-workers (`autogenesis.worker`, `autogenesis worker`) serve them, and the
+workers (`autogenesis.build.worker`, `autogenesis worker`) serve them, and the
 build waits up to `wait_s` for every one of the ten to be served before it
 logs a run. The steps are the same; the transport notices a worker that dies
 with a request and sends the request again to another (a `retry` event),
@@ -49,8 +49,10 @@ readings behind budget decisions) goes through an `observe.Observer` and is
 logged beside the model's completions, so that `autogenesis.replay` can run
 the same build again from the log, or resume it.
 
-This module talks (to the bus, the log, the package folder); the records it keeps as it
-walks the stages, and hands back, are in `autogenesis.build_state`.
+This module walks the stages (which comes next, rework to an earlier stage,
+iterations, the budget) and talks to the log and the package folder; one stage's rounds
+(steps 1-3 within a stage) are `autogenesis.build.rounds`, and the records the walk
+keeps, and hands back, are in `autogenesis.build.state`.
 """
 
 from __future__ import annotations
@@ -60,7 +62,6 @@ import contextlib
 import hashlib
 import shutil
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from autogenesis.acceptance.cases import held_out_examples
-from autogenesis.agents import Approver, StageAgent, Work
 from autogenesis.artefacts import (
     Artefact,
     Blueprint,
@@ -79,32 +79,20 @@ from autogenesis.artefacts import (
     Requirements,
     TestReport,
     TuningReport,
-    Verdict,
 )
-from autogenesis.build_state import (
-    Attempt,
-    BuildResult,
-    PlanResult,
-    Progress,
-    StageResult,
-    Walk,
-)
-from autogenesis.bus import Bus, Message
-from autogenesis.codegen import (
+from autogenesis.build.agents import Approver, StageAgent
+from autogenesis.build.codegen import (
     refuse_user_edits,
     with_config,
     with_files,
     with_recorded_answers,
     write_package,
 )
-from autogenesis.config import redact_url
-from autogenesis.errors import ConfigError, DeadlineExceeded, RemoteError, StageFailed, UserError
-from autogenesis.llm.base import Model
-from autogenesis.llm.logged import LoggedModel
-from autogenesis.observe import ObservedRunner, Observer
-from autogenesis.prompts import Prompts
-from autogenesis.scenarios import Runner, SandboxRunner
-from autogenesis.stages import (
+from autogenesis.build.observe import ObservedRunner, Observer
+from autogenesis.build.prompts import Prompts
+from autogenesis.build.rounds import Rounds
+from autogenesis.build.scenarios import Runner, SandboxRunner
+from autogenesis.build.stages import (
     AGENTS,
     BY_NAME,
     STAGE_ORDER,
@@ -114,20 +102,27 @@ from autogenesis.stages import (
     output_of,
     stage_agents,
 )
+from autogenesis.build.state import (
+    Attempt,
+    BuildResult,
+    PlanResult,
+    Progress,
+    StageResult,
+    Walk,
+)
+from autogenesis.bus import Bus
+from autogenesis.config import redact_url
+from autogenesis.errors import ConfigError, StageFailed, UserError
+from autogenesis.llm.base import Model
+from autogenesis.llm.logged import LoggedModel
 from autogenesis.store.protocol import LogStore
-from autogenesis.store.records import Artefact as ArtefactRecord
 from autogenesis.store.records import Event, GeneratedFile, Run, RunKind, RunStatus
-from autogenesis.store.records import Verdict as VerdictRecord
 
 if TYPE_CHECKING:   # aiomqtt is imported only by builds that use it
     from autogenesis.bus.mqtt import MqttTransport
 
-COORDINATOR = "pipeline"
-__all__ = ["Build", "BuildOptions", "BuildResult", "PlanResult", "Progress",
+__all__ = ["Build", "BuildOptions", "BuildResult", "PlanResult", "Progress", "Seams",
            "StageResult"]   # the records live in build_state, the stages in stages
-HELD_OUT_S = 240.0
-"""Testing's deadline grows by this much per --eval case (a sandboxed run of the system, at
-most `testing.MAX_SCENARIO_S`, and its baselines' calls)."""
 TUNING_SHARE = 0.25
 """Tuning may spend this share of what is left of the budget, at most `TUNING_MAX_S`."""
 TUNING_MAX_S = 75.0
@@ -159,30 +154,40 @@ class WorkersMissing(UserError):
     """`build --bus`: some agents have no worker serving them."""
 
 
-class Build:
-    """One build run. `observer` answers what the build observes outside its code (the
-    sandbox's results, the clock); the default logs live observations, a replay passes
-    one that answers from a logged run (`autogenesis.replay`).
+@dataclass(frozen=True)
+class Seams:
+    """Where a build meets what is not its code, each replaceable: `runner` runs the
+    generated package (the sandbox; tests run it in process), `observer` answers what
+    the build observes (the sandbox's results, the clock: live and logged by default; a
+    replay answers from a logged run), `prompts` are the agents' templates."""
 
-    `model` runs the agents in this process; with `options.bus` workers run them and
-    `model` may be None."""
+    runner: Runner | None = None
+    observer: Observer | None = None
+    prompts: Prompts | None = None
+
+
+class Build:
+    """One build run. `model` runs the agents in this process; with `options.bus`
+    workers run them and `model` may be None. `progress` hears of every stage's rounds."""
 
     def __init__(self, store: LogStore, model: Model | None, *,
                  options: BuildOptions | None = None,
-                 prompts: Prompts | None = None, runner: Runner | None = None,
                  progress: Callable[[Progress], None] = _no_progress,
-                 observer: Observer | None = None) -> None:
+                 seams: Seams = Seams()) -> None:
         self.store = store
         self.options = options or BuildOptions()
         if model is None and self.options.bus is None:
             raise ConfigError("a build needs a model, or workers (BuildOptions.bus)")
         self.model = LoggedModel(model, store) if model is not None else None
-        self.prompts = prompts if prompts is not None else Prompts()
-        self.observer = observer or Observer(store)
+        self.prompts = seams.prompts if seams.prompts is not None else Prompts()
+        self.observer = seams.observer or Observer(store)
         self.runner = ObservedRunner(
-            runner or SandboxRunner(self.options.model, self.options.backend), self.observer)
+            seams.runner or SandboxRunner(self.options.model, self.options.backend),
+            self.observer)
         self.progress = progress
-        self._versions: Counter[str] = Counter()
+        self.rounds = Rounds(store, self.progress, self._elapsed,
+                             stage_timeout=self.options.stage_timeout,
+                             max_rounds=self.options.max_rounds)
         self._wall = time.monotonic()   # for progress lines only; decisions use the observer
 
     def _elapsed(self) -> float:
@@ -245,8 +250,8 @@ class Build:
         async with self._logged_run("plan", spec, spec_path, name, dist_dir) as (bus, run):
             reading, design = STAGES[:2]
             once = Attempt(rounds=1)
-            read = await self._stage(bus, run.id, reading, {"spec": spec}, once)
-            designed = await self._stage(
+            read = await self.rounds.run(bus, run.id, reading, {"spec": spec}, once)
+            designed = await self.rounds.run(
                 bus, run.id, design, {reading.output: read.artefact.model_dump(mode="json")},
                 once)
         self.store.finish_run(run, "succeeded")
@@ -383,7 +388,7 @@ class Build:
         if "budget_s" in step.inputs:
             inputs["budget_s"] = round(min(TUNING_MAX_S, TUNING_SHARE * self._left(started)), 1)
         stage_started = self.observer.now()
-        result = await self._stage(
+        result = await self.rounds.run(
             bus, run_id, step, {k: inputs[k] for k in step.inputs if k in inputs},
             Attempt(walk.pending.pop(stage, []), walk.previous.get(stage), walk.iteration))
         result.seconds = self.observer.now() - stage_started
@@ -502,7 +507,7 @@ class Build:
             return
         if changed.sha256 == package.sha256:
             return
-        record = self._log_artefact(run_id, stage, changed, result.message_id)
+        record = self.rounds.log_artefact(run_id, stage, changed, result.message_id)
         before = {f.path: f.sha256 for f in package.files}
         for f in changed.files:
             if before.get(f.path) != f.sha256:
@@ -538,105 +543,3 @@ class Build:
 
     def _left(self, started: float) -> float:
         return self.options.budget_s - (self.observer.now() - started)
-
-    def _log_artefact(self, run_id: UUID, stage: str, artefact: Artefact,
-                      message_id: UUID) -> ArtefactRecord:
-        kind = type(artefact).__name__
-        self._versions[kind] += 1
-        record = ArtefactRecord(run_id=run_id, stage=stage, kind=kind,
-                                version=self._versions[kind],
-                                body=artefact.model_dump(mode="json"),
-                                sha256=artefact.digest(), message_id=message_id)
-        self.store.log(record)
-        return record
-
-    async def _stage(self, bus: Bus, run_id: UUID, step: Stage, inputs: dict[str, Any],
-                     attempt: Attempt) -> StageResult:
-        """One stage's artefact and verdict, reworked up to `max_rounds` times (then
-        `StageFailed`). With `attempt.rounds`, that many attempts and the last one is
-        returned whatever its verdict (`plan`). `inputs` are the stage's own: a stage that
-        reads the --eval cases gets more time for each."""
-        stage, feedback, previous = step.name, attempt.feedback, attempt.previous
-        iteration, rounds = attempt.iteration, attempt.rounds
-        exchange = _Exchange(bus, run_id, stage, deadline=time.monotonic() + (
-            self.options.stage_timeout + HELD_OUT_S * len(inputs.get("held_out", ()))))
-        perturb = False
-        limit = rounds or self.options.max_rounds
-        for round_ in range(1, limit + 2):
-            if round_ > limit and not perturb:
-                break  # the extra round is only for a perturbed retry
-            self.progress(Progress(stage, round_, "working", self._elapsed(),
-                                   iteration=iteration))
-            body = Work(inputs, round_, feedback, perturb).body()
-            reply = await exchange.request(stage, "produce", body, round_)
-            artefact = step.artefact.model_validate(reply.body["artefact"])
-            digest = artefact.digest()
-            record = self._log_artefact(run_id, stage, artefact, reply.id)
-            if feedback and digest == previous:
-                self.store.log(Event("loop", run_id, agent=stage, message_id=reply.id,
-                                     detail={"kind": "same_artefact", "round": round_,
-                                             "perturbed": perturb, "sha256": digest}))
-                self.progress(Progress(stage, round_, "loop", self._elapsed(),
-                                       "same artefact as the rejected one", iteration))
-                if perturb:
-                    raise StageFailed(stage, "the worker answered the rejection with the same "
-                                      "artefact again, even with a perturbed prompt; last "
-                                      "reasons: " + "; ".join(feedback), rounds=round_)
-                perturb = True
-                continue
-            self.progress(Progress(stage, round_, "judging", self._elapsed(),
-                                   iteration=iteration))
-            judged = await exchange.request("approver", "judge", {
-                "stage": stage, "artefact": artefact.model_dump(mode="json"), "inputs": inputs,
-            }, round_)
-            verdict = Verdict.model_validate(judged.body["verdict"])
-            self.store.log(VerdictRecord(
-                run_id=run_id, artefact_id=record.id, stage=stage, approved=verdict.approved,
-                reasons=verdict.reasons, checks=[c.model_dump() for c in verdict.checks],
-                message_id=judged.id))
-            status = "approved" if verdict.approved else "rejected"
-            self.progress(Progress(stage, round_, status, self._elapsed(),
-                                   "; ".join(verdict.reasons), iteration))
-            result = StageResult(stage, artefact, verdict, round_, record.id, reply.id,
-                                 iteration=iteration)
-            if verdict.approved or verdict.rework not in (None, stage) or (
-                    rounds is not None and round_ >= rounds):
-                return result
-            feedback, previous = verdict.reasons, digest
-        raise StageFailed(stage, f"still rejected after {self.options.max_rounds} round(s): "
-                          + "; ".join(feedback), rounds=self.options.max_rounds)
-
-
-@dataclass
-class _Exchange:
-    """One stage's conversation on the bus: the first request starts it and every later
-    one (rework, the approver's judgement) follows up on its first reply, all within the
-    stage's deadline, so the bus's loop detection and deadlines see one conversation."""
-
-    bus: Bus
-    run_id: UUID
-    stage: str
-    deadline: float
-    root: Message | None = None
-
-    async def request(self, to: str, kind: str, body: dict[str, Any], round_: int) -> Message:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise StageFailed(self.stage, "its deadline passed (--stage-timeout)",
-                              rounds=round_)
-        if self.root is None:
-            message = Message.new(run_id=self.run_id, sender=COORDINATOR, recipient=to,
-                                  kind=kind, body=body, expects_reply=True)
-        else:
-            message = self.root.follow_up(to, body, kind=kind, sender=COORDINATOR,
-                                          expects_reply=True)
-        try:
-            reply = await self.bus.request(message, timeout=left)
-        except DeadlineExceeded as exc:
-            raise StageFailed(self.stage, f"{to} did not answer within the stage's deadline "
-                              f"({exc.limit:.0f}s)", rounds=round_) from exc
-        except RemoteError as exc:
-            raise StageFailed(self.stage, f"{exc.agent} failed: {exc.error_type}: "
-                              f"{exc.detail}", rounds=round_) from exc
-        self.root = self.root or reply
-        return reply

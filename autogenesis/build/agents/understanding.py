@@ -18,13 +18,27 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
+from typing import Annotated
 from uuid import UUID
 
+from pydantic import Field
+
 from autogenesis.acceptance import checks_for
-from autogenesis.agents.base import StageAgent, Work
-from autogenesis.artefacts import AgentDuty, Example, Group, Link, Loop, Requirements, Rule
+from autogenesis.artefacts import (
+    AgentDuty,
+    Check,
+    Example,
+    Group,
+    Link,
+    Loop,
+    Requirements,
+    Rule,
+)
+from autogenesis.build.agents.base import StageAgent, Work
+from autogenesis.build.agents.checks import check, safe_names
+from autogenesis.build.prompts import Prompts
 from autogenesis.llm.base import Model
-from autogenesis.prompts import Prompts
+from autogenesis.llm.schema import Decoded, decoding_schema
 from autogenesis.spec import check_spec_text, parse_spec, to_name
 from autogenesis.spec.mentions import mentions, placed
 from autogenesis.spec.names import doer, singular, verb_of
@@ -32,24 +46,25 @@ from autogenesis.spec.reader import resolve_loops
 from autogenesis.spec.rules import find_rules
 from autogenesis.spec.team import enumerated, name_from_spec
 
-NAME_SCHEMA = {
-    "type": "object",
-    "properties": {"name": {"type": "string", "pattern": "^[a-z]{3,16}(_[a-z]{3,12})?$"}},
-    "required": ["name"],
-    "additionalProperties": False,
-}
-AGENTS_SCHEMA = {
-    "type": "object",
-    "properties": {"agents": {
-        "type": "array", "minItems": 1, "maxItems": 5,
-        "items": {"type": "object",
-                  "properties": {"name": {"type": "string",
-                                          "pattern": "^[a-z]{3,16}(_[a-z]{3,12})?$"},
-                                 "duty": {"type": "string", "maxLength": 120}},
-                  "required": ["name", "duty"], "additionalProperties": False}}},
-    "required": ["agents"],
-    "additionalProperties": False,
-}
+NAME_PATTERN = "^[a-z]{3,16}(_[a-z]{3,12})?$"
+"""A name the model gives an agent: one or two short lowercase words."""
+
+
+class AgentName(Decoded):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class AgentGuess(Decoded):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    duty: Annotated[str, Field(max_length=120)]
+
+
+class Team(Decoded):
+    agents: Annotated[list[AgentGuess], Field(min_length=1, max_length=5)]
+
+
+NAME_SCHEMA = decoding_schema(AgentName)
+AGENTS_SCHEMA = decoding_schema(Team)
 MIN_TEAM = 3
 """A task-only spec whose enumeration gives fewer agents asks the model for more."""
 
@@ -274,3 +289,56 @@ class Understanding(StageAgent):
             agents.append(AgentDuty(name="assistant_agent", duties=["does what the spec asks"],
                                     stated=False, named_by="rule"))
         return agents
+
+
+# --- the approver's checks of this stage's artefact ---------------------------
+
+
+def requirements_checks(req: Requirements, spec: str) -> list[Check]:
+    parsed = parse_spec(spec)
+    found = mentions(spec)      # the second, independent reading
+    names = {a.name for a in req.agents}
+    implied = [a for a in req.agents if not a.stated]
+    examples = {(e.input, e.expected) for e in req.examples}
+    return [
+        check("spec_agents_present",
+              (f"agent {a.name!r} named in the spec (line {a.line}) is missing"
+               for a in parsed.agents if a.name not in names),
+              f"{len(parsed.agents)} named agent(s) present"),
+        check("implied_agents_named",
+              [f"the spec gives {len(parsed.implied)} duty(ies) to unnamed agents but "
+               f"{len(implied)} implied agent(s) were named"]
+              if len(implied) < len(parsed.implied) else [],
+              f"{len(implied)} implied agent(s)"),
+        check("examples_parsed",
+              (f"example {i!r} is missing" for i, e in parsed.examples
+               if (i, e) not in examples), f"{len(req.examples)} example(s)"),
+        check("flow_agents_known",
+              (f"flow {link.source} -> {link.target} names an unknown agent"
+               for link in req.flow if {link.source, link.target} - names)),
+        check("nothing_empty",
+              [*(["the title is empty"] if not req.title.strip() else []),
+               *(["the goal is empty"] if not req.goal.strip() else []),
+               *(f"agent {a.name!r} has no duties" for a in req.agents
+                 if not any(d.strip() for d in a.duties))]),
+        check("names_safe", safe_names(names, "agent name")),
+        check("names_unique", [f"agent names repeat: {sorted(names)}"]
+              if len(names) != len(req.agents) else []),
+        check("spec_mentions_placed",
+              (f"the spec mentions {m.phrase!r} (line {m.line}), which is no agent of the "
+               "requirements" for m in found if not placed(m, names)),
+              f"{len(found)} agent mention(s) found by a second reading, all placed"),
+        check("names_from_spec",
+              (f"agent {a.name!r} was named by the model with words that are not the spec's"
+               for a in req.agents if a.named_by == "model"
+               and not name_from_spec(a.name, spec))),
+        check("loops_known",
+              (f"the loop {lp.worker} -> {lp.approver} names an unknown agent"
+               for lp in req.loops if {lp.worker, lp.approver} - names)),
+        check("examples_checked",
+              (f"example {n} ({e.input[:40]!r}) has no check a rule can run and no reason "
+               "why" for n, e in enumerate(req.examples, 1)
+               if not any(c.by == "rule" for c in e.checks) and not e.unchecked),
+              f"{sum(len(e.checks) for e in req.examples)} check(s) over "
+              f"{len(req.examples)} example(s)"),
+    ]

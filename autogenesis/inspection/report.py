@@ -6,7 +6,7 @@ tells us which build made it, and whether its files are still the ones
 that build wrote. An `Inspection` holds
 
 - the system: its agents (kind, role, duties, the chosen prompt in short) and
-  its topology (the blueprint, drawn by `autogenesis.diagram`),
+  its topology (the blueprint, drawn by `autogenesis.inspection.diagram`),
 - the verdict history per stage (every round, approved or not, and why),
 - what was measured: the package's tests and examples (TestReport), tuning
   before/after (TuningReport), the wheel and its install (Deployment),
@@ -29,8 +29,8 @@ from autogenesis.artefacts import (
     TestReport,
     TuningReport,
 )
+from autogenesis.build.codegen import MANIFEST
 from autogenesis.canonical import file_sha256
-from autogenesis.codegen import MANIFEST
 from autogenesis.errors import UserError
 
 PROMPT_SUMMARY_CHARS = 120

@@ -26,26 +26,31 @@ input it answers, so it never leaks into another input.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from autogenesis.acceptance import run_checks
 from autogenesis.acceptance.prose import repetition
-from autogenesis.agents.base import StageAgent, Work
-from autogenesis.agents.testing import one_call_messages
 from autogenesis.artefacts import (
     AcceptanceCheck,
     AgentDesign,
     AgentPrompt,
     Blueprint,
+    Check,
     Example,
     PromptSet,
     Shot,
     VariantScore,
 )
+from autogenesis.build.agents.base import StageAgent, Work
+from autogenesis.build.agents.checks import check
+from autogenesis.build.agents.testing import one_call_messages
+from autogenesis.build.codegen import PLACEHOLDER
+from autogenesis.build.messages import ImprovePrompt, Proposal
 from autogenesis.bus.message import Message
-from autogenesis.codegen import PLACEHOLDER
 from autogenesis.llm.base import Decoding
+from autogenesis.runtime.agent import handles
+
+MIN_PROMPT_COVERAGE = 0.5
 
 SCORE_RULE = __doc__.split("then the template:")[1].split("The kept")[0].strip()
 TRIAL_TOKENS = 64
@@ -154,11 +159,9 @@ class PromptDesign(StageAgent):
     stage = "prompt_design"
     produces = PromptSet
 
-    async def handle(self, message: Message) -> Mapping[str, Any]:
-        if message.kind == "improve_prompt":  # the feedback stage asks for one of ours
-            return {"proposal": await self.improve(message.body["stage"],
-                                                   message.body["reasons"])}
-        return await super().handle(message)
+    @handles(ImprovePrompt)     # the feedback stage asks for a better prompt of ours
+    async def on_improve_prompt(self, request: ImprovePrompt, message: Message) -> Proposal:
+        return Proposal(proposal=await self.improve(request.stage, request.reasons))
 
     async def improve(self, stage: str, reasons: list[str]) -> str:
         """A better system prompt for stage `stage` of autogenesis (proposed, not applied)."""
@@ -228,3 +231,30 @@ class PromptDesign(StageAgent):
         return VariantScore(agent=agent.name, variant=variant, system=text, coverage=cov,
                             trial=trial, score=round(0.5 * cov + 0.5 * trial, 3),
                             trial_answer=answers[0], tokens=tokens)
+
+
+# --- the approver's checks of this stage's artefact ---------------------------
+
+
+def prompt_checks(ps: PromptSet, bp: Blueprint) -> list[Check]:
+    prompted = {p.agent: p for p in ps.prompts}
+    variants: dict[str, set[str]] = {}
+    for score in ps.scored:
+        variants.setdefault(score.agent, set()).add(score.variant)
+    return [
+        check("every_agent_prompted",
+              (f"agent {a.name!r} has no prompt" for a in bp.agents if a.name not in prompted)),
+        check("duties_in_prompt",
+              (f"the prompt of {a.name!r} covers {cov:.0%} of its duties (< "
+               f"{MIN_PROMPT_COVERAGE:.0%})" for a in bp.agents if a.name in prompted
+               and (cov := coverage(prompted[a.name].system, a.duties)) < MIN_PROMPT_COVERAGE)),
+        check("output_format_given",
+              (f"the prompt of {p.agent!r} has no output format" for p in ps.prompts
+               if not p.output_format.strip())),
+        check("no_placeholder",
+              (f"the prompt of {p.agent!r} has an unfilled placeholder" for p in ps.prompts
+               if PLACEHOLDER.search(p.system + p.output_format))),
+        check("variants_scored",
+              (f"agent {a.name!r} has {len(variants.get(a.name, ()))} scored variant(s), "
+               "needs 2" for a in bp.agents if len(variants.get(a.name, ())) < 2)),
+    ]

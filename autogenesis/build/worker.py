@@ -31,17 +31,17 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from autogenesis.agents import Approver
+from autogenesis.build.agents import Approver
+from autogenesis.build.observe import ObservedRunner, Observer
+from autogenesis.build.prompts import Prompts
+from autogenesis.build.scenarios import Runner, SandboxRunner
+from autogenesis.build.stages import AGENTS, STAGES, Wiring, stage_agents
 from autogenesis.bus import Bus, Message
 from autogenesis.bus.context import current_caller
 from autogenesis.errors import ConfigError
 from autogenesis.llm.base import Model
 from autogenesis.llm.logged import LoggedModel
-from autogenesis.observe import ObservedRunner, Observer
-from autogenesis.prompts import Prompts
 from autogenesis.runtime.agent import Agent
-from autogenesis.scenarios import Runner, SandboxRunner
-from autogenesis.stages import AGENTS, STAGES, Wiring, stage_agents
 from autogenesis.store import Store
 
 

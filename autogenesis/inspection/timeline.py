@@ -18,7 +18,6 @@ from uuid import UUID
 
 KINDS = ("message", "completion", "artefact", "verdict", "event", "observation")
 
-
 @dataclass(frozen=True)
 class Item:
     at: datetime
@@ -43,14 +42,16 @@ class Item:
                 and (agent is None or self.agent == agent)
                 and (kind is None or kind in (self.kind, self.subkind)))
 
-
 def timeline(store: Any, run_id: UUID) -> list[Item]:
     """Every logged row of `run_id` as timeline items, in order."""
+    # imported here: `replay --help` lists KINDS, and must not import the build to do so
+    from autogenesis.build.messages import opened_stage
+
     messages = store.messages(run_id)
     stage_of: dict[Any, str] = {}
     for m in messages:
-        if m["kind"] == "produce" and m["hop"] == 0 and m["sender"] == "pipeline":
-            stage_of[m["conversation_id"]] = m["recipient"]
+        if (stage := opened_stage(m)) is not None:
+            stage_of[m["conversation_id"]] = stage
     message_stage = {m["id"]: stage_of.get(m["conversation_id"]) for m in messages}
     ranked: list[tuple[datetime, int, Item]] = []
 
@@ -69,16 +70,17 @@ def timeline(store: Any, run_id: UUID) -> list[Item]:
     ranked.sort(key=lambda r: (r[0], r[1]))
     return [item for _, _, item in ranked]
 
-
 def _message(m: Mapping[str, Any], stage: str | None) -> Item:
+    from autogenesis.build.messages import Judge, Produce
+
     to = m["recipient"] or f"#{m['topic']}"
     body = m["body"]
     note = ""
-    if m["kind"] == "produce":
+    if m["kind"] == Produce.kind:
         note = f" round {body.get('round', 1)}"
         if body.get("feedback"):
             note += f", {len(body['feedback'])} reason(s) to address"
-    elif m["kind"] == "judge":
+    elif m["kind"] == Judge.kind:
         note = f" {body.get('stage', '')}"
     elif "error" in body:
         note = f" {body['error']}: {str(body.get('detail', ''))[:120]}"
@@ -95,7 +97,6 @@ def _message(m: Mapping[str, Any], stage: str | None) -> Item:
                  "conversation_id": str(m["conversation_id"]), "body": body},
                 subkind=m["kind"])
 
-
 def _completion(c: Mapping[str, Any], stage: str | None) -> Item:
     output = " ".join(str(c["output"]).split())
     return Item(c["created_at"], "completion", stage, c["agent"],
@@ -106,13 +107,11 @@ def _completion(c: Mapping[str, Any], stage: str | None) -> Item:
                                "tokens_out": c["tokens_out"], "latency_ms": c["latency_ms"],
                                "output": c["output"], "finish_reason": c["finish_reason"]})
 
-
 def _artefact(a: Mapping[str, Any]) -> Item:
     return Item(a["created_at"], "artefact", a["stage"], a["stage"],
                 f"{a['kind']} v{a['version']} (sha256 {a['sha256'][:12]})", str(a["id"]),
                 {"kind": a["kind"], "version": a["version"], "sha256": a["sha256"]},
                 subkind=a["kind"])
-
 
 def _verdict(v: Mapping[str, Any]) -> Item:
     what = "approved" if v["approved"] else "rejected: " + "; ".join(v["reasons"])[:200]
@@ -124,13 +123,11 @@ def _verdict(v: Mapping[str, Any]) -> Item:
                                "artefact_id": str(v["artefact_id"])},
                 subkind="approved" if v["approved"] else "rejected")
 
-
 def _event(e: Mapping[str, Any], stage: str | None) -> Item:
     detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
     return Item(e["created_at"], "event", stage or e["agent"], e["agent"],
                 f"{e['kind']}: {detail[:200]}", str(e["id"]), dict(e["detail"]),
                 subkind=e["kind"])
-
 
 def _observation(o: Mapping[str, Any], stage: str | None) -> Item:
     result, request = o["result"], o["request"]

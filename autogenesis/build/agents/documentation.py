@@ -13,21 +13,30 @@ prompt, or says what the spec does not). Each piece is recorded in
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import re
+import shlex
+import subprocess
+import sys
 from typing import Any
 
 from autogenesis.acceptance.prose import prose_checks
-from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import (
     Blueprint,
+    Check,
     Docs,
+    Package,
     PackageFile,
     PromptSet,
     Prose,
     TestReport,
     TuningReport,
 )
-from autogenesis.codegen import PLACEHOLDER, SYSTEM_CLASSES, make_file, render_template
+from autogenesis.build.agents.base import StageAgent, Work
+from autogenesis.build.agents.checks import check, unsafe_paths
+from autogenesis.build.codegen import PLACEHOLDER, SYSTEM_CLASSES, make_file, render_template
 from autogenesis.runtime import topologies
 
 DOC_FILES = ("README.md", "ARCHITECTURE.md", "docs/agents.md", "docs/operations.md")
@@ -204,4 +213,137 @@ class Documentation(StageAgent):
                     commands=commands(files), prose=prose)
 
 
+# --- the approver's checks of this stage's artefact ---------------------------
 
+
+def _autogenesis_command_problems(commands: list[list[str]]) -> list[str | None]:
+    """Why each `autogenesis ARGS` would not parse (None: it does), asked of the real
+    command line in one subprocess (`autogenesis.cli.usage`): the build's agents do not
+    import the command line that runs them."""
+    if not commands:
+        return []
+    done = subprocess.run([sys.executable, "-m", "autogenesis.cli.usage"],
+                          input=json.dumps(commands), capture_output=True, text=True,
+                          timeout=60, check=False)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [f"could not be checked: {why}"] * len(commands)
+    problems: list[str | None] = json.loads(done.stdout)
+    return problems
+
+
+def _system_command_problem(args: list[str], config: dict[str, object]) -> str | None:
+    from autogenesis.runtime.launch import make_parser
+
+    parser = make_parser(config)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            parser.parse_args(args)
+    except SystemExit:
+        return err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else "bad"
+    return None
+
+
+def command_problems(lines: list[str], slug: str, config: dict[str, object],
+                     services: set[str]) -> list[str | None]:
+    """Why each command shown in the docs would not work as shown (None: it is real)."""
+    problems: list[str | None] = []
+    ours: list[tuple[int, list[str]]] = []   # `autogenesis ...` lines, asked in one go
+    for line in lines:
+        words_or_why = _words(line)
+        if isinstance(words_or_why, str):
+            problems.append(words_or_why)
+            continue
+        words = words_or_why
+        if words[:1] == ["autogenesis"]:
+            ours.append((len(problems), words[1:]))
+            problems.append(None)
+            continue
+        problems.append(_command_problem(words, slug, config, services))
+    for (at, _), why in zip(ours, _autogenesis_command_problems([w for _, w in ours]),
+                            strict=True):
+        problems[at] = why
+    return problems
+
+
+def command_problem(line: str, slug: str, config: dict[str, object],
+                    services: set[str]) -> str | None:
+    """`command_problems` of one line."""
+    return command_problems([line], slug, config, services)[0]
+
+
+def _words(line: str) -> list[str] | str:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        return f"cannot be parsed: {exc}"
+
+
+def _command_problem(words: list[str], slug: str, config: dict[str, object],
+                     services: set[str]) -> str | None:
+    dist = slug.replace("_", "-")
+    if words[:3] == ["python", "-m", slug]:
+        return _system_command_problem(words[3:], config)
+    if words[:1] == [dist]:
+        return _system_command_problem(words[1:], config)
+    if words[:3] == ["python", "-m", "pytest"]:
+        return None
+    if words[:2] == ["pip", "install"] and words[2:] and all(
+            w.startswith("dist/") and w.endswith(".whl") for w in words[2:]):
+        return None
+    if words[:2] == ["docker", "compose"] and len(words) > 2:
+        named = {w for w in words[3:] if not w.startswith("-")} & services if \
+            words[2] == "up" else {next((w for w in words[3:] if not w.startswith("-")), "")}
+        if words[2] in ("up", "run", "down", "build", "config", "logs") and \
+                named <= services | ({""} if words[2] != "run" else set()):
+            return None
+        return f"names a service docker-compose.yml does not have ({sorted(services)})"
+    return "not a command of this package, autogenesis, pip or docker compose"
+
+
+def docs_checks(docs: Docs, bp: Blueprint, pkg: Package) -> list[Check]:
+    from autogenesis.build.agents.documentation import DOC_FILES
+
+    by_path = {f.path: f.content for f in docs.files}
+    config = pkg.config() or {"name": bp.slug}
+    compose = next((f.content for f in pkg.files if f.path == "docker-compose.yml"), "")
+    services = set(re.findall(r"^  ([a-z][a-z0-9_-]*):\s*$", compose, re.M))
+    agents_md, architecture = by_path.get("docs/agents.md", ""), by_path.get("ARCHITECTURE.md", "")
+    return [
+        check("files_present", (f"{p} is missing" for p in DOC_FILES if p not in by_path)),
+        check("every_agent_documented",
+              [*(f"docs/agents.md has no section for {a.name!r}" for a in bp.agents
+                 if f"\n## {a.name}\n" not in agents_md),
+               *(f"ARCHITECTURE.md does not show {a.name!r}" for a in bp.agents
+                 if a.name not in architecture)], f"{len(bp.agents)} agent(s)"),
+        check("diagram_present", [] if "```mermaid" in architecture else
+              ["ARCHITECTURE.md has no Mermaid diagram"]),
+        check("commands_real",
+              (f"`{line}`: {why}" for line, why in zip(
+                  docs.commands, command_problems(list(docs.commands), bp.slug, config,
+                                                  services), strict=True) if why),
+              f"{len(docs.commands)} command(s) checked"),
+        check("no_placeholder", (f"{f.path} has an unfilled placeholder" for f in docs.files
+                                 if PLACEHOLDER.search(f.content))),
+        check("prose_checked", _prose_problems(docs, bp),
+              f"{sum(p.by == 'model' for p in docs.prose)} of {len(docs.prose)} piece(s) "
+              "in the model's words, the rest in the spec's"),
+        check("paths_safe", unsafe_paths(by_path)),
+        check("rules_documented",
+              (f"README.md does not say how the rule {r.text!r} is applied" for r in bp.rules
+               if " ".join(r.text.split()).replace("|", "/")[:60]
+               not in by_path.get("README.md", "")),
+              f"{len(bp.rules)} rule(s) in the README"),
+    ]
+
+
+def _prose_problems(docs: Docs, bp: Blueprint) -> list[str]:
+    """The model's prose the docs keep must pass the prose checks, and be in the docs."""
+    problems = []
+    for piece in docs.prose:
+        if piece.by == "model":
+            problems += [f"{piece.where}: {why}"
+                         for why in prose_checks(piece.kept, bp, piece.agent, piece.prompt)]
+        if not any(piece.kept in f.content for f in docs.files):
+            problems.append(f"{piece.where}: the kept text is not in the docs")
+    return problems

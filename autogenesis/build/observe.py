@@ -32,15 +32,14 @@ from typing import Any, NoReturn
 from uuid import UUID
 
 from autogenesis.artefacts import PytestRun
+from autogenesis.build.messages import COORDINATOR
+from autogenesis.build.scenarios import Installed, Outcome, Runner
 from autogenesis.bus.context import current_caller
 from autogenesis.errors import ReplayMismatch
 from autogenesis.llm.logged import Log
 from autogenesis.llm.replay import diff_json
-from autogenesis.scenarios import Installed, Outcome, Runner
 from autogenesis.store.records import Observation
 from autogenesis.store.sql import COLUMNS
-
-COORDINATOR = "pipeline"
 
 
 class Observer:

@@ -31,10 +31,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autogenesis.agents.base import Work
-from autogenesis.agents.testing import SystemStage, checked, examples_of, scenario_timeout
 from autogenesis.artefacts import (
     Blueprint,
+    Check,
     Measure,
     Package,
     PromptSet,
@@ -44,10 +43,13 @@ from autogenesis.artefacts import (
     TuningReport,
     pass_count,
 )
-from autogenesis.codegen import materialise
+from autogenesis.build.agents.base import Work
+from autogenesis.build.agents.checks import check
+from autogenesis.build.agents.testing import SystemStage, checked, examples_of, scenario_timeout
+from autogenesis.build.codegen import materialise
+from autogenesis.build.prompts import Prompts
+from autogenesis.build.scenarios import Runner
 from autogenesis.llm.base import Model
-from autogenesis.prompts import Prompts
-from autogenesis.scenarios import Runner
 
 METRIC_RULE = ("per example: 0 if the exit agent gave no answer, else the share of the "
                "example's checks a rule judged that its answer passes (with none: 0.5 + 0.5 "
@@ -223,3 +225,31 @@ class Tuning(SystemStage):
         return TuningReport(metric_rule=METRIC_RULE, before=before, after=best, trials=trials,
                             config=chosen, budget_s=round(budget, 1),
                             spent_s=round(self.clock() - started, 1))
+
+
+# --- the approver's checks of this stage's artefact ---------------------------
+
+
+def tuning_checks(report: TuningReport, bp: Blueprint) -> list[Check]:
+    config = report.config
+    agents = config.get("agents", {})
+    problems = [f"config.json and the blueprint disagree on {sorted(missing)}"
+                for missing in [{a.name for a in bp.agents} ^ set(agents)] if missing]
+    for name, agent in agents.items():
+        if not 8 <= agent.get("max_new_tokens", 0) <= 2048:
+            problems.append(f"{name}: max_new_tokens {agent.get('max_new_tokens')} out of range")
+        if not 0 <= agent.get("temperature", -1) <= 2:
+            problems.append(f"{name}: temperature {agent.get('temperature')} out of range")
+    if not config.get("deadline_s", 0) > 0:
+        problems.append("deadline_s must be positive")
+    unmeasured = [t.change for t in report.trials if t.kept and t.measure is None]
+    return [
+        check("no_regression", [] if report.after.metric >= report.before.metric else
+              [f"the metric fell from {report.before.metric} to {report.after.metric}"],
+              f"metric {report.before.metric} -> {report.after.metric}"),
+        check("kept_changes_measured", (f"{c!r} was kept without a measurement"
+                                        for c in unmeasured)),
+        check("config_valid", problems),
+        Check(name="within_budget", passed=report.spent_s <= report.budget_s * 1.5,
+              blocking=False, detail=f"{report.spent_s:.0f}s of {report.budget_s:.0f}s"),
+    ]

@@ -29,8 +29,9 @@ BLOCKS = ("system", "user")
 
 def default_prompts_dir() -> Path:
     """The packaged templates (autogenesis/_prompts in a wheel), else the repository's."""
-    packaged = Path(__file__).parent / "_prompts"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "prompts"
+    package = Path(__file__).parents[1]
+    packaged = package / "_prompts"
+    return packaged if packaged.is_dir() else package.parent / "prompts"
 
 
 class Prompts:

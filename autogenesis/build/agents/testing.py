@@ -1,7 +1,7 @@
 """Stage 5, integration & testing: `Blueprint` + `Package` -> `TestReport`.
 
 The package is written to a temporary folder and run there in the sandbox
-(`autogenesis.scenarios`): first its own pytest suite, then the system on
+(`autogenesis.build.scenarios`): first its own pytest suite, then the system on
 every spec example with the real model (the spec's goal when it gave
 none). Each system run is a logged run of kind `system` whose parent is the
 build; its messages, model calls and events come back from the sandbox in a
@@ -27,22 +27,24 @@ from typing import Any
 from uuid import UUID
 
 from autogenesis.acceptance import run_checks
-from autogenesis.agents.base import StageAgent, Work
 from autogenesis.artefacts import (
     AcceptanceCheck,
     Artefact,
     BaselineRun,
     Blueprint,
+    Check,
     CheckResult,
     Package,
     Scenario,
     TestReport,
 )
-from autogenesis.codegen import materialise
+from autogenesis.build.agents.base import StageAgent, Work
+from autogenesis.build.agents.checks import check
+from autogenesis.build.codegen import materialise
+from autogenesis.build.prompts import Prompts
+from autogenesis.build.scenarios import PYTEST_TIMEOUT_S, SCENARIO_MEMORY_MB, Runner, scenario
 from autogenesis.llm.base import Decoding, Model
-from autogenesis.prompts import Prompts
 from autogenesis.sandbox import network_isolation
-from autogenesis.scenarios import PYTEST_TIMEOUT_S, SCENARIO_MEMORY_MB, Runner, scenario
 from autogenesis.store.records import Run
 
 DEFINITE = ("decision",)
@@ -174,10 +176,10 @@ class Testing(SystemStage):
             for seed in range(1, k + 1)]
         judged = [run_checks(definite, s.text) for s in samples]
         voted = []
-        for i, check in enumerate(definite):
+        for i, stated in enumerate(definite):
             ballots = [r[i].passed for r in judged if r[i].passed is not None]
             yes = sum(bool(b) for b in ballots)
-            voted.append(CheckResult(kind=check.kind, text=check.text,
+            voted.append(CheckResult(kind=stated.kind, text=stated.text,
                                      passed=yes > len(ballots) / 2 if ballots else None,
                                      detail=f"{yes} of {len(ballots)} samples"))
         agree = next((s for s, r in zip(samples, judged, strict=True)
@@ -211,3 +213,43 @@ class Testing(SystemStage):
                           held_out=held_out,
                           network="none" if network_isolation() else "shared",
                           memory_mb=SCENARIO_MEMORY_MB, timeout_s=max(timeout, PYTEST_TIMEOUT_S))
+
+
+# --- the approver's checks of this stage's artefact ---------------------------
+
+
+def testing_checks(report: TestReport, pkg: Package, bp: Blueprint) -> list[Check]:
+    tests = report.tests
+    expected = max(1, len(bp.examples))
+    return [
+        check("report_matches_package", [] if report.package_sha256 == pkg.sha256 else
+              ["the report is about another package"]),
+        check("tests_pass",
+              [f"the package's tests: {tests.passed} passed, {tests.failed} failed, "
+               f"{tests.errors} error(s){', timed out' if tests.timed_out else ''}: "
+               f"{tests.output[-400:]}"] if tests.failed or tests.errors or tests.returncode
+              else [], f"{tests.passed} passed in {tests.seconds:.1f}s"),
+        check("every_example_run", [] if len(report.scenarios) == expected else
+              [f"{len(report.scenarios)} scenario(s) for {expected} example(s)"]),
+        check("examples_reach_exit",
+              (f"example {s.example} never reached the exit agent {bp.exit!r}: "
+               f"{s.error or 'its answer was empty or came from ' + repr(s.exit_agent)}"
+               for s in report.scenarios if not s.reached_exit),
+              f"{report.reached}/{len(report.scenarios)} reached {bp.exit!r}"),
+        Check(name="examples_pass_checks", blocking=False,
+              passed=(passes := report.passes("system"))[0] == passes[1],
+              detail=f"{passes[0]}/{passes[1]} of the examples' checks pass: "
+              + "; ".join(f"example {s.example}: {r.text} ({r.detail})"
+                          for s in report.scenarios for r in s.checks if r.passed is False)[:600]),
+        Check(name="matches_one_call",
+              passed=passes[0] >= (single := report.passes("single"))[0],
+              detail=f"the system passes {passes[0]}/{passes[1]}, one call of the same model "
+                     f"{single[0]}/{single[1]}"),
+        *([Check(name="matches_vote", blocking=False, passed=decided[0] >= decided[1],
+                 detail=f"on the decisions a vote of as many calls settles, the system "
+                        f"passes {decided[0]}/{decided[2]}, the vote {decided[1]}/{decided[2]}")]
+          if (decided := report.decisions())[2] else []),
+        Check(name="network_isolated", passed=report.network == "none", blocking=False,
+              detail="own empty network namespace" if report.network == "none" else
+              "no network namespace could be made here: the runs had the host's network"),
+    ]
