@@ -44,10 +44,13 @@ class _Constraints(GenerateJsonSchema):
 _TYPES: dict[str, type[BaseModel]] = {}
 
 
+@lru_cache(maxsize=512)
 def decoding_schema(tp: type[BaseModel]) -> dict[str, Any]:
     """The schema that constrains a model's answer to `tp`: only what constrains (no
     titles or descriptions), every reference inlined, as grammar compilers take it. The
-    type is remembered, so `schema_type` tells which type a schema came from."""
+    type is remembered, so `schema_type` tells which type a schema came from. Made once
+    per type (a router asks for its choice's on every call): the dict is shared, not to
+    be changed."""
     generated = tp.model_json_schema(schema_generator=_Constraints)
     schema: dict[str, Any] = _plain(generated, generated.get("$defs", {}))
     _TYPES[canonical_json(schema)] = tp
