@@ -1,16 +1,20 @@
 """Model backends side by side, in one run, on the same GGUF, prompt and token count.
 
     .venv/bin/python bench/llm.py [--tokens 128] [--repeat 3] [--variants float32,bfloat16,int8]
-                                  [--skip-cold]
+                                  [--skip-cold] [--json]
 
-For raw llama-cpp-python (the baseline) and each of our backends/variants:
-single-stream decode tokens/s, aggregate tokens/s with 4 concurrent
-requests, per-token time constrained (JSON schema) vs unconstrained, load
+For raw llama-cpp-python (the baseline), the llama.cpp backend as it was
+before batching (llama-cpp-python's chat completion with our greedy
+settings, one call at a time: four callers wait for each other), and each
+of our backends/variants: single-stream decode tokens/s, aggregate tokens/s
+with 4 concurrent requests, per-token time constrained (JSON schema) vs unconstrained, load
 times (cold = first load ever, i.e. the GGUF dequantisation for
 transformers; warm = from the cache, in-process and in a fresh process with
 imports), and the wall time of stage 1 (the understanding agent) on
 examples/lesson_pipeline.md. Figures are medians over --repeat runs; ratios
-to the raw llama.cpp baseline of the same run are what to compare.
+to the raw llama.cpp baseline of the same run are what to compare. `--json`
+prints one JSON object instead of the table (keys in bench/README.md);
+`--variants ""` leaves the transformers backend out.
 """
 
 from __future__ import annotations
@@ -108,6 +112,34 @@ def raw_llamacpp(path: str, tokens: int, repeat: int) -> dict[str, object]:
             "load": f"{load:.2f}s in-process"}
 
 
+def previous_llamacpp(path: str, tokens: int, repeat: int) -> dict[str, object]:
+    """The llama.cpp backend before batching: one chat completion at a time with our greedy
+    settings (top_k 1, no min_p, no repeat penalty); four callers queued one behind the
+    other, so their aggregate rate is this one's."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=path, n_ctx=8192, n_threads=os.cpu_count(), verbose=False)
+
+    def call(messages: list[dict[str, str]]) -> int:
+        out = llm.create_chat_completion(messages=messages, max_tokens=tokens,
+                                         temperature=0.0, top_k=1, top_p=1.0, min_p=0.0,
+                                         repeat_penalty=1.0, seed=0)
+        return int(out["usage"]["completion_tokens"])
+
+    rates, agg = [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        rates.append(call(STORY) / (time.perf_counter() - started))
+    for _ in range(max(1, repeat - 1)):
+        started = time.perf_counter()
+        made = sum(call([{"role": "user", "content": f"Write a long, detailed story about "
+                          f"{t}."}]) for t in TOPICS)
+        agg.append(made / (time.perf_counter() - started))
+    llm.close()
+    return {"name": "llamacpp before batching", "tok_s": median(rates), "agg4": median(agg),
+            "load": "-"}
+
+
 async def measure(name: str, model: Model, args: argparse.Namespace) -> dict[str, object]:
     rate, per_token = await single_stream(model, args.tokens, args.repeat)
     _, per_token_json = await single_stream(model, args.tokens, args.repeat, STORY_SCHEMA)
@@ -122,6 +154,8 @@ def section(name: str, args: argparse.Namespace) -> dict[str, object]:
     source = resolve(None)
     if name == "raw":
         return raw_llamacpp(source.location, args.tokens, args.repeat)
+    if name == "previous":
+        return previous_llamacpp(source.location, args.tokens, args.repeat)
     if name == "cold":
         with tempfile.TemporaryDirectory() as empty:
             started = time.perf_counter()
@@ -149,6 +183,8 @@ def main() -> None:
                         help="transformers variants: float32, bfloat16, int8 (dynamic quant)")
     parser.add_argument("--skip-cold", action="store_true",
                         help="skip the cold transformers load (dequantising the GGUF)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (keys in bench/README.md)")
     parser.add_argument("--section", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.section:
@@ -166,27 +202,53 @@ def main() -> None:
             sys.exit(f"bench section {name} failed:\n{out.stderr[-3000:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    print(f"model {resolve(None).location}\n{os.cpu_count()} CPU threads, {args.tokens} new "
-          f"tokens, greedy, median of {args.repeat}, each backend in its own process\n")
-    names = ["raw", "llamacpp"] + [f"transformers:{v}" for v in args.variants.split(",")]
-    rows = [run(name) for name in names]
-    loads = [(row["name"], row["load"]) for row in rows]
+    names = ["raw", "previous", "llamacpp"] + [f"transformers:{v}" for v in
+                                               args.variants.split(",") if v]
+    if not args.json:
+        print(f"model {resolve(None).location}\n{os.cpu_count()} CPU threads, {args.tokens} "
+              f"new tokens, greedy, median of {args.repeat}, each backend in its own "
+              "process\n")
+    rows = {name: run(name) for name in names}
+    loads = [(row["name"], row["load"]) for row in rows.values() if row["load"] != "-"]
     loads.append(("llamacpp fresh process", f"{fresh_process_load('llamacpp'):.2f}s "
                   "(imports + load)"))
-    loads.append(("transformers fresh process", f"{fresh_process_load('transformers'):.2f}s "
-                  "(imports + load, warm cache)"))
-    if not args.skip_cold:
+    if len(names) > 3:
+        loads.append(("transformers fresh process", f"{fresh_process_load('transformers'):.2f}s "
+                      "(imports + load, warm cache)"))
+    if not args.skip_cold and len(names) > 3:
         cold = run("cold")
         loads.append((cold["name"], cold["load"]))
+    ours, before = rows["llamacpp"], rows["previous"]
+    if args.json:
+        print(json.dumps({
+            "tokens": args.tokens, "repeat": args.repeat, "cpu_threads": os.cpu_count(),
+            "raw_tok_s": rows["raw"]["tok_s"],
+            "previous_single_tok_s": before["tok_s"],
+            "previous_concurrent4_tok_s": before["agg4"],
+            "single_tok_s": ours["tok_s"], "concurrent4_tok_s": ours["agg4"],
+            "concurrent4_ratio": ours["agg4"] / ours["tok_s"],
+            "single_vs_previous": ours["tok_s"] / before["tok_s"],
+            "concurrent4_vs_previous": ours["agg4"] / before["agg4"],
+            "constrained_ratio": ours["constrained_ratio"], "stage1_s": ours["stage1_s"],
+            "backends": rows, "loads": dict(loads)}))
+        return
 
-    base = rows[0]["tok_s"]
-    print(f"{'backend':<24}{'tok/s':>8}{'x raw':>7}{'4-conc tok/s':>14}{'x raw':>7}"
-          f"{'json/plain per tok':>20}{'stage-1 call':>14}")
-    print(f"{rows[0]['name']:<24}{base:>8.1f}{1.0:>7.2f}{'-':>14}{'':>7}{'-':>20}{'-':>14}")
-    for row in rows[1:]:
-        print(f"{row['name']:<24}{row['tok_s']:>8.1f}{row['tok_s'] / base:>7.2f}"
+    base = rows["raw"]["tok_s"]
+    print(f"{'backend':<26}{'tok/s':>8}{'x raw':>7}{'4-conc tok/s':>14}{'x raw':>7}"
+          f"{'x own single':>13}{'json/plain per tok':>20}{'stage-1 call':>14}")
+    print(f"{'raw llama-cpp-python':<26}{base:>8.1f}{1.0:>7.2f}{'-':>14}{'':>7}{'':>13}"
+          f"{'-':>20}{'-':>14}")
+    print(f"{before['name']:<26}{before['tok_s']:>8.1f}{before['tok_s'] / base:>7.2f}"
+          f"{before['agg4']:>14.1f}{before['agg4'] / base:>7.2f}"
+          f"{before['agg4'] / before['tok_s']:>13.2f}{'-':>20}{'-':>14}")
+    for name in names[2:]:
+        row = rows[name]
+        print(f"{row['name']:<26}{row['tok_s']:>8.1f}{row['tok_s'] / base:>7.2f}"
               f"{row['agg4']:>14.1f}{row['agg4'] / base:>7.2f}"
+              f"{row['agg4'] / row['tok_s']:>13.2f}"
               f"{row['constrained_ratio']:>20.2f}{row['stage1_s']:>13.1f}s  ({row['stage1']})")
+    print(f"\nllamacpp now beside before: single stream {ours['tok_s'] / before['tok_s']:.2f}x, "
+          f"4 concurrent {ours['agg4'] / before['agg4']:.2f}x")
     print("\nload times")
     for name, figure in loads:
         print(f"  {name:<32}{figure}")

@@ -22,6 +22,7 @@ from autogenesis.artefacts import Blueprint, TestReport
 from autogenesis.build import codegen
 from autogenesis.build.orchestrator import Build, BuildOptions, BuildResult, Seams
 from autogenesis.build.prompts import Prompts, default_prompts_dir
+from autogenesis.canonical import sha256_of
 from autogenesis.replay import Reexecution, reexecute
 from autogenesis.store import Store
 from autogenesis.store.export import read_rows
@@ -33,8 +34,8 @@ TABLES = ("messages", "completions", "artefacts", "verdicts", "events", "files",
 
 
 def logged_build(store: Store, out: Path, spec: str = "trip_planner.md",
-                 runner: InProcessRunner | None = None, **options) -> BuildResult:
-    build = Build(store, build_model(), options=BuildOptions(out_dir=out, **options),
+                 runner: InProcessRunner | None = None, model=None, **options) -> BuildResult:
+    build = Build(store, model or build_model(), options=BuildOptions(out_dir=out, **options),
                   seams=Seams(runner=runner or InProcessRunner()))
     result = asyncio.run(build.run((REPO / "examples" / spec).read_text(),
                                    spec_path=f"examples/{spec}", name=spec[:-3]))
@@ -82,6 +83,38 @@ def test_reexecution_of_an_unchanged_build_is_identical(store: Store, built: Bui
     # and the original run's log is exactly as it was
     store.flush()
     assert counts(store, built.run_id) == before
+
+
+class Jittered:
+    """The scripted build model, each answer delayed by an amount its prompt decides: calls
+    made at once finish (and the next ones start) in another order than they began."""
+
+    def __init__(self) -> None:
+        self.model = build_model()
+        self.identity = self.model.identity
+
+    async def generate(self, messages, *, schema=None, settings=None):
+        await asyncio.sleep((int(sha256_of(messages), 16) % 7) * 0.004)
+        return await self.model.generate(messages, schema=schema, settings=settings)
+
+
+def test_a_build_with_calls_at_once_reexecutes_identically(store: Store, tmp_path: Path):
+    """Prompt design, testing's baselines and documentation ask at once (concurrency 4):
+    the log's call numbers follow the order the calls started, which the re-execution
+    (answered at once from the log) does not repeat; each call is paired with the logged
+    one that asked the same."""
+    built = logged_build(store, tmp_path / "original", "review_panel.md", model=Jittered(),
+                         concurrency=4)
+    config = store.run(built.run_id)["config"]
+    assert config["concurrency"] == 4
+    designed = [c for c in store.completions(built.run_id) if c["agent"] == "prompt_design"]
+    written = [c["call_index"] for c in designed
+               if "Output format" not in c["prompt"][0]["content"]]
+    # the agents' prompts were all asked before the first trial: they started at once
+    assert written == list(range(len(written))) and len(written) >= 3
+    result = replay(store, built.run_id, out_dir=tmp_path / "again")
+    assert result.diverged is None, str(result.diverged)
+    assert result.package_sha256 == built.package.sha256
 
 
 def test_a_build_whose_model_also_read_the_spec_reexecutes_identically(store: Store,

@@ -24,6 +24,9 @@ class Produce(Body):
     round: int
     feedback: list[str]
     perturb: bool
+    concurrency: int = 1
+    """How many model calls the agent may have in flight at once (given only when > 1,
+    so that a one-at-a-time build's requests read as they did before it existed)."""
 
 
 class Produced(Body):

@@ -144,6 +144,7 @@ class BuildOptions:
     wait_s: float = 30.0           # how long to wait for workers to serve every agent
     held_out: tuple[dict[str, Any], ...] = ()   # --eval cases (`acceptance.cases`)
     force: bool = False            # overwrite files the user changed in out_dir/<slug>/
+    concurrency: int = 1           # model calls an agent may have in flight at once
 
 
 def _no_progress(_: Progress) -> None:
@@ -187,7 +188,8 @@ class Build:
         self.progress = progress
         self.rounds = Rounds(store, self.progress, self._elapsed,
                              stage_timeout=self.options.stage_timeout,
-                             max_rounds=self.options.max_rounds)
+                             max_rounds=self.options.max_rounds,
+                             concurrency=self.options.concurrency)
         self._wall = time.monotonic()   # for progress lines only; decisions use the observer
 
     def _elapsed(self) -> float:
@@ -270,6 +272,8 @@ class Build:
             "out_dir": str(self.options.out_dir),
             "sandbox_model": self.options.model,
             "sandbox_backend": self.options.backend}
+        if self.options.concurrency > 1:
+            config["concurrency"] = self.options.concurrency
         if self.options.bus is not None:
             config["bus"] = redact_url(self.options.bus)
         if self.options.held_out:

@@ -48,6 +48,7 @@ class Rounds:
     elapsed: Callable[[], float]
     stage_timeout: float
     max_rounds: int
+    concurrency: int = 1
 
     def __post_init__(self) -> None:
         self._versions: Counter[str] = Counter()
@@ -80,8 +81,10 @@ class Rounds:
                 break  # the extra round is only for a perturbed retry
             self.progress(Progress(stage, round_, "working", self.elapsed(),
                                    iteration=iteration))
+            at_once = {"concurrency": self.concurrency} if self.concurrency > 1 else {}
             reply = await exchange.request(stage, Produce(
-                inputs=inputs, round=round_, feedback=feedback, perturb=perturb), round_)
+                inputs=inputs, round=round_, feedback=feedback, perturb=perturb, **at_once),
+                round_)
             artefact = step.artefact.model_validate(Produced.of(reply).artefact)
             digest = artefact.digest()
             record = self.log_artefact(run_id, stage, artefact, reply.id)

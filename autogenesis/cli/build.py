@@ -73,6 +73,11 @@ def build(
         False, "--force", help="Overwrite files of OUT/<name>/ that you changed since the "
         "last build (without it the build refuses and names them). Files you added are "
         "kept either way."),
+    concurrency: int = typer.Option(
+        4, "--concurrency", "-j", min=1, max=16,
+        help="Model calls an agent may have in flight at once where they do not depend on "
+        "each other (prompt variants and trials, baselines, documentation); the llama.cpp "
+        "backend decodes them together. 1: one at a time. Replays use the build's own."),
     min_pass: float | None = typer.Option(
         None, "--min-pass", min=0.0, max=1.0,
         help="Exit 1 (the package is still written) unless the system passes at least this "
@@ -107,7 +112,8 @@ def build(
                            budget_s=budget * 60, stage_timeout=stage_timeout,
                            model_blocking=model_blocking, model=model, backend=backend,
                            model_reads=model_reads(reads, model),
-                           bus=bus, wait_s=wait, held_out=held_out, force=force)
+                           bus=bus, wait_s=wait, held_out=held_out, force=force,
+                           concurrency=concurrency)
     loaded = None
     if bus is None:
         started = time.perf_counter()

@@ -1,13 +1,14 @@
 """The llama.cpp backend (llama-cpp-python): the fast path for .gguf models on CPU.
 
 The quantised weights run as they are (no dequantisation, load in well
-under a second). One `Llama` context is not thread-safe, so calls run one
-at a time on a single worker thread: concurrent callers queue, and their
-requests are never interleaved in one context. That thread also loads the
-model and is the only one that ever calls llama.cpp: its OpenMP build keeps
-a team of spinning worker threads per calling thread, and a second calling
-thread (measured on 2 cores) cut decoding from ~75 to ~16-30 tokens/s. The result of a
-constrained call is validated again with `jsonschema`.
+under a second). Calls from any number of tasks are decoded together: the
+`Batcher` (`llm/batching.py`) runs up to `slots` sequences in one llama.cpp
+context, on one dedicated thread. That thread is the only one that ever
+decodes: llama.cpp's OpenMP build keeps a team of spinning worker threads
+per calling thread, and a second calling thread (measured on 2 cores) cut
+decoding from ~75 to ~16-30 tokens/s. Messages are laid out with the
+GGUF's own chat template, as llama-cpp-python's `create_chat_completion`
+does. The result of a constrained call is validated again with `jsonschema`.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any
-
-import numpy as np
 
 from autogenesis.canonical import file_sha256
 from autogenesis.errors import ConfigError, ModelNotFound
@@ -32,6 +31,7 @@ from autogenesis.llm.base import (
     ModelIdentity,
     check_messages,
 )
+from autogenesis.llm.batching import Batcher, Request
 from autogenesis.llm.grammar import JsonGrammars
 from autogenesis.llm.schema import check_schema, judge_output
 from autogenesis.llm.source import ModelSource
@@ -43,7 +43,8 @@ class LlamaCppModel:
     backend = "llamacpp"
 
     def __init__(self, source: ModelSource, *, n_ctx: int = 8192,
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, slots: int = 4) -> None:
+        """`n_ctx` tokens per request; `slots` requests decoded at once."""
         if source.kind != "gguf":
             raise ConfigError(f"llama.cpp loads .gguf files, not {source.name}")
         try:
@@ -55,15 +56,26 @@ class LlamaCppModel:
         self.source = source
         started = time.perf_counter()
         sha256 = file_sha256(source.path)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        threads = n_threads or os.cpu_count() or 1
+
+        def load() -> tuple[Any, Batcher]:
+            # `Llama` gives the weights, the tokenizer and the chat template; its own small
+            # context is never decoded in. The batcher's context is where answers are made.
+            llm = llama_cpp.Llama(model_path=source.location, n_ctx=256, n_batch=256,
+                                  n_threads=threads, verbose=False)
+            return llm, Batcher(llm, llama_cpp, slots=slots, n_ctx=n_ctx, n_threads=threads)
+
+        loaded: Future[tuple[Any, Batcher]] = Future()
+        # A daemon thread: a model shared by the process (`load_model`) is never closed,
+        # and an idle batcher must not keep the interpreter from exiting.
+        self._thread = threading.Thread(target=_load_and_serve, args=(load, loaded),
+                                        name="llamacpp", daemon=True)
+        self._thread.start()
         try:
-            self.llm = self._worker.submit(
-                llama_cpp.Llama, model_path=source.location, n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count(), verbose=False,
-            ).result()
+            self.llm, self.batcher = loaded.result()
         except ValueError as exc:
-            self._worker.shutdown()
             raise ModelNotFound(f"llama.cpp cannot load {source.location}: {exc}") from exc
+        self._chat = _chat_template(self.llm, llama_cpp)
         self.load_seconds = time.perf_counter() - started
         description = self.llm._model.desc() if hasattr(self.llm, "_model") else ""
         self.identity = ModelIdentity(
@@ -74,6 +86,10 @@ class LlamaCppModel:
         )
         self._grammars: JsonGrammars | None = None
         self._grammar_lock = threading.Lock()
+
+    @property
+    def slots(self) -> int:
+        return self.batcher.slots
 
     def _grammar(self, schema: Mapping[str, Any]) -> Any:
         """The schema compiled for this model's vocabulary (built on first use)."""
@@ -93,61 +109,67 @@ class LlamaCppModel:
                        settings: Decoding | None = None) -> Generation:
         settings = settings or Decoding()
         checked = check_messages(messages)
-        grammar = None
+        matcher = None
         if schema is not None:
             schema = check_schema(schema)
-            grammar = self._grammar(schema)
+            import xgrammar
+
+            matcher = xgrammar.GrammarMatcher(self._grammar(schema))
         seed = settings.seed
         if seed is None and not settings.greedy:
-            seed = random.randrange(2**31)  # llama.cpp seeds are 32-bit
+            seed = random.randrange(2**31)  # llama.cpp seeds were 32-bit; kept for the logs
         enqueued = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(
-            self._worker, self._complete, checked, grammar, settings, seed)
-        choice = response["choices"][0]
-        text = choice["message"]["content"] or ""
-        finish = "length" if choice.get("finish_reason") == "length" else "stop"
-        parsed, problem = judge_output(text, schema, finish, settings.max_new_tokens)
-        usage = response["usage"]
+        tokens = self._prompt(checked)
+        done = await asyncio.wrap_future(self.batcher.submit(
+            Request(tokens, settings, seed, matcher)))
+        parsed, problem = judge_output(done.text, schema, done.finish, settings.max_new_tokens)
         return Generation(
-            text=text, tokens_in=usage["prompt_tokens"], tokens_out=usage["completion_tokens"],
-            latency_ms=(time.perf_counter() - enqueued) * 1000.0, finish_reason=finish,
-            parsed=parsed, batch_size=1, seed=seed, problem=problem,
+            text=done.text, tokens_in=len(tokens), tokens_out=len(done.tokens),
+            latency_ms=(time.perf_counter() - enqueued) * 1000.0,
+            finish_reason="length" if done.finish == "length" else "stop",
+            parsed=parsed, batch_size=done.batch_size, seed=seed, problem=problem,
         )
 
-    def _complete(self, messages: list[dict[str, str]], grammar: Any, settings: Decoding,
-                  seed: int | None) -> dict[str, Any]:
-        greedy = settings.greedy
-        processors = None
-        if grammar is not None:
-            processors = self._llama_cpp.LogitsProcessorList([_Constrain(grammar)])
-        return self.llm.create_chat_completion(
-            messages=messages, logits_processor=processors, max_tokens=settings.max_new_tokens,
-            temperature=settings.temperature, top_p=1.0 if greedy else settings.top_p,
-            top_k=1 if greedy else 0, min_p=0.0, repeat_penalty=settings.repetition_penalty,
-            seed=seed if seed is not None else 0, stop=list(settings.stop) or None,
-        )
+    def _prompt(self, messages: list[dict[str, str]]) -> list[int]:
+        """The messages in the model's chat layout, as tokens."""
+        laid_out = self._chat(messages=messages)
+        tokens: list[int] = self.llm.tokenize(laid_out.prompt.encode("utf-8"),
+                                              add_bos=not laid_out.added_special, special=True)
+        return tokens
 
     def close(self) -> None:
-        self._worker.submit(self.llm.close).result()
-        self._worker.shutdown(wait=True)
+        self.batcher.stop()
+        self._thread.join()
 
 
-class _Constrain:
-    """A llama-cpp-python logits processor: only tokens the grammar allows next."""
+def _load_and_serve(load: Callable[[], tuple[Any, Batcher]],
+                    loaded: Future[tuple[Any, Batcher]]) -> None:
+    """The model's thread: it loads the model and is the only one that decodes."""
+    try:
+        llm, batcher = load()
+    except BaseException as exc:  # handed to the constructor, which raises it
+        loaded.set_exception(exc)
+        return
+    loaded.set_result((llm, batcher))
+    try:
+        batcher.serve()
+    finally:
+        llm.close()
 
-    def __init__(self, compiled: Any) -> None:
-        import xgrammar
 
-        self.matcher = xgrammar.GrammarMatcher(compiled)
-        self.bitmask = xgrammar.allocate_token_bitmask(1, compiled.tokenizer_info.vocab_size)
-        self.seen: int | None = None
+def _chat_template(llm: Any, llama_cpp: Any) -> Any:
+    """The formatter `Llama` itself uses for a GGUF that carries a chat template."""
+    from llama_cpp import llama_chat_format
 
-    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if self.seen is not None and len(input_ids) > self.seen:
-            self.matcher.accept_token(int(input_ids[-1]))  # the token sampled last step
-        self.seen = len(input_ids)
-        self.matcher.fill_next_token_bitmask(self.bitmask)
-        bits = np.unpackbits(self.bitmask.numpy().view(np.uint8), bitorder="little")
-        scores[~bits[: scores.shape[-1]].astype(bool)] = -np.inf
-        return scores
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ModelNotFound("this .gguf carries no chat template (tokenizer.chat_template): "
+                            "the llamacpp backend needs one to lay out chat messages")
+    eos, bos = llm.token_eos(), llm.token_bos()
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+
+    def text(token: int) -> str:
+        return llama_cpp.llama_vocab_get_text(vocab, token).decode("utf-8") if token != -1 else ""
+
+    return llama_chat_format.Jinja2ChatFormatter(
+        template=template, eos_token=text(eos), bos_token=text(bos), stop_token_ids=[eos])

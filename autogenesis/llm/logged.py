@@ -26,6 +26,7 @@ from autogenesis.llm.base import (
     check_messages,
     prompt_sha256,
 )
+from autogenesis.llm.concurrent import call_slot
 from autogenesis.store.records import Completion, Record
 
 
@@ -74,7 +75,8 @@ class LoggedModel:
         with self._lock:
             index = self._next[(run_id, agent)]
             self._next[(run_id, agent)] += 1
-        result = await self.model.generate(checked, schema=schema, settings=settings)
+        async with call_slot():   # bounded when made among others at once
+            result = await self.model.generate(checked, schema=schema, settings=settings)
         with self._lock:
             self.calls += 1
             self.tokens_in += result.tokens_in

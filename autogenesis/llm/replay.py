@@ -6,7 +6,9 @@ original run: the n-th call of `design` gets the n-th logged completion of
 hash of messages, schema and settings); a call that differs, or one the
 log does not have, raises `ReplayMismatch` naming the agent, the call index
 and the first difference; with a `fallback` model, calls past the log go to
-it instead (resuming a run).
+it instead (resuming a run). A call made among others at once
+(`llm.concurrent.at_once`) gets the agent's earliest unanswered logged call
+with the same hash, whatever its number: such calls start in no fixed order.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from autogenesis.llm.base import (
     check_messages,
     prompt_sha256,
 )
+from autogenesis.llm.concurrent import in_any_order
 from autogenesis.llm.schema import judge_output
 
 
@@ -46,7 +49,8 @@ class ReplayModel:
             self._logged[row["agent"]].append(row)
         for rows in self._logged.values():
             rows.sort(key=lambda r: r["call_index"])
-        self._next: dict[str, int] = defaultdict(int)
+        self._open: dict[str, list[int]] = {   # per agent, the unanswered calls' places
+            agent: list(range(len(rows))) for agent, rows in self._logged.items()}
         self._lock = threading.Lock()
         self.identity = fallback.identity if fallback is not None else ModelIdentity(
             backend="replay", backend_version=__version__, model_id=f"replay:{run_id}")
@@ -57,8 +61,7 @@ class ReplayModel:
 
     def unanswered(self) -> dict[str, int]:
         """Logged calls nobody has asked for yet, per agent (all zero after a faithful replay)."""
-        return {agent: len(rows) - self._next[agent] for agent, rows in self._logged.items()
-                if len(rows) > self._next[agent]}
+        return {agent: len(open_) for agent, open_ in self._open.items() if open_}
 
     async def generate(self, messages: Sequence[ChatMessage], *,
                        schema: Mapping[str, Any] | None = None,
@@ -67,20 +70,26 @@ class ReplayModel:
         agent = caller.agent if caller else self.agent
         settings = settings or Decoding()
         checked = check_messages(messages)
-        with self._lock:
-            index = self._next[agent]
-            self._next[agent] += 1
+        digest = prompt_sha256(checked, schema, settings)
         logged = self._logged.get(agent, [])
-        if index >= len(logged) and self.fallback is not None:
+        with self._lock:
+            open_ = self._open.setdefault(agent, [])
+            place = open_[0] if open_ else None
+            if place is not None and in_any_order():
+                place = next((i for i in open_ if logged[i].get("prompt_sha256") == digest),
+                             place)
+            if place is not None and logged[place].get("prompt_sha256") == digest:
+                open_.remove(place)
+        if place is None and self.fallback is not None:
             return await self.fallback.generate(checked, schema=schema, settings=settings)
-        if index >= len(logged):
-            raise ReplayMismatch(agent, index, "extra_call",
-                                 f"the log has {len(logged)} call(s) for {agent}, this is call "
-                                 f"{index}; prompt starts {_snippet(checked)}")
-        row = logged[index]
-        if row.get("prompt_sha256") != prompt_sha256(checked, schema, settings):
+        if place is None:
+            raise ReplayMismatch(agent, len(logged), "extra_call",
+                                 f"the log has {len(logged)} call(s) for {agent}, all answered; "
+                                 f"this one's prompt starts {_snippet(checked)}")
+        row = logged[place]
+        if row.get("prompt_sha256") != digest:
             what, detail = _difference(row, checked, schema, settings)
-            raise ReplayMismatch(agent, index, what, detail)
+            raise ReplayMismatch(agent, place, what, detail)
         finish = row.get("finish_reason") or "stop"
         # `problem` is not logged: judged again from the logged output, as the backend did
         parsed, problem = judge_output(row["output"], schema, finish, settings.max_new_tokens)

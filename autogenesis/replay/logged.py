@@ -64,6 +64,7 @@ class LoggedRun:
             model_blocking=config.get("model_blocking", False),
             model_reads=config.get("model_reads", False),
             held_out=tuple(config.get("held_out", ())),
+            concurrency=config.get("concurrency", 1),
             model=config.get("sandbox_model"), backend=config.get("sandbox_backend"))
 
 

@@ -36,12 +36,13 @@ class Work:
     feedback: list[str] = field(default_factory=list)
     perturb: bool = False
     run_id: UUID | None = None   # the build's run (stages that start runs of their own)
+    concurrency: int = 1         # model calls it may have in flight at once (`at_once`)
 
     @classmethod
     def asked(cls, request: Produce, message: Message) -> Work:
         return cls(inputs=request.inputs, round=request.round,
                    feedback=list(request.feedback), perturb=request.perturb,
-                   run_id=message.run_id)
+                   run_id=message.run_id, concurrency=request.concurrency)
 
 
 class StageAgent(Agent):

@@ -37,6 +37,7 @@ from autogenesis.artefacts import (
 from autogenesis.build.agents.base import StageAgent, Work
 from autogenesis.build.agents.checks import check, unsafe_paths
 from autogenesis.build.codegen import PLACEHOLDER, SYSTEM_CLASSES, make_file, render_template
+from autogenesis.llm.concurrent import at_once
 from autogenesis.runtime import topologies
 
 DOC_FILES = ("README.md", "ARCHITECTURE.md", "docs/agents.md", "docs/operations.md")
@@ -154,16 +155,19 @@ class Documentation(StageAgent):
         asked: dict[str, Any] = {"agent": None, "kind": None, "duties": [],
                  "agents": [a.name for a in blueprint.agents],
                  "topology": topology_summary(blueprint.topology), **common}
-        overview = await self.ask("documentation", work, max_new_tokens=72, **asked)
+        per_agent: list[dict[str, Any]] = [
+            {"agent": agent.name, "kind": agent.kind, "duties": agent.duties, "agents": [],
+             "topology": "", **common} for agent in blueprint.agents]
+        overview, *summaries = await at_once(   # independent calls: all at once
+            [self.ask("documentation", work, max_new_tokens=72, **asked),
+             *(self.ask("documentation", work, max_new_tokens=48, **each)
+               for each in per_agent)], work.concurrency)
         prose = [checked_prose("overview", overview.text, spec_overview(blueprint), blueprint,
                                prompt=self.prompts.messages("documentation", **asked)[-1]
                                ["content"])]
         approver_of = {a.worker: a.approver for a in blueprint.approvals}
         agents = []
-        for agent in blueprint.agents:
-            asked = {"agent": agent.name, "kind": agent.kind, "duties": agent.duties,
-                     "agents": [], "topology": "", **common}
-            said = await self.ask("documentation", work, max_new_tokens=48, **asked)
+        for agent, asked, said in zip(blueprint.agents, per_agent, summaries, strict=True):
             prose.append(checked_prose(
                 f"agent {agent.name}", said.text, "; ".join(agent.duties).capitalize() + ".",
                 blueprint, agent=agent.name,

@@ -48,6 +48,7 @@ from autogenesis.build.codegen import PLACEHOLDER
 from autogenesis.build.messages import ImprovePrompt, Proposal
 from autogenesis.bus.message import Message
 from autogenesis.llm.base import Decoding
+from autogenesis.llm.concurrent import at_once
 from autogenesis.runtime.agent import handles
 
 MIN_PROMPT_COVERAGE = 0.5
@@ -176,46 +177,51 @@ class PromptDesign(StageAgent):
         examples = blueprint.examples or [Example(input=blueprint.goal)]
         if not work.feedback:   # a first try: the first example; a rework: every one
             examples = examples[:1]
-        chosen: list[AgentPrompt] = []
-        scored: list[VariantScore] = []
-        for agent in blueprint.agents:
-            fmt = output_format(agent, blueprint)
-            written = await self.ask(
-                "prompt_design", work, max_new_tokens=96, title=blueprint.title,
-                goal=blueprint.goal, name=agent.name, kind=agent.kind, duties=agent.duties,
-                words=blueprint.answer_words)
-            is_exit = agent.name == blueprint.exit
-            variants = {"template": template_prompt(agent, blueprint),
-                        "model": clean_model_prompt(written.text)}
-            if is_exit and agent.kind in ANSWERING:
-                variants["one_call"] = self.one_call_prompt(blueprint)
-            results = [await self._score(agent, blueprint, name, text, fmt, examples,
-                                         is_exit=is_exit)
-                       for name, text in variants.items() if text]
-            scored += results
-            best = max(results, key=lambda r: (r.score, -r.tokens, r.variant == "template"))
-            shot = clean_model_prompt(best.trial_answer)
-            shots = [Shot(input=examples[0].input, output=shot)] \
-                if best.trial >= SHOT_THRESHOLD \
-                and shot_passes(shot, blueprint, is_exit=is_exit) else []
-            chosen.append(AgentPrompt(agent=agent.name, system=variants[best.variant],
-                                      output_format=fmt, examples=shots,
-                                      variant=best.variant, score=best.score))
-        return PromptSet(prompts=chosen, scored=scored, score_rule=SCORE_RULE)
+        designed = await at_once([self._design(agent, blueprint, examples, work)
+                                  for agent in blueprint.agents], work.concurrency)
+        return PromptSet(prompts=[prompt for prompt, _ in designed],
+                         scored=[score for _, scores in designed for score in scores],
+                         score_rule=SCORE_RULE)
+
+    async def _design(self, agent: AgentDesign, blueprint: Blueprint, examples: list[Example],
+                      work: Work) -> tuple[AgentPrompt, list[VariantScore]]:
+        """One agent's prompt: its variants written, tried and scored; the best kept."""
+        fmt = output_format(agent, blueprint)
+        written = await self.ask(
+            "prompt_design", work, max_new_tokens=96, title=blueprint.title,
+            goal=blueprint.goal, name=agent.name, kind=agent.kind, duties=agent.duties,
+            words=blueprint.answer_words)
+        is_exit = agent.name == blueprint.exit
+        variants = {"template": template_prompt(agent, blueprint),
+                    "model": clean_model_prompt(written.text)}
+        if is_exit and agent.kind in ANSWERING:
+            variants["one_call"] = self.one_call_prompt(blueprint)
+        results = await at_once([self._score(agent, blueprint, name, text, fmt, examples,
+                                             is_exit=is_exit, work=work)
+                                 for name, text in variants.items() if text], work.concurrency)
+        best = max(results, key=lambda r: (r.score, -r.tokens, r.variant == "template"))
+        shot = clean_model_prompt(best.trial_answer)
+        shots = [Shot(input=examples[0].input, output=shot)] \
+            if best.trial >= SHOT_THRESHOLD \
+            and shot_passes(shot, blueprint, is_exit=is_exit) else []
+        return AgentPrompt(agent=agent.name, system=variants[best.variant], output_format=fmt,
+                           examples=shots, variant=best.variant, score=best.score), results
 
     def one_call_prompt(self, blueprint: Blueprint) -> str:
         """The system prompt of the one-call baseline (testing's), for the answering agent."""
         return one_call_messages(self.prompts, blueprint, "")[0]["content"].strip()
 
     async def _score(self, agent: AgentDesign, blueprint: Blueprint, variant: str, text: str,
-                     fmt: str, examples: list[Example], *, is_exit: bool) -> VariantScore:
+                     fmt: str, examples: list[Example], *, is_exit: bool,
+                     work: Work) -> VariantScore:
         limit = blueprint.answer_words or round(agent.model.max_new_tokens / 1.4)
+        settings = Decoding(max_new_tokens=min(TRIAL_TOKENS, agent.model.max_new_tokens))
+        ran = await at_once([self.model.generate(
+            [{"role": "system", "content": f"{text}\n\nOutput format: {fmt}"},
+             {"role": "user", "content": f"Task: {example.input}"}], settings=settings)
+            for example in examples], work.concurrency)
         trials, answers, tokens = [], [], 0
-        for example in examples:
-            messages = [{"role": "system", "content": f"{text}\n\nOutput format: {fmt}"},
-                        {"role": "user", "content": f"Task: {example.input}"}]
-            result = await self.model.generate(messages, settings=Decoding(
-                max_new_tokens=min(TRIAL_TOKENS, agent.model.max_new_tokens)))
+        for example, result in zip(examples, ran, strict=True):
             answer = result.text.strip()
             by_checks = checks_score(answer, trial_checks(example, is_exit=is_exit))
             if answer and repetition(answer) is not None:

@@ -44,6 +44,7 @@ from autogenesis.build.codegen import materialise
 from autogenesis.build.prompts import Prompts
 from autogenesis.build.scenarios import PYTEST_TIMEOUT_S, SCENARIO_MEMORY_MB, Runner, scenario
 from autogenesis.llm.base import Decoding, Model
+from autogenesis.llm.concurrent import at_once
 from autogenesis.sandbox import network_isolation
 from autogenesis.store.records import Run
 
@@ -138,14 +139,20 @@ class Testing(SystemStage):
                 zip(report.scenarios, examples_of(blueprint), strict=True)]
         runs += [(True, ran, example) for ran, example in
                  zip(report.held_out, work.inputs.get("held_out", ()), strict=True)]
-        baselines = []
-        for held_out, ran, example in runs:
-            single = await self.single_call(blueprint, ran.example, example)
-            baselines.append(single.model_copy(update={"held_out": held_out}))
-            if any(c.kind in DEFINITE for c in checks_of(example)):
-                vote = await self.vote(blueprint, ran.example, example, max(1, ran.calls))
-                baselines.append(vote.model_copy(update={"held_out": held_out}))
+        arms = await at_once([self.baselines(blueprint, ran.example, example, ran.calls, work)
+                              for _, ran, example in runs], work.concurrency)
+        baselines = [arm.model_copy(update={"held_out": held_out})
+                     for (held_out, _, _), made in zip(runs, arms, strict=True) for arm in made]
         return report.model_copy(update={"baselines": baselines})
+
+    async def baselines(self, blueprint: Blueprint, number: int, example: dict[str, Any],
+                        calls: int, work: Work) -> list[BaselineRun]:
+        """The example's baseline arms: one call and, on a decision, the vote."""
+        single = await self.single_call(blueprint, number, example)
+        if not any(c.kind in DEFINITE for c in checks_of(example)):
+            return [single]
+        return [single, await self.vote(blueprint, number, example, max(1, calls),
+                                        work.concurrency)]
 
     def baseline_messages(self, blueprint: Blueprint, example: dict[str, Any]
                           ) -> tuple[list[dict[str, str]], int]:
@@ -166,14 +173,14 @@ class Testing(SystemStage):
                            tokens_in=result.tokens_in, tokens_out=result.tokens_out)
 
     async def vote(self, blueprint: Blueprint, number: int, example: dict[str, Any],
-                   k: int) -> BaselineRun:
+                   k: int, concurrency: int = 1) -> BaselineRun:
         """`k` sampled answers to the one-call prompt (seeds 1..k), voted on the example's
         decision checks; the answer shown is the first sample that agrees with the vote."""
         messages, tokens = self.baseline_messages(blueprint, example)
         definite = [c for c in checks_of(example) if c.kind in DEFINITE]
-        samples = [await self.model.generate(messages, settings=Decoding(
+        samples = await at_once([self.model.generate(messages, settings=Decoding(
             max_new_tokens=tokens, temperature=VOTE_TEMPERATURE, seed=seed))
-            for seed in range(1, k + 1)]
+            for seed in range(1, k + 1)], concurrency)
         judged = [run_checks(definite, s.text) for s in samples]
         voted = []
         for i, stated in enumerate(definite):
