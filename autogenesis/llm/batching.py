@@ -12,12 +12,15 @@ existed; in a batch llama.cpp sums the same products in another order, so a
 greedy answer can differ in rare near-ties (measured in `bench/llm.py`,
 pinned by tests/test_llm_batching.py).
 
-A slot keeps the tokens of its last request in the cache, so a request that
-starts like an earlier one (the same system prompt, say) evaluates only what
-differs (as llama-cpp-python's `Llama` did for its one sequence).
-
-Each sequence has a part of the cache of its own (`n_ctx` tokens, as a lone
-context had before), so its attention reads only its own cells.
+Each sequence has a part of the KV cache of its own, `n_ctx` tokens (what a
+lone context had before), so its attention reads only its own cells. That
+is what keeps a batched answer equal to the answer alone: with one cache
+shared by all (llama.cpp's unified KV cache, a quarter of the memory) every
+sequence attends over every cell, masked, and greedy answers drifted apart
+after a few dozen tokens (measured: tests/test_llm_batching.py fails with
+it). A slot keeps the tokens of its last request in its cache, so a request
+that starts like an earlier one (the same system prompt, say) evaluates only
+what differs, as llama-cpp-python's `Llama` does for its one sequence.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ class Batcher:
 
     def __init__(self, llm: Any, llama_cpp: Any, *, slots: int, n_ctx: int,
                  n_threads: int, n_batch: int = 512) -> None:
-        """`n_ctx` is each sequence's context: the cache holds `slots * n_ctx` tokens."""
+        """`slots` sequences decoded at once, each with a cache of `n_ctx` tokens."""
         if slots < 1:
             raise ConfigError(f"a llama.cpp context needs at least one slot, got {slots}")
         self.llm = llm
@@ -94,9 +97,7 @@ class Batcher:
         params.n_batch = n_batch
         params.n_ubatch = n_batch
         params.n_seq_max = slots
-        # A part of the cache per sequence: each one's attention then reads only its own
-        # cells (a shared cache makes every sequence attend over all of them, masked).
-        params.kv_unified = False
+        params.kv_unified = False  # a part of the cache per sequence (see the module)
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         self.ctx = llama_cpp.llama_init_from_model(llm.model, params)
@@ -189,7 +190,7 @@ class Batcher:
             return
         rows = self._fill()
         status = self.lib.llama_decode(self.ctx, self.batch)
-        if status != 0:   # 1: no room in the cache, which the length limits rule out
+        if status != 0:   # 1 is a full cache, which the length limits rule out
             for seq in list(self.running.values()):
                 self._fail(seq, RuntimeError(f"llama_decode failed ({status})"))
             return

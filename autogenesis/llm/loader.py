@@ -58,7 +58,9 @@ def load_model(model: str | None = None, *, backend: str | None = None,
     """The process's shared instance of `model` on `backend` (loading it the first time).
 
     `model` and `backend` default to AUTOGENESIS_MODEL / AUTOGENESIS_BACKEND.
-    `options` go to the backend (dtype, max_batch, n_threads, ...).
+    `options` go to the backend (dtype, max_batch, n_threads, ...), but for `slots`: how
+    many requests llama.cpp decodes at once (each slot holds a cache of its own; the
+    transformers backend batches what waits, up to its max_batch, and ignores it).
     """
     settings = settings or Settings.from_env()
     source = resolve(model if model is not None else settings.model)
@@ -72,10 +74,12 @@ def load_model(model: str | None = None, *, backend: str | None = None,
 
 def _construct(backend: str, source: ModelSource, settings: Settings,
                progress: Progress | None, options: dict[str, Any]) -> Model:
+    options = dict(options)
+    slots = options.pop("slots", None)
     if backend == "llamacpp":
         from autogenesis.llm.llamacpp_backend import LlamaCppModel
 
-        return LlamaCppModel(source, **options)
+        return LlamaCppModel(source, **options, **({"slots": slots} if slots else {}))
     from autogenesis.llm.transformers_backend import TransformersModel
 
     return TransformersModel(source, cache_root=settings.models_dir, progress=progress,

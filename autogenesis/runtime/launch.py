@@ -56,6 +56,18 @@ def make_agent(cls: type[ModelAgent], name: str, model: Model,
                answer_words=config.get("answer_words"))
 
 
+FAN_OUT = ("consensus", "hierarchy", "contract_net")
+"""Topologies that ask their members at once (`System.members`)."""
+
+
+def at_once(config: Mapping[str, Any]) -> int:
+    """How many model calls the system can have in flight: its members, where it asks them
+    together (the model then decodes them in one batch); one otherwise."""
+    if config.get("topology") in FAN_OUT:
+        return max(1, min(len(config.get("agents", ())), 8))
+    return 1
+
+
 def approvals(config: Mapping[str, Any]) -> dict[str, Approval]:
     return {a["worker"]: Approval(a["approver"], a["max_rounds"])
             for a in config.get("approvals", ())}
@@ -238,7 +250,8 @@ def _serve(build: Build, config: Mapping[str, Any], args: argparse.Namespace) ->
     from autogenesis.llm.loader import load_model
     from autogenesis.llm.logged import LoggedModel
 
-    model = load_model(args.model or config.get("model"), backend=args.backend)
+    model = load_model(args.model or config.get("model"), backend=args.backend,
+                       slots=at_once(config))
     if args.no_log:
         system = build(model, config)
         asyncio.run(serve(system, served_names(system, args.serve), args.bus))
@@ -265,7 +278,8 @@ def _run(build: Build, config: Mapping[str, Any], text: str, args: argparse.Name
 
     if not text.strip():
         raise UserError("the input is empty")
-    model = load_model(args.model or config.get("model"), backend=args.backend)
+    model = load_model(args.model or config.get("model"), backend=args.backend,
+                       slots=at_once(config))
     if args.no_log:
         return asyncio.run(_asking(build(model, config), text, args))
     if args.trace is not None:
