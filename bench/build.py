@@ -125,6 +125,7 @@ def main() -> None:
     with Store.open() as store, tempfile.TemporaryDirectory() as tmp:
         for spec in specs:
             walls: dict[str, float] = {}
+            stages: dict[str, dict[str, float]] = {}
             result = None
             for concurrency in settings:
                 started = time.perf_counter()
@@ -138,7 +139,9 @@ def main() -> None:
                         f"{scripted:>11.1f}  {error}")
                     continue
                 say(_row(spec, concurrency, result, total, scripted, order))
-            row: dict[str, object] = {"wall_s": walls}
+                stages[str(concurrency)] = {s: round(t, 1) for s, t in
+                                            result.seconds_by_stage().items()}
+            row: dict[str, object] = {"wall_s": walls, "stages_s": stages}
             if len(settings) > 1 and str(settings[0]) in walls and str(settings[-1]) in walls:
                 row["ratio"] = round(walls[str(settings[-1])] / walls[str(settings[0])], 3)
             if result is not None:

@@ -440,3 +440,23 @@ def test_checks_reject_a_regressing_tuning_report(made: LogStore, tmp_path: Path
     assert {c.name for c in tuning_checks(worse, blueprint) if not c.passed} == {
         "no_regression"}
     assert isinstance(result.package, Package)
+
+
+def test_calls_at_once_make_the_same_artefacts_as_one_at_a_time(made: LogStore,
+                                                                tmp_path: Path):
+    """Concurrency changes when calls are made, not what a stage makes of their answers:
+    with a model whose answer depends only on its prompt, prompt design, the baselines
+    (one call and the vote's samples) and the docs' prose come out the same."""
+    from autogenesis.artefacts import Docs, PromptSet, TestReport
+
+    one = full_build(made, spec_text("review_panel.md"), tmp_path / "one")
+    four = full_build(made, spec_text("review_panel.md"), tmp_path / "four", concurrency=4)
+    assert four.artefact(PromptSet) == one.artefact(PromptSet)
+    assert four.artefact(TestReport).baselines == one.artefact(TestReport).baselines
+    assert four.artefact(Docs).prose == one.artefact(Docs).prose
+    asked = made.completions(four.run_id)
+    assert any(c["agent"] == "prompt_design" for c in asked)
+    produce = [m for m in made.messages(four.run_id) if m["kind"] == "produce"]
+    assert produce and all(m["body"]["concurrency"] == 4 for m in produce)
+    assert all("concurrency" not in m["body"] for m in made.messages(one.run_id)
+               if m["kind"] == "produce")   # a one-at-a-time build's requests read as before
