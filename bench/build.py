@@ -17,8 +17,9 @@ one plain call of the same model passes and, on the decision checks, those an
 equal-budget vote passes, with calls, tokens out and seconds of each, on the checks
 the spec's wired rules decide the system's and one call's passes, and whether the
 build kept a system that falls short of one call.
-With `--concurrency 1,4` each spec is built once per setting (model calls an
-agent may have in flight at once), the last build of each spec is re-executed
+Builds lend their model to the sandboxed runs of the system, as `autogenesis
+build` does. With `--concurrency 1,4` each spec is built once per setting (model
+calls an agent may have in flight at once, and runs of the system at once), the last build of each spec is re-executed
 from the log, and the wall times are printed side by side; `--json` prints
 one JSON object instead (keys in bench/README.md).
 Logs to the configured database (the embedded one by default) and
@@ -58,7 +59,8 @@ SHORT = {"understanding": "und", "design": "des", "prompt_design": "prm", "gener
 
 def build(store: Store, model: Model, spec: Path, out: Path,
           runner: Runner | None = None, **options: int) -> tuple[BuildResult | None, str]:
-    pipeline = Build(store, model, options=BuildOptions(out_dir=out, **options),
+    pipeline = Build(store, model, options=BuildOptions(out_dir=out, serve_model=runner is None,
+                                                        **options),
                      seams=Seams(runner=runner))
     try:
         return asyncio.run(pipeline.run(spec.read_text(), spec_path=str(spec))), ""

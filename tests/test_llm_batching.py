@@ -177,3 +177,14 @@ def test_a_consensus_systems_members_are_decoded_together(model: LlamaCppModel):
              for r in proposals]
     assert max(start for start, _ in spans) < min(end for _, end in spans)   # all overlap
     assert all(r["batch_size"] >= 2 for r in proposals)
+
+
+def test_fan_out_systems_load_a_slot_per_member_and_others_one():
+    from autogenesis.runtime.launch import MAX_SLOTS, at_once
+
+    members = {name: {} for name in ("a", "b", "c")}
+    assert at_once({"topology": "consensus", "agents": members}) == 3
+    assert at_once({"topology": "hierarchy", "agents": members}) == 3
+    assert at_once({"topology": "pipeline", "agents": members}) == 1
+    many = {f"m{i}": {} for i in range(9)}
+    assert at_once({"topology": "contract_net", "agents": many}) == MAX_SLOTS

@@ -14,7 +14,9 @@ what they observe of the world:
 per run and agent in the order the agent asked, like completions. Given a logged
 run's observations it answers from them instead: the n-th observation of an
 agent gets the n-th logged one, after checking that it asks for the same
-thing (`ReplayMismatch` otherwise). When the log has no more for an agent it
+thing (`ReplayMismatch` otherwise); one made among others at once
+(`llm.concurrent.in_threads`) gets the agent's earliest unanswered one that
+asks the same, whatever its number. When the log has no more for an agent it
 either goes live (`live=True`: resuming a run) or raises `ReplayMismatch`
 (re-execution must not do anything the original did not).
 """
@@ -36,6 +38,7 @@ from autogenesis.build.messages import COORDINATOR
 from autogenesis.build.scenarios import Installed, Outcome, Runner
 from autogenesis.bus.context import current_caller
 from autogenesis.errors import ReplayMismatch
+from autogenesis.llm.concurrent import in_any_order
 from autogenesis.llm.logged import Log
 from autogenesis.llm.replay import diff_json
 from autogenesis.store.records import Observation
@@ -55,6 +58,8 @@ class Observer:
         self._logged: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         for row in sorted(logged, key=lambda r: (r["agent"], r["call_index"])):
             self._logged[row["agent"]].append(row)
+        self._open: dict[str, list[int]] = {   # per agent, the unanswered rows' places
+            agent: list(range(len(rows))) for agent, rows in self._logged.items()}
         self._next: dict[tuple[UUID, str], int] = defaultdict(int)
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
@@ -69,16 +74,24 @@ class Observer:
         run_id = (caller.run_id if caller else None) or self.run_id
         if run_id is None:
             raise RuntimeError("an observation needs a run: set Observer.run_id")
+        logged = self._logged.get(agent, [])
         with self._lock:
             index = self._next[(run_id, agent)]
             self._next[(run_id, agent)] += 1
-        logged = self._logged.get(agent, [])
-        if index < len(logged):
-            row = logged[index]
+            open_ = self._open.setdefault(agent, [])
+            place = open_[0] if open_ else None
+            if place is not None and in_any_order():   # made among others at once
+                place = next((i for i in open_ if logged[i]["kind"] == kind
+                              and logged[i]["request"] == request), place)
+            if place is not None:
+                open_.remove(place)
+        if place is not None:
+            row = logged[place]
             if row["kind"] != kind or row["request"] != request:
                 self._mismatch(ReplayMismatch(agent, index, "observation", diff_json(
                     {"kind": row["kind"], "request": row["request"]},
                     {"kind": kind, "request": request})))
+            index = row["call_index"]   # logged again under the original's number
             result = dict(row["result"])
             with self._lock:
                 self.replayed += 1
@@ -124,6 +137,11 @@ class ObservedRunner:
     def __init__(self, runner: Runner, observer: Observer) -> None:
         self.runner = runner
         self.observer = observer
+
+    @property
+    def at_once(self) -> bool:
+        """Whether the runner's runs may overlap (`SandboxRunner.at_once`)."""
+        return bool(getattr(self.runner, "at_once", False))
 
     def pytest(self, folder: Path) -> PytestRun:
         result = self.observer.observe(

@@ -115,6 +115,7 @@ from autogenesis.config import redact_url
 from autogenesis.errors import ConfigError, StageFailed, UserError
 from autogenesis.llm.base import Model
 from autogenesis.llm.logged import LoggedModel
+from autogenesis.llm.served import ModelServer
 from autogenesis.store.protocol import LogStore
 from autogenesis.store.records import Event, GeneratedFile, Run, RunKind, RunStatus
 
@@ -145,6 +146,7 @@ class BuildOptions:
     held_out: tuple[dict[str, Any], ...] = ()   # --eval cases (`acceptance.cases`)
     force: bool = False            # overwrite files the user changed in out_dir/<slug>/
     concurrency: int = 1           # model calls an agent may have in flight at once
+    serve_model: bool = False      # lend the model to the sandboxed runs (`llm.served`)
 
 
 def _no_progress(_: Progress) -> None:
@@ -182,8 +184,13 @@ class Build:
         self.model = LoggedModel(model, store) if model is not None else None
         self.prompts = seams.prompts if seams.prompts is not None else Prompts()
         self.observer = seams.observer or Observer(store)
+        # The sandboxed runs of the system ask this process's model when it is lent them:
+        # no model of their own to load, and their calls batched with the build's.
+        self.server = ModelServer(model) if (
+            self.options.serve_model and model is not None and seams.runner is None) else None
         self.runner = ObservedRunner(
-            seams.runner or SandboxRunner(self.options.model, self.options.backend),
+            seams.runner or SandboxRunner(self.options.model, self.options.backend,
+                                          self.server.url if self.server else None),
             self.observer)
         self.progress = progress
         self.rounds = Rounds(store, self.progress, self._elapsed,
@@ -202,8 +209,9 @@ class Build:
         lock (it tells `resume` the run is live), and finished as failed or interrupted
         when the body raises. The body finishes a run that succeeds."""
         transport = self._transport()
-        async with Bus(self.store, transport=transport,
-                       default_timeout=self.options.stage_timeout) as bus:
+        async with self.server or contextlib.nullcontext(), \
+                Bus(self.store, transport=transport,
+                    default_timeout=self.options.stage_timeout) as bus:
             await self._serve(bus, transport, dist_dir)
             run = self.store.start_run(Run(
                 kind=kind, name=name, spec_path=spec_path,
@@ -274,6 +282,8 @@ class Build:
             "sandbox_backend": self.options.backend}
         if self.options.concurrency > 1:
             config["concurrency"] = self.options.concurrency
+        if self.server is not None:   # the runs of the system may overlap (Testing)
+            config["serve_model"] = True
         if self.options.bus is not None:
             config["bus"] = redact_url(self.options.bus)
         if self.options.held_out:

@@ -36,7 +36,9 @@ PYTEST_TIMEOUT_S = 120.0
 BUILD_TIMEOUT_S = 120.0
 SCENARIO_MEMORY_MB = 6144   # the model, llama.cpp or torch, and the runtime
 PYTEST_MEMORY_MB = 2048
-TRACE_FILE = ".autogenesis-trace.jsonl"
+TRACE_FILE = ".autogenesis-trace-{run_id}.jsonl"
+"""Where a run of the system writes its log, in the package's folder: one per run, so
+that runs at once do not share one."""
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,18 @@ def parse_pytest(output: str) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class SandboxRunner:
-    """Runs the package with this Python, the build's model, in the sandbox."""
+    """Runs the package with this Python, the build's model, in the sandbox: served by the
+    build (`served`, a `llm.served` URL), or loaded by each run (`model`, `backend`)."""
 
     model: str | None = None
     backend: str | None = None
+    served: str | None = None
+
+    @property
+    def at_once(self) -> bool:
+        """Whether runs of the system may overlap: only when they share the served model
+        (two that load a model each fight over the cores: 1.8x slower than in turn)."""
+        return self.served is not None
 
     def pytest(self, folder: Path) -> PytestRun:
         result = run_sandboxed([sys.executable, "-m", "pytest", "-q", "tests"], cwd=folder,
@@ -176,13 +186,15 @@ class SandboxRunner:
 
     def example(self, folder: Path, slug: str, which: int | str, run_id: UUID, *,
                 timeout: float, command: list[str] | None = None) -> Outcome:
-        trace = folder / TRACE_FILE
+        trace = folder / TRACE_FILE.format(run_id=run_id)
         trace.unlink(missing_ok=True)
         argv = [*(command or [sys.executable, "-m", slug]), "--json", "--trace", str(trace),
                 "--run-id", str(run_id), "--timeout", f"{timeout:.0f}"]
-        if self.model:
+        if self.served:
+            argv += ["--model", self.served]
+        elif self.model:
             argv += ["--model", self.model]
-        if self.backend:
+        if self.backend and not self.served:
             argv += ["--backend", self.backend]
         argv += ["--example", str(which)] if isinstance(which, int) else ["--", which]
         # The system's own deadline comes first; the sandbox's kill is the backstop

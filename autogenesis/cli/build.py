@@ -113,7 +113,7 @@ def build(
                            model_blocking=model_blocking, model=model, backend=backend,
                            model_reads=model_reads(reads, model),
                            bus=bus, wait_s=wait, held_out=held_out, force=force,
-                           concurrency=concurrency)
+                           concurrency=concurrency, serve_model=bus is None)
     loaded = None
     if bus is None:
         started = time.perf_counter()

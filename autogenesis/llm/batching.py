@@ -1,16 +1,14 @@
 """Continuous batching for llama.cpp: several requests decoded together in one context.
 
-A `Batcher` owns one llama.cpp context whose KV cache is shared by up to
-`slots` sequences (llama.cpp's unified KV cache, one sequence id per
-request). One thread, the only one that ever calls llama.cpp, runs the
+A `Batcher` owns one llama.cpp context of `slots` sequences (a sequence id
+per request). One thread, the only one that ever calls llama.cpp, runs the
 loop: requests join as soon as a slot is free, each step puts the next
 token of every running sequence (and pending prompt tokens of new ones)
 into one `llama_decode`, every sequence samples its own token with its own
 settings, grammar matcher and random generator, and a sequence leaves as
-soon as it stops. One request alone is decoded exactly as before batching
-existed; in a batch llama.cpp sums the same products in another order, so a
-greedy answer can differ in rare near-ties (measured in `bench/llm.py`,
-pinned by tests/test_llm_batching.py).
+soon as it stops. A request alone is decoded exactly as llama-cpp-python's
+chat completion decoded it before, and in a batch it gets the same answer
+as alone (tests/test_llm_batching.py; `bench/llm.py` counts it too).
 
 Each sequence has a part of the KV cache of its own, `n_ctx` tokens (what a
 lone context had before), so its attention reads only its own cells. That
@@ -258,13 +256,14 @@ class Batcher:
         seq.generated.append(token)
         if seq.request.matcher is not None:
             seq.request.matcher.accept_token(token)
-        text = self._text(seq)
-        for stop in settings.stop:
-            if stop in text:
-                return self._finish(seq, "stop", text[:text.index(stop)])
+        if settings.stop:
+            text = self._text(seq)
+            for stop in settings.stop:
+                if stop in text:
+                    return self._finish(seq, "stop", text[:text.index(stop)])
         if len(seq.generated) >= min(settings.max_new_tokens,
                                      self.n_ctx - len(seq.request.tokens)):
-            self._finish(seq, "length", text)   # (the context's end, too, as before)
+            self._finish(seq, "length")   # (the context's end, too, as before)
 
     def _choose(self, seq: _Sequence, logits: np.ndarray) -> int:
         settings = seq.settings

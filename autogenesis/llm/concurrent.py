@@ -18,7 +18,9 @@ its own calls never keeps another branch's call out.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Sequence
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TypeVar
@@ -49,6 +51,27 @@ async def at_once(work: Sequence[Awaitable[T]], limit: int) -> list[T]:
         return await item
 
     return list(await asyncio.gather(*(one(item) for item in work)))
+
+
+def in_threads(work: Sequence[Callable[[], T]], limit: int) -> list[T]:
+    """Each of `work` called, at most `limit` at a time on threads of their own, each in a
+    copy of the caller's context (its agent and run) marked as one of several at once;
+    the results in `work`'s order. With `limit` 1 they run in turn on this thread.
+
+    For blocking work whose results a replay answers from the log (the sandboxed runs of
+    the system, `build.observe.Observer`), paired as model calls are (see the module).
+    """
+    if limit <= 1 or len(work) <= 1:
+        return [fn() for fn in work]
+
+    def one(fn: Callable[[], T]) -> T:
+        _any_order.set(True)      # in this thread's copy of the context only
+        return fn()
+
+    with ThreadPoolExecutor(max_workers=min(limit, len(work)),
+                            thread_name_prefix="at-once") as pool:
+        running = [pool.submit(contextvars.copy_context().run, one, fn) for fn in work]
+        return [future.result() for future in running]
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ from typing import Any
 from autogenesis.config import BACKENDS, Settings
 from autogenesis.errors import ConfigError, ModelNotFound
 from autogenesis.llm.base import Model, Progress
+from autogenesis.llm.served import served_url
 from autogenesis.llm.source import ModelSource, resolve
 
 LLAMACPP_HINT = ("install the llama.cpp backend with `pip install llama-cpp-python` "
@@ -63,6 +64,14 @@ def load_model(model: str | None = None, *, backend: str | None = None,
     transformers backend batches what waits, up to its max_batch, and ignores it).
     """
     settings = settings or Settings.from_env()
+    if served_url(model if model is not None else settings.model):
+        from autogenesis.llm.served import ServedModel
+
+        with _lock:   # another process's model, lent over a socket (`llm.served`)
+            url = str(model if model is not None else settings.model)
+            if ("served", url) not in _shared:
+                _shared[("served", url)] = ServedModel(url)
+            return _shared[("served", url)]
     source = resolve(model if model is not None else settings.model)
     chosen = choose_backend(backend or settings.backend, source)
     key = (chosen, source.location, tuple(sorted(options.items())))

@@ -65,6 +65,7 @@ class LoggedRun:
             model_reads=config.get("model_reads", False),
             held_out=tuple(config.get("held_out", ())),
             concurrency=config.get("concurrency", 1),
+            serve_model=config.get("serve_model", False),
             model=config.get("sandbox_model"), backend=config.get("sandbox_backend"))
 
 

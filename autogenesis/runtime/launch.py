@@ -60,11 +60,16 @@ FAN_OUT = ("consensus", "hierarchy", "contract_net")
 """Topologies that ask their members at once (`System.members`)."""
 
 
+MAX_SLOTS = 4
+"""Sequences a system's model decodes at once, at most: each slot holds a KV cache of its
+own (about 190 MB for the default model), and more members than slots take turns."""
+
+
 def at_once(config: Mapping[str, Any]) -> int:
     """How many model calls the system can have in flight: its members, where it asks them
     together (the model then decodes them in one batch); one otherwise."""
     if config.get("topology") in FAN_OUT:
-        return max(1, min(len(config.get("agents", ())), 8))
+        return max(1, min(len(config.get("agents", ())), MAX_SLOTS))
     return 1
 
 

@@ -20,6 +20,7 @@ and logged like every call of the build:
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -42,9 +43,15 @@ from autogenesis.build.agents.base import StageAgent, Work
 from autogenesis.build.agents.checks import check
 from autogenesis.build.codegen import materialise
 from autogenesis.build.prompts import Prompts
-from autogenesis.build.scenarios import PYTEST_TIMEOUT_S, SCENARIO_MEMORY_MB, Runner, scenario
+from autogenesis.build.scenarios import (
+    PYTEST_TIMEOUT_S,
+    SCENARIO_MEMORY_MB,
+    Outcome,
+    Runner,
+    scenario,
+)
 from autogenesis.llm.base import Decoding, Model
-from autogenesis.llm.concurrent import at_once
+from autogenesis.llm.concurrent import at_once, in_threads
 from autogenesis.sandbox import network_isolation
 from autogenesis.store.records import Run
 
@@ -53,6 +60,11 @@ DEFINITE = ("decision",)
 VOTE_TEMPERATURE = 0.7
 MAX_SCENARIO_S = 180.0
 """A scenario's deadline, at most: the spec's step limits can be far more generous."""
+
+
+Asked = tuple[int | str, dict[str, Any], int, dict[str, Any] | None]
+"""A run of the system to make: what to pass it (an example's number or a text), the
+example, its number, and what its run's config adds."""
 
 
 class RunLog:
@@ -66,11 +78,41 @@ class RunLog:
             parent: UUID | None, stage: str, timeout: float, exit_agent: str,
             example: dict[str, Any], number: int, command: list[str] | None = None,
             config: dict[str, Any] | None = None) -> Scenario:
-        run = self.store.start_run(Run(
+        run = self._start(slug, parent, stage, example, number, config)
+        outcome = runner.example(folder, slug, which, run.id, timeout=timeout, command=command)
+        return self._finish(run, outcome, example, number, exit_agent)
+
+    def run_at_once(self, runner: Runner, folder: Path, slug: str,
+                    asked: list[Asked],
+                    *, parent: UUID | None, stage: str, timeout: float, exit_agent: str,
+                    limit: int) -> list[Scenario]:
+        """Runs of the system on each asked (which, example, number, config), at most
+        `limit` at once when the runner lets them overlap (they share the build's
+        model), else in turn. The runs are started and finished in the asked order."""
+        if limit <= 1 or not getattr(runner, "at_once", False):
+            return [self.run(runner, folder, slug, which, parent=parent, stage=stage,
+                             timeout=timeout, exit_agent=exit_agent, example=example,
+                             number=number, config=config)
+                    for which, example, number, config in asked]
+        runs = [self._start(slug, parent, stage, example, number, config)
+                for _, example, number, config in asked]
+        outcomes = in_threads([functools.partial(runner.example, folder, slug, which, run.id,
+                                                 timeout=timeout)
+                               for (which, *_), run in zip(asked, runs, strict=True)], limit)
+        return [self._finish(run, outcome, example, number, exit_agent)
+                for (_, example, number, _), run, outcome in zip(asked, runs, outcomes,
+                                                                 strict=True)]
+
+    def _start(self, slug: str, parent: UUID | None, stage: str, example: dict[str, Any],
+               number: int, config: dict[str, Any] | None) -> Run:
+        run: Run = self.store.start_run(Run(
             kind="system", name=slug, model=self.model.identity.model_id,
             config={"parent_run": str(parent) if parent else None, "stage": stage,
                     "example": number, "input": example["input"], **(config or {})}))
-        outcome = runner.example(folder, slug, which, run.id, timeout=timeout, command=command)
+        return run
+
+    def _finish(self, run: Run, outcome: Outcome, example: dict[str, Any], number: int,
+                exit_agent: str) -> Scenario:
         self.store.ingest(outcome.rows)
         result = scenario(number, example, exit_agent, outcome, run.id)
         self.store.finish_run(run, "succeeded" if result.reached_exit else "failed",
@@ -204,18 +246,18 @@ class Testing(SystemStage):
         with tempfile.TemporaryDirectory(prefix="autogenesis-test-") as tmp:
             folder = materialise(package, Path(tmp) / package.slug)
             tests = runner.pytest(folder)
-            scenarios = [
-                checked(self.runs.run(runner, folder, package.slug, which,
-                                      parent=work.run_id, stage=self.stage, timeout=timeout,
-                                      exit_agent=blueprint.exit, example=example, number=n),
-                        example)
-                for n, (which, example) in enumerate(examples_of(blueprint), start=1)]
-            held_out = [   # the user's --eval cases: run and scored, never tuned on
-                checked(self.runs.run(runner, folder, package.slug, case["input"],
-                                      parent=work.run_id, stage=self.stage, timeout=timeout,
-                                      exit_agent=blueprint.exit, example=case, number=n,
-                                      config={"held_out": True}), case)
-                for n, case in enumerate(work.inputs.get("held_out", ()), start=1)]
+            examples = examples_of(blueprint)
+            cases = list(work.inputs.get("held_out", ()))   # the user's --eval cases:
+            asked: list[Asked] = [(which, example, n, None)  # run and scored, never tuned on
+                                  for n, (which, example) in enumerate(examples, start=1)]
+            asked += [(case["input"], case, n, {"held_out": True})
+                      for n, case in enumerate(cases, start=1)]
+            ran = self.runs.run_at_once(runner, folder, package.slug, asked,
+                                        parent=work.run_id, stage=self.stage, timeout=timeout,
+                                        exit_agent=blueprint.exit, limit=work.concurrency)
+            scenarios = [checked(s, e) for s, (_, e) in zip(ran, examples, strict=False)]
+            held_out = [checked(s, case) for s, case in zip(ran[len(examples):], cases,
+                                                             strict=True)]
         return TestReport(package_sha256=package.sha256, tests=tests, scenarios=scenarios,
                           held_out=held_out,
                           network="none" if network_isolation() else "shared",
