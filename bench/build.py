@@ -19,9 +19,10 @@ the spec's wired rules decide the system's and one call's passes, and whether th
 build kept a system that falls short of one call.
 Builds lend their model to the sandboxed runs of the system, as `autogenesis
 build` does. With `--concurrency 1,4` each spec is built once per setting (model
-calls an agent may have in flight at once, and runs of the system at once), the last build of each spec is re-executed
-from the log, and the wall times are printed side by side; `--json` prints
-one JSON object instead (keys in bench/README.md).
+calls an agent may have in flight at once, and runs of the system at once), the
+last build of each spec is re-executed from the log, and the wall times are
+printed side by side; `--json` prints one JSON object instead (keys in
+bench/README.md).
 Logs to the configured database (the embedded one by default) and
 writes packages to a temporary folder.
 """
