@@ -76,7 +76,8 @@ def build(
     concurrency: int = typer.Option(
         4, "--concurrency", "-j", min=1, max=16,
         help="Model calls an agent may have in flight at once where they do not depend on "
-        "each other (prompt variants and trials, baselines, documentation); the llama.cpp "
+        "each other (prompt variants and trials, baselines, documentation), and runs of "
+        "the system at once in testing (they ask this build's model); the llama.cpp "
         "backend decodes them together. 1: one at a time. Replays use the build's own."),
     min_pass: float | None = typer.Option(
         None, "--min-pass", min=0.0, max=1.0,
