@@ -180,11 +180,11 @@ def test_a_consensus_systems_members_are_decoded_together(model: LlamaCppModel):
 
 
 def test_fan_out_systems_load_a_slot_per_member_and_others_one():
-    from autogenesis.runtime.launch import MAX_SLOTS, at_once
+    from autogenesis.runtime.launch import MAX_SLOTS, slots_for
 
     members = {name: {} for name in ("a", "b", "c")}
-    assert at_once({"topology": "consensus", "agents": members}) == 3
-    assert at_once({"topology": "hierarchy", "agents": members}) == 3
-    assert at_once({"topology": "pipeline", "agents": members}) == 1
+    assert slots_for({"topology": "consensus", "agents": members}) == 3
+    assert slots_for({"topology": "hierarchy", "agents": members}) == 3
+    assert slots_for({"topology": "pipeline", "agents": members}) == 1
     many = {f"m{i}": {} for i in range(9)}
-    assert at_once({"topology": "contract_net", "agents": many}) == MAX_SLOTS
+    assert slots_for({"topology": "contract_net", "agents": many}) == MAX_SLOTS

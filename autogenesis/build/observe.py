@@ -38,7 +38,7 @@ from autogenesis.build.messages import COORDINATOR
 from autogenesis.build.scenarios import Installed, Outcome, Runner
 from autogenesis.bus.context import current_caller
 from autogenesis.errors import ReplayMismatch
-from autogenesis.llm.concurrent import in_any_order
+from autogenesis.llm.concurrent import take_place
 from autogenesis.llm.logged import Log
 from autogenesis.llm.replay import diff_json
 from autogenesis.store.records import Observation
@@ -78,13 +78,9 @@ class Observer:
         with self._lock:
             index = self._next[(run_id, agent)]
             self._next[(run_id, agent)] += 1
-            open_ = self._open.setdefault(agent, [])
-            place = open_[0] if open_ else None
-            if place is not None and in_any_order():   # made among others at once
-                place = next((i for i in open_ if logged[i]["kind"] == kind
-                              and logged[i]["request"] == request), place)
-            if place is not None:
-                open_.remove(place)
+            place = take_place(self._open.setdefault(agent, []),
+                               lambda i: logged[i]["kind"] == kind
+                               and logged[i]["request"] == request)
         if place is not None:
             row = logged[place]
             if row["kind"] != kind or row["request"] != request:

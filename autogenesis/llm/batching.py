@@ -108,7 +108,6 @@ class Batcher:
         self.running: dict[int, _Sequence] = {}
         self.waiting: list[Request] = []
         self.inbox: queue.Queue[Request | None] = queue.Queue()
-        self.peak = 0                # most sequences decoded in one step, since start
 
     # --- called from any thread ------------------------------------------
 
@@ -194,7 +193,6 @@ class Batcher:
             return
         self._advance()
         width = len(self.running)
-        self.peak = max(self.peak, width)
         for seq, row in rows:
             seq.widest = max(seq.widest, width)
             self._sample(seq, row)

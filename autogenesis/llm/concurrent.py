@@ -74,6 +74,20 @@ def in_threads(work: Sequence[Callable[[], T]], limit: int) -> list[T]:
         return [future.result() for future in running]
 
 
+def take_place(open_: list[int], asks_the_same: Callable[[int], bool]) -> int | None:
+    """Which of the unanswered logged places (`open_`, in order) the current call or
+    observation takes, removed from `open_`: the first, or, for one made among others at
+    once, the first that asks the same (the first anyway when none does, so that the
+    difference is reported against it). None when every place is answered."""
+    if not open_:
+        return None
+    place = open_[0]
+    if in_any_order():
+        place = next((i for i in open_ if asks_the_same(i)), place)
+    open_.remove(place)
+    return place
+
+
 @asynccontextmanager
 async def call_slot() -> AsyncIterator[None]:
     """A place among the model calls in flight of the enclosing `at_once` (none needed

@@ -52,7 +52,6 @@ class LlamaCppModel:
         except ImportError as exc:
             raise ModelNotFound("the llamacpp backend needs llama-cpp-python: "
                                 "`pip install llama-cpp-python`") from exc
-        self._llama_cpp = llama_cpp
         self.source = source
         started = time.perf_counter()
         sha256 = file_sha256(source.path)

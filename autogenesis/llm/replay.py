@@ -33,7 +33,7 @@ from autogenesis.llm.base import (
     check_messages,
     prompt_sha256,
 )
-from autogenesis.llm.concurrent import in_any_order
+from autogenesis.llm.concurrent import take_place
 from autogenesis.llm.schema import judge_output
 
 
@@ -72,14 +72,9 @@ class ReplayModel:
         checked = check_messages(messages)
         digest = prompt_sha256(checked, schema, settings)
         logged = self._logged.get(agent, [])
-        with self._lock:
-            open_ = self._open.setdefault(agent, [])
-            place = open_[0] if open_ else None
-            if place is not None and in_any_order():
-                place = next((i for i in open_ if logged[i].get("prompt_sha256") == digest),
-                             place)
-            if place is not None:   # taken even when it differs: the next call is the next
-                open_.remove(place)
+        with self._lock:   # taken even when it differs: the next call is the next
+            place = take_place(self._open.setdefault(agent, []),
+                               lambda i: logged[i].get("prompt_sha256") == digest)
         if place is None and self.fallback is not None:
             return await self.fallback.generate(checked, schema=schema, settings=settings)
         if place is None:

@@ -65,7 +65,7 @@ MAX_SLOTS = 4
 own (about 190 MB for the default model), and more members than slots take turns."""
 
 
-def at_once(config: Mapping[str, Any]) -> int:
+def slots_for(config: Mapping[str, Any]) -> int:
     """How many model calls the system can have in flight: its members, where it asks them
     together (the model then decodes them in one batch); one otherwise."""
     if config.get("topology") in FAN_OUT:
@@ -256,7 +256,7 @@ def _serve(build: Build, config: Mapping[str, Any], args: argparse.Namespace) ->
     from autogenesis.llm.logged import LoggedModel
 
     model = load_model(args.model or config.get("model"), backend=args.backend,
-                       slots=at_once(config))
+                       slots=slots_for(config))
     if args.no_log:
         system = build(model, config)
         asyncio.run(serve(system, served_names(system, args.serve), args.bus))
@@ -284,7 +284,7 @@ def _run(build: Build, config: Mapping[str, Any], text: str, args: argparse.Name
     if not text.strip():
         raise UserError("the input is empty")
     model = load_model(args.model or config.get("model"), backend=args.backend,
-                       slots=at_once(config))
+                       slots=slots_for(config))
     if args.no_log:
         return asyncio.run(_asking(build(model, config), text, args))
     if args.trace is not None:
