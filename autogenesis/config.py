@@ -12,6 +12,10 @@ systems agree without passing flags around:
 - `AUTOGENESIS_MQTT_URL`: an MQTT broker for the bus: `autogenesis worker`
   serves agents there, and `autogenesis build` has workers there run its
   agents (`--local` keeps them in the process); unset means the in-process bus.
+- `AUTOGENESIS_MODEL_URL`: a model on an OpenAI-compatible server (Ollama,
+  llama.cpp's server, vLLM), `openai://host:port/v1/MODEL` (`openais://` for
+  TLS); its API key, if it wants one, in `AUTOGENESIS_API_KEY`. It is used
+  when no `--model` is given, before AUTOGENESIS_MODEL.
 - `AUTOGENESIS_MODEL`: the model (a .gguf file, a model directory or a
   Hugging Face id in the local cache); unset means the offline default.
 - `AUTOGENESIS_BACKEND`: `auto` (default), `llamacpp` or `transformers`.
@@ -88,11 +92,15 @@ class Settings:
                 "AUTOGENESIS_DATABASE_URL must be a postgresql:// URL, "
                 f"got {redact_url(database_url)!r}"
             )
+        model_url = os.environ.get("AUTOGENESIS_MODEL_URL") or None
+        if model_url and urlsplit(model_url).scheme not in ("openai", "openais"):
+            raise ConfigError("AUTOGENESIS_MODEL_URL must look like "
+                              f"openai://host:port/v1/MODEL, got {redact_url(model_url)!r}")
         return cls(
             home=home_path,
             database_url=database_url,
             mqtt_url=os.environ.get("AUTOGENESIS_MQTT_URL") or None,
-            model=os.environ.get("AUTOGENESIS_MODEL") or None,
+            model=model_url or os.environ.get("AUTOGENESIS_MODEL") or None,
             backend=os.environ.get("AUTOGENESIS_BACKEND") or "auto",
             model_cache=Path(cache).expanduser().resolve()
             if (cache := os.environ.get("AUTOGENESIS_MODEL_CACHE")) else None,

@@ -20,11 +20,16 @@ def describe(model: str | None, backend: str | None) -> dict[str, Any]:
     """What is configured and where it lives, without loading anything."""
     from autogenesis.canonical import file_sha256
     from autogenesis.llm.loader import choose_backend, gpu_present, llamacpp_installed
+    from autogenesis.llm.openai_backend import is_server_url
+    from autogenesis.llm.served import served_url
     from autogenesis.llm.source import resolve
     from autogenesis.llm.transformers_backend import cache_folder, cached_conversion
 
     settings = Settings.from_env()
-    source = resolve(model if model is not None else settings.model)
+    named = model if model is not None else settings.model
+    if is_server_url(named) or served_url(named):
+        return _describe_server(str(named))
+    source = resolve(named)
     info: dict[str, Any] = {
         "model": source.name, "kind": source.kind, "location": source.location,
         "backend_requested": backend or settings.backend,
@@ -44,6 +49,16 @@ def describe(model: str | None, backend: str | None) -> dict[str, Any]:
     return info
 
 
+def _describe_server(url: str) -> dict[str, Any]:
+    """A model another process serves: asked who it is (its server must be up)."""
+    from autogenesis.llm.loader import load_model
+
+    identity = load_model(url).identity
+    return {"model": identity.model_id, "kind": "server", "location": url,
+            "backend_requested": "-", "backend": identity.backend,
+            "revision": identity.revision}
+
+
 def models(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     backend: str | None = typer.Option(None, "--backend", "-b", help=BACKEND_HELP),
@@ -57,6 +72,10 @@ def models(
         typer.echo(json.dumps(info, indent=2))
         return
     console = Console(soft_wrap=True)
+    if info["kind"] == "server":
+        console.print(f"model      {info['model']} (served)")
+        console.print(f"backend    {info['backend']}; the server says: {info['revision'] or '-'}")
+        return
     console.print(f"model      {info['model']} ({info['kind']})")
     console.print(f"location   {info['location']}")
     if "sha256" in info:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from autogenesis.config import BACKENDS, Settings
 
-MODEL_HELP = ("A .gguf file, a model directory or a Hugging Face id in the local cache "
-              "[default: AUTOGENESIS_MODEL, else the offline SmolLM2-135M-Instruct GGUF].")
+MODEL_HELP = ("A .gguf file, a model directory, a Hugging Face id in the local cache, or a "
+              "model on an OpenAI-compatible server (Ollama, llama.cpp, vLLM) as "
+              "openai://host:port/v1/MODEL (openais:// for TLS; API key in "
+              "AUTOGENESIS_API_KEY) [default: AUTOGENESIS_MODEL_URL, else AUTOGENESIS_MODEL, "
+              "else the offline SmolLM2-135M-Instruct GGUF].")
 BACKEND_HELP = (f"One of {', '.join(BACKENDS)} [default: AUTOGENESIS_BACKEND, else auto: "
                 "llama.cpp for a .gguf on a machine without GPU when installed].")
 MODEL_READS_HELP = ("Also ask the model for its own list of the spec's agents, a third opinion "

@@ -16,6 +16,7 @@ from typing import Any
 from autogenesis.config import BACKENDS, Settings
 from autogenesis.errors import ConfigError, ModelNotFound
 from autogenesis.llm.base import Model, Progress
+from autogenesis.llm.openai_backend import is_server_url
 from autogenesis.llm.served import served_url
 from autogenesis.llm.source import ModelSource, resolve
 
@@ -58,12 +59,22 @@ def load_model(model: str | None = None, *, backend: str | None = None,
                **options: Any) -> Model:
     """The process's shared instance of `model` on `backend` (loading it the first time).
 
-    `model` and `backend` default to AUTOGENESIS_MODEL / AUTOGENESIS_BACKEND.
+    `model` and `backend` default to AUTOGENESIS_MODEL_URL or AUTOGENESIS_MODEL, and
+    AUTOGENESIS_BACKEND. A model URL (`openai://host:port/v1/NAME`, `unix:PATH`) names a
+    model another process serves; `backend` and `options` do not apply to it.
     `options` go to the backend (dtype, max_batch, n_threads, ...), but for `slots`: how
     many requests llama.cpp decodes at once (each slot holds a cache of its own; the
     transformers backend batches what waits, up to its max_batch, and ignores it).
     """
     settings = settings or Settings.from_env()
+    if is_server_url(model if model is not None else settings.model):
+        from autogenesis.llm.openai_backend import OpenAIModel
+
+        url = str(model if model is not None else settings.model)
+        with _lock:   # a model on an OpenAI-compatible server (`llm.openai_backend`)
+            if ("openai", url) not in _shared:
+                _shared[("openai", url)] = OpenAIModel(url)
+            return _shared[("openai", url)]
     if served_url(model if model is not None else settings.model):
         from autogenesis.llm.served import ServedModel
 
@@ -89,6 +100,12 @@ def _construct(backend: str, source: ModelSource, settings: Settings,
         from autogenesis.llm.llamacpp_backend import LlamaCppModel
 
         return LlamaCppModel(source, **options, **({"slots": slots} if slots else {}))
+    if importlib.util.find_spec("torch") is None or \
+            importlib.util.find_spec("transformers") is None:
+        raise ModelNotFound(
+            f"no backend to run {source.name} in this process is installed: install "
+            "`autogenesis[llamacpp]` (.gguf files) or `autogenesis[transformers]`, or ask a "
+            "model server with --model openai://host:port/v1/MODEL")
     from autogenesis.llm.transformers_backend import TransformersModel
 
     return TransformersModel(source, cache_root=settings.models_dir, progress=progress,
