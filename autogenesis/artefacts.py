@@ -471,6 +471,9 @@ class Deployment(Artefact):
     venv: str = Field(description="how the fresh environment was made")
     installed: bool
     install_output: str = ""
+    venv_bytes: int = Field(0, description="the venv's size with the package and its "
+                            "dependencies (0: not measured)")
+    install_s: float = Field(0.0, description="seconds to make the venv and install into it")
     command: list[str] = Field(description="the entry point run, as run")
     returncode: int = Field(description="0 when the entry point answered from the exit agent")
     answer: str = ""

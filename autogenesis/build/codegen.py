@@ -39,6 +39,7 @@ from autogenesis.build.skills_code import award, member_timeout, rules_code
 from autogenesis.canonical import file_sha256
 from autogenesis.config import check_name
 from autogenesis.errors import ConfigError
+from autogenesis.runtime.skills import TESTS_REQUIREMENT
 
 TEMPLATES = Path(__file__).parents[1] / "templates"
 RESERVED = frozenset({"autogenesis", "tests", "test", "main", "setup", "site", "config"})
@@ -181,6 +182,9 @@ def render_package(blueprint: Blueprint, prompts: PromptSet, description: str) -
         "uses_data": any(c.data for c in wired),
         "unwired": [r for r in blueprint.rules if not r.wired],
         "reworkable": any(a.worker not in blueprint.rule_only for a in blueprint.approvals),
+        # what the package declares besides the runtime (pyproject.toml)
+        "requirements": [TESTS_REQUIREMENT] if any(
+            r.kind == "run_tests" and r.wired for r in blueprint.rules) else [],
     }
     env = _environment()
 

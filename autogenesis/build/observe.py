@@ -169,7 +169,8 @@ class ObservedRunner:
                 "bytes": base64.b64encode(done.wheel.read_bytes()).decode("ascii")}
             return {"wheel": wheel, "installed": done.installed, "output": done.output,
                     "command": done.command, "seconds": done.seconds,
-                    "network": done.network}
+                    "network": done.network, "venv_bytes": done.venv_bytes,
+                    "install_seconds": done.install_seconds}
 
         result = self.observer.observe("install", {"slug": slug}, run)
         wheel = None
@@ -179,7 +180,9 @@ class ObservedRunner:
                 wheel.parent.mkdir(parents=True, exist_ok=True)
                 wheel.write_bytes(base64.b64decode(result["wheel"]["bytes"]))
         return Installed(wheel, result["installed"], result["output"], result["command"],
-                         result["seconds"], result["network"])
+                         result["seconds"], result["network"],
+                         result.get("venv_bytes", 0),          # not logged before issue 22
+                         result.get("install_seconds", 0.0))
 
 
 def _with_run(table: str, row: list[str | None], run_id: UUID) -> list[str | None]:

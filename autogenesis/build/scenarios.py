@@ -18,7 +18,7 @@ import json
 import os
 import re
 import sys
-import sysconfig
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,11 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from autogenesis.artefacts import PytestRun, Scenario
+from autogenesis.build.wheelhouse import (
+    WheelhouseError,
+    build_runtime_wheel,
+    ensure_dependencies,
+)
 from autogenesis.config import Settings
 from autogenesis.runtime.trace import read_trace
 from autogenesis.sandbox import run_sandboxed
@@ -63,35 +68,34 @@ class Installed:
     command: list[str] | None         # the console script in the venv
     seconds: float = 0.0
     network: str = "none"
+    venv_bytes: int = 0               # the venv, with the package and its dependencies
+    install_seconds: float = 0.0      # making the venv and installing into it
 
 
 _REQUIREMENTS_PROBE = """
-import sys
+import importlib.util, sys
 from importlib.metadata import requires, version
-from packaging.requirements import Requirement
 import {slug}
 assert {slug}.__file__.startswith(sys.prefix), f"imported from {{{slug}.__file__}}"
-for line in requires({dist!r}) or []:
-    req = Requirement(line)
-    assert req.specifier.contains(version(req.name), prereleases=True), f"{{req}} not met"
 print("installed", version({dist!r}), {slug}.__file__)
+for heavy in ("torch", "transformers", "xgrammar", "hatchling", "pytest"):
+    print(heavy, "absent" if importlib.util.find_spec(heavy) is None else "present")
 """
 
 
 def make_venv(target: Path) -> Path:
-    """A fresh venv reusing this environment's packages; its python."""
+    """A fresh venv that sees none of this environment's packages; its python."""
     result = run_sandboxed([sys.executable, "-m", "venv", "--without-pip", str(target)],
                            cwd=target.parent, timeout=60)
     if not result.ok:
         raise RuntimeError(f"venv failed: {result.tail(400)}")
-    python = target / "bin" / "python"
-    purelib = Path(run_sandboxed([str(python), "-c", "import sysconfig; print(sysconfig."
-                                  "get_paths()['purelib'])"], cwd=target.parent,
-                                 timeout=30).stdout.strip())
-    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in sorted(ours))
-    (purelib / "_autogenesis_runtime.pth").write_text(lines, encoding="utf-8")
-    return python
+    return target / "bin" / "python"
+
+
+def folder_bytes(folder: Path) -> int:
+    """What the files under `folder` take (links not followed)."""
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not
+               p.is_symlink())
 
 
 class Runner(Protocol):
@@ -138,12 +142,15 @@ class SandboxRunner:
     model: str | None = None
     backend: str | None = None
     served: str | None = None
+    overlap: bool = True
+    """With a served model: whether runs may overlap (a worker's runs do not: the build
+    logged that they would not)."""
 
     @property
     def at_once(self) -> bool:
         """Whether runs of the system may overlap: only when they share the served model
         (two that load a model each fight over the cores: 1.8x slower than in turn)."""
-        return self.served is not None
+        return self.served is not None and self.overlap
 
     def pytest(self, folder: Path) -> PytestRun:
         result = run_sandboxed([sys.executable, "-m", "pytest", "-q", "tests"], cwd=folder,
@@ -157,11 +164,12 @@ class SandboxRunner:
 
     def install(self, source: Path, work: Path, slug: str) -> Installed:
         """The wheel built offline with hatchling from this environment (`pip wheel
-        --no-deps --no-build-isolation --no-index`), then a venv made with `--without-pip`
-        whose `.pth` adds this environment's site-packages (the runtime, torch and llama.cpp
-        are not reinstalled), the wheel installed into it with pip `--no-deps --no-index`,
-        its requirements checked with importlib.metadata and its module imported from the
-        venv, not from the source folder. All in the sandbox."""
+        --no-deps --no-build-isolation --no-index`); then a venv that cannot see this
+        environment's packages, and the wheel installed into it with its declared
+        dependencies from the wheelhouse only (`--no-index`, `build.wheelhouse`): a
+        dependency that is missing there, or does not exist, fails the install. Its
+        module must import from the venv. All in the sandbox, but for filling the
+        wheelhouse (our own wheels, not the package's)."""
         dist = slug.replace("_", "-")
         built = run_sandboxed(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
@@ -172,17 +180,28 @@ class SandboxRunner:
         if not built.ok or not wheels:
             return Installed(None, False, f"the wheel did not build: {built.tail(600)}", None,
                              built.seconds, built.network)
+        try:
+            house = ensure_dependencies()
+            runtime = build_runtime_wheel(work / "runtime").parent
+        except WheelhouseError as exc:
+            return Installed(wheels[0], False, f"unchecked: {exc}", None, built.seconds,
+                             built.network)
+        started = time.perf_counter()
         python = make_venv(work / "venv")
         install = run_sandboxed(
-            [str(python), "-m", "pip", "install", "--no-deps", "--no-index",
-             "--disable-pip-version-check", str(wheels[0])], cwd=work, timeout=BUILD_TIMEOUT_S,
+            [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index",
+             "--disable-pip-version-check", "--find-links", str(house), "--find-links",
+             str(runtime), str(wheels[0])], cwd=work, timeout=BUILD_TIMEOUT_S,
             memory_mb=2048, env={"PIP_NO_CACHE_DIR": "1"})
+        install_seconds = time.perf_counter() - started
         probe = run_sandboxed([str(python), "-c", _REQUIREMENTS_PROBE.format(
-            slug=slug, dist=dist)], cwd=work, timeout=60, memory_mb=2048)
-        return Installed(wheels[0], install.ok and probe.ok,
-                         (install.tail(300) + "\n" + probe.tail(300)).strip(),
+            slug=slug, dist=dist)], cwd=work, timeout=60, memory_mb=2048) if install.ok \
+            else None
+        output = (install.tail(400) if probe is None else probe.tail(400)).strip()
+        return Installed(wheels[0], probe is not None and probe.ok, output,
                          [str(work / "venv" / "bin" / dist)],
-                         built.seconds + install.seconds + probe.seconds, built.network)
+                         built.seconds + install_seconds, built.network,
+                         folder_bytes(work / "venv"), round(install_seconds, 2))
 
     def example(self, folder: Path, slug: str, which: int | str, run_id: UUID, *,
                 timeout: float, command: list[str] | None = None) -> Outcome:

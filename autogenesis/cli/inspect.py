@@ -179,6 +179,9 @@ def _results(console: Console, result: Inspection) -> None:
         console.print(f"\n[bold]Deployment[/] {escape(d.wheel)} (sha256 {d.wheel_sha256[:12]}…, "
                       f"{d.wheel_size} bytes) installed {MARK[d.installed]} in {escape(d.venv)};"
                       f" `{escape(' '.join(d.command))}` exit {d.returncode}")
+        if d.venv_bytes:
+            console.print(f"  venv: {d.venv_bytes / 1e6:.1f} MB, made and installed in "
+                          f"{d.install_s:.1f}s")
         if d.answer:
             console.print(f"  answered: {escape(' '.join(d.answer.split())[:120])}")
 

@@ -70,10 +70,12 @@ async def _serve(store: Store, names: list[str], url: str, err: Console, model: 
     """Connect (a broker problem shows before the model loads), load the model, serve."""
     import asyncio
 
+    from autogenesis.build.scenarios import SandboxRunner
     from autogenesis.build.worker import Worker
     from autogenesis.bus import Bus
     from autogenesis.bus.mqtt import MqttTransport
     from autogenesis.llm.loader import load_model
+    from autogenesis.llm.served import ModelServer
 
     transport = MqttTransport(url, role="worker")
     stop = asyncio.Event()
@@ -92,13 +94,18 @@ async def _serve(store: Store, names: list[str], url: str, err: Console, model: 
             loaded = await asyncio.to_thread(load_model, model, backend=backend)
         err.print(f"[dim]{loaded.identity.backend} {Path(loaded.identity.model_id).name} "
                   f"loaded in {time.perf_counter() - started:.1f}s[/]")
-        worker = Worker(store, loaded, names, served=served)
-        try:
-            await worker.attach(bus)
-            err.print(f"serving {', '.join(names)} on {transport.settings.where} as node "
-                      f"{transport.node}; Ctrl-C stops", highlight=False)
-            await stop.wait()
-        finally:
-            worker.close()
+        # The sandboxed runs of the system ask this process's model (the deployment check's
+        # venv holds no model backend); one at a time, as the coordinator logged.
+        async with ModelServer(loaded) as lent:
+            worker = Worker(store, loaded, names, served=served,
+                            runner=lambda s: SandboxRunner(s.sandbox_model, s.sandbox_backend,
+                                                           lent.url, overlap=False))
+            try:
+                await worker.attach(bus)
+                err.print(f"serving {', '.join(names)} on {transport.settings.where} as node "
+                          f"{transport.node}; Ctrl-C stops", highlight=False)
+                await stop.wait()
+            finally:
+                worker.close()
     store.flush()
     err.print(f"stopped after {worker.handled} request(s)", highlight=False)

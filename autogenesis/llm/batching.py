@@ -45,7 +45,7 @@ class Request:
     tokens: list[int]
     settings: Decoding
     seed: int | None
-    matcher: Any = None         # an xgrammar GrammarMatcher, fresh for this request
+    matcher: Any = None         # a grammar.TokenMatcher, fresh for this request
     future: Future[Done] = field(default_factory=Future)
 
 
@@ -66,7 +66,6 @@ class _Sequence:
     pending: list[int]           # prompt tokens not yet in the cache
     generated: list[int] = field(default_factory=list)
     rng: np.random.Generator | None = None
-    bitmask: Any = None
     widest: int = 1
 
     @property
@@ -173,10 +172,6 @@ class Batcher:
             seq = _Sequence(request, slot, pending=request.tokens[keep:])
             if not request.settings.greedy:
                 seq.rng = np.random.default_rng(request.seed)
-            if request.matcher is not None:
-                import xgrammar
-
-                seq.bitmask = xgrammar.allocate_token_bitmask(1, self.n_vocab)
             self.running[slot] = seq
 
     def _step(self) -> None:
@@ -253,7 +248,7 @@ class Batcher:
             return self._finish(seq, "stop")
         seq.generated.append(token)
         if seq.request.matcher is not None:
-            seq.request.matcher.accept_token(token)
+            seq.request.matcher.accept(token)
         if settings.stop:
             text = self._text(seq)
             for stop in settings.stop:
@@ -266,9 +261,7 @@ class Batcher:
     def _choose(self, seq: _Sequence, logits: np.ndarray) -> int:
         settings = seq.settings
         if seq.request.matcher is not None:
-            seq.request.matcher.fill_next_token_bitmask(seq.bitmask)
-            bits = np.unpackbits(seq.bitmask.numpy().view(np.uint8), bitorder="little")
-            logits[~bits[: self.n_vocab].astype(bool)] = -np.inf
+            logits[~seq.request.matcher.allowed()[: self.n_vocab]] = -np.inf
         if settings.repetition_penalty != 1.0:
             recent = self.cached[seq.seq_id][-PENALTY_WINDOW:]   # prompt and answer so far
             seen = np.unique(np.asarray(recent, dtype=np.int64))

@@ -8,7 +8,9 @@ decodes: llama.cpp's OpenMP build keeps a team of spinning worker threads
 per calling thread, and a second calling thread (measured on 2 cores) cut
 decoding from ~75 to ~16-30 tokens/s. Messages are laid out with the
 GGUF's own chat template, as llama-cpp-python's `create_chat_completion`
-does. The result of a constrained call is validated again with `jsonschema`.
+does. A constrained call's tokens are masked by llguidance (llama.cpp's own grammar
+engine; no torch) or xgrammar (`grammar.py`), and its result is validated again with
+`jsonschema`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from autogenesis.llm.base import (
     check_messages,
 )
 from autogenesis.llm.batching import Batcher, Request
-from autogenesis.llm.grammar import JsonGrammars
+from autogenesis.llm.grammar import GuidanceMasks, TokenMatcher, XGrammarMasks, grammar_engine
 from autogenesis.llm.schema import check_schema, judge_output
 from autogenesis.llm.source import ModelSource
 
@@ -43,8 +45,11 @@ class LlamaCppModel:
     backend = "llamacpp"
 
     def __init__(self, source: ModelSource, *, n_ctx: int = 8192,
-                 n_threads: int | None = None, slots: int = 4) -> None:
-        """`n_ctx` tokens per request; `slots` requests decoded at once."""
+                 n_threads: int | None = None, slots: int = 4,
+                 grammar: str | None = None) -> None:
+        """`n_ctx` tokens per request; `slots` requests decoded at once; `grammar` the
+        engine that constrains JSON (`grammar.GRAMMAR_ENGINES`; default: llguidance when
+        installed, else xgrammar)."""
         if source.kind != "gguf":
             raise ConfigError(f"llama.cpp loads .gguf files, not {source.name}")
         try:
@@ -53,6 +58,7 @@ class LlamaCppModel:
             raise ModelNotFound("the llamacpp backend needs llama-cpp-python: "
                                 "`pip install llama-cpp-python`") from exc
         self.source = source
+        self.grammar_engine = grammar_engine(grammar)
         started = time.perf_counter()
         sha256 = file_sha256(source.path)
         threads = n_threads or os.cpu_count() or 1
@@ -78,30 +84,34 @@ class LlamaCppModel:
         self.load_seconds = time.perf_counter() - started
         description = self.llm._model.desc() if hasattr(self.llm, "_model") else ""
         self.identity = ModelIdentity(
-            backend=self.backend, backend_version=llama_cpp.__version__,
+            # the grammar engine too: it decides which tokens a typed answer may take
+            backend=self.backend, backend_version=f"{llama_cpp.__version__}, "
+                                                  f"{self.grammar_engine}",
             model_id=source.name if source.name != "default" else source.location,
             revision=sha256, dtype=description.split()[-1] if description else None,
             device="cpu",
         )
-        self._grammars: JsonGrammars | None = None
+        self._masks: GuidanceMasks | XGrammarMasks | None = None
         self._grammar_lock = threading.Lock()
 
     @property
     def slots(self) -> int:
         return self.batcher.slots
 
-    def _grammar(self, schema: Mapping[str, Any]) -> Any:
-        """The schema compiled for this model's vocabulary (built on first use)."""
+    def _matcher(self, schema: Mapping[str, Any]) -> TokenMatcher:
+        """A fresh matcher for `schema` (the engine's vocabulary is built on first use)."""
         with self._grammar_lock:
-            if self._grammars is None:
-                import xgrammar
+            if self._masks is None:
+                if self.grammar_engine == "llguidance":
+                    import llama_cpp
 
-                # Control tokens detokenize to b"", which xgrammar never allows.
-                vocab = [self.llm.detokenize([i]) for i in range(self.llm.n_vocab())]
-                self._grammars = JsonGrammars(xgrammar.TokenizerInfo(
-                    vocab, xgrammar.VocabType.RAW, vocab_size=len(vocab),
-                    stop_token_ids=[self.llm.token_eos()]))
-        return self._grammars.compile(schema)
+                    self._masks = GuidanceMasks(llama_cpp.llama_model_get_vocab(self.llm.model),
+                                                self.llm.n_vocab(), self.llm.token_eos())
+                else:
+                    self._masks = XGrammarMasks(
+                        [self.llm.detokenize([i]) for i in range(self.llm.n_vocab())],
+                        self.llm.token_eos())
+            return self._masks.matcher(schema)
 
     async def generate(self, messages: Sequence[ChatMessage], *,
                        schema: Mapping[str, Any] | None = None,
@@ -111,9 +121,7 @@ class LlamaCppModel:
         matcher = None
         if schema is not None:
             schema = check_schema(schema)
-            import xgrammar
-
-            matcher = xgrammar.GrammarMatcher(self._grammar(schema))
+            matcher = self._matcher(schema)
         seed = settings.seed
         if seed is None and not settings.greedy:
             seed = random.randrange(2**31)  # llama.cpp seeds were 32-bit; kept for the logs

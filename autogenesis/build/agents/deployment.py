@@ -4,16 +4,15 @@
    folder and the runner (`scenarios.SandboxRunner.install`) builds its wheel
    with `pip wheel --no-deps --no-build-isolation --no-index` (hatchling from
    this environment), in the sandbox, offline.
-2. A fresh virtual environment is made with `python -m venv --without-pip`.
-   The runtime and its heavy dependencies (torch, llama.cpp, psycopg) are not
-   reinstalled: a `.pth` file in the new environment adds this environment's
-   site-packages through `site.addsitedir`, as system site-packages would.
-   The wheel itself is installed into the new environment with pip
-   (`--no-deps --no-index`); that its requirements are met is checked with
-   importlib.metadata, and that the module is imported from the new
-   environment, not from the source folder.
+2. A fresh virtual environment is made with `python -m venv --without-pip`; it
+   sees none of this environment's packages. The wheel is installed into it with
+   its declared dependencies, from the wheelhouse only (`build.wheelhouse`: the
+   runtime's wheels, no network), so a dependency that is missing or does not
+   exist fails here. The module must import from the new environment; its size
+   and the install's time are recorded.
 3. The installed console script runs once on the spec's first example with
-   the real model, in the sandbox, logged as a `system` run of the build.
+   the build's model, lent to it (`llm.served`: the venv holds no model
+   backend), in the sandbox, logged as a `system` run of the build.
 
 The wheel is copied to `dist_dir/<package sha256[:16]>/` (the pipeline moves it into
 `generated/<slug>/dist/`); the Dockerfile and docker-compose.yml are the
@@ -45,8 +44,9 @@ from autogenesis.canonical import file_sha256
 from autogenesis.llm.base import Model
 
 RUN_TIMEOUT_S = 180.0
-VENV_NOTE = ("python -m venv --without-pip; this environment's site-packages (the runtime, "
-             "torch, llama.cpp) added by a .pth file, the wheel installed with pip --no-deps")
+VENV_NOTE = ("python -m venv --without-pip, seeing none of the builder's packages; the wheel "
+             "and its declared dependencies installed with pip --no-index from the "
+             "runtime's wheelhouse")
 
 
 class DeploymentStage(SystemStage):
@@ -86,6 +86,7 @@ class DeploymentStage(SystemStage):
                 dockerfile_sha256=files["Dockerfile"].sha256,
                 compose_sha256=files["docker-compose.yml"].sha256, venv=VENV_NOTE,
                 installed=done.installed, install_output=done.output,
+                venv_bytes=done.venv_bytes, install_s=done.install_seconds,
                 command=[f"venv/bin/{dist}", *([] if ran is None else ["--example", "1"])],
                 returncode=0 if ran is not None and ran.reached_exit else 1,
                 answer=ran.answer if ran is not None else "",
