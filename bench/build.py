@@ -1,6 +1,6 @@
 """`autogenesis build` on every example spec: result, tests, examples, time per stage.
 
-    .venv/bin/python bench/build.py [--backend auto|llamacpp|transformers]
+    .venv/bin/python bench/build.py [--backend auto|llamacpp|transformers] [--model M]
                                     [--concurrency 1,4] [--max-iterations N] [--json]
                                     [specs ...]
 
@@ -107,6 +107,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("specs", nargs="*", type=Path)
     parser.add_argument("--backend", default=None)
+    parser.add_argument("--model", default=None,
+                        help="a model file, or a server's model URL (openai://host:port/v1/M)")
     parser.add_argument("--concurrency", default="1",
                         help="comma-separated settings to build each spec with, e.g. 1,4")
     parser.add_argument("--max-iterations", type=int, default=2)
@@ -116,7 +118,7 @@ def main() -> None:
     settings = [int(c) for c in args.concurrency.split(",")]
     specs = args.specs or sorted(p for p in (REPO / "examples").glob("*.md")
                                  if p.name != "README.md")
-    model = load_model(backend=args.backend)
+    model = load_model(args.model, backend=args.backend)
     say = (lambda *_: None) if args.json else print
     say(f"model: {model.identity.backend} {Path(model.identity.model_id).name}")
     order = list(STAGE_ORDER)

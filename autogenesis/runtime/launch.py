@@ -162,9 +162,10 @@ def make_parser(config: Mapping[str, Any]) -> argparse.ArgumentParser:
     parser.add_argument("--example", type=int, metavar="N",
                         help=f"use the spec's example N as the input (1-"
                         f"{len(config.get('examples', ()))})")
-    parser.add_argument("--model", help="a .gguf file, model directory or Hugging Face id "
-                        "[default: config.json's, else AUTOGENESIS_MODEL, else the offline "
-                        "default]")
+    parser.add_argument("--model", help="a .gguf file, model directory or Hugging Face id, "
+                        "or a model server's openai://host:port/v1/MODEL [default: "
+                        "config.json's, else AUTOGENESIS_MODEL_URL or AUTOGENESIS_MODEL, "
+                        "else the offline default]")
     parser.add_argument("--backend", help="auto, llamacpp or transformers")
     parser.add_argument("--timeout", type=float, default=config["deadline_s"],
                         help="seconds for the whole answer [default: %(default)s]")
