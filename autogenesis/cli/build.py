@@ -248,7 +248,9 @@ def summary(result: BuildResult) -> list[str]:
         f"{tuning.after.metric:.2f}, "
         f"{sum(t.kept for t in tried)} of {len(tried)} measured change(s) kept",
         f"  deployment: dist/{deployment.wheel} (sha256 {deployment.wheel_sha256[:12]}) "
-        f"installed in a fresh venv and run",
+        f"installed in a fresh venv and run"
+        + (f" ({deployment.venv_bytes / 1e6:.0f} MB with its dependencies, installed in "
+           f"{deployment.install_s:.1f}s)" if deployment.venv_bytes else ""),
         f"  rounds: {len({s.stage for s in result.stages if s.approved})} stages approved"
         f"{kept}, {reworks} rework(s); iterations: {result.iterations}",
         f"  tokens: {result.tokens_in} in / {result.tokens_out} out over {result.calls} "
