@@ -247,14 +247,15 @@ def cli(env: dict[str, str], *args: str, check: bool = True):
     return done
 
 
-# A build logged by an earlier version of autogenesis (commit a05a9fb, before the stages
-# became data and the canonical JSON one function): examples/research_team.md with the
-# scripted models, exported with `Store.export_run`. Refactors must keep it re-executing
+# A build logged by an earlier version of autogenesis (commit 6b122e3; made again there,
+# as the generated pyproject.toml and Dockerfile changed for issue 22, after a05a9fb's had
+# held since the stages became data): examples/research_team.md with the scripted models,
+# exported with `Store.export_run`. Refactors must keep it re-executing
 # identically; a change that means to change what a build does (a prompt, a check, an
 # agent's logic) makes it diverge, and then the fixture is made again (see
 # tests/fixtures/README.md).
-FIXTURE = REPO / "tests" / "fixtures" / "research_team_a05a9fb.jsonl.gz"
-FIXTURE_RUN = "f9b657f7-8922-4185-bf1f-0dc0b326df7e"
+FIXTURE = REPO / "tests" / "fixtures" / "research_team_6b122e3.jsonl.gz"
+FIXTURE_RUN = "fd074b20-acb6-4945-b975-a3b7fc253dfb"
 
 
 def fixture_rows() -> list[tuple[str, list[str | None]]]:
