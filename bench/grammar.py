@@ -9,7 +9,9 @@ Both engines constrain the same greedy requests on the default GGUF, in one proc
 - `compile_ms`: a schema's first matcher, median over the schemas;
 - `mask_ms`: one token's mask (the matcher's `allowed()` and `accept()`), median over
   every token of every answer, timed again on the answers' own tokens;
-- `tok_s`: tokens/s of the constrained requests one at a time (median of --repeat);
+- `tok_s`: tokens/s of the constrained requests one at a time (median of --repeat), with
+  `tokens_out` (their sum) and `ms_per_token` (each answer's latency over its tokens,
+  median): the engines' answers differ in length, and prefill weighs more in a short one;
 - `valid`: answers that parse and validate against their schema;
 - `same`: answers equal, character for character, to the other engine's.
 
@@ -72,6 +74,12 @@ async def answers(model: LlamaCppModel, tokens: int) -> tuple[list[Any], float]:
     return every, out / (time.perf_counter() - started)
 
 
+def per_answer_ms(results: list[Any]) -> float:
+    """Milliseconds per token out, each answer's own (prefill included), median: answers
+    of different lengths weigh alike, where tokens/s over all favours the longer."""
+    return statistics.median(r.latency_ms / max(1, r.tokens_out) for r in results)
+
+
 def mask_times(model: LlamaCppModel, results: list[Any]) -> list[float]:
     """Each token's mask and accept, replayed on the answers' own tokens."""
     times = []
@@ -106,7 +114,9 @@ def measure(engine: str, repeat: int, tokens: int) -> tuple[dict[str, Any], list
     figures = {"setup_s": round(setup, 2),
                "compile_ms": round(statistics.median(compile_ms), 2),
                "mask_ms": round(statistics.median(mask_times(model, results)), 3),
-               "tok_s": round(statistics.median(rates), 1), "valid": valid,
+               "tok_s": round(statistics.median(rates), 1),
+               "tokens_out": sum(r.tokens_out for r in results),
+               "ms_per_token": round(per_answer_ms(results), 1), "valid": valid,
                "asked": len(ASKS)}
     model.close()
     return figures, [r.text for r in results]
@@ -130,11 +140,12 @@ def main() -> None:
         print(json.dumps(figures))
         return
     print(f"{'engine':<12}{'setup s':>9}{'compile ms':>12}{'mask ms':>9}{'tok/s':>8}"
-          f"{'valid':>8}{'same':>6}")
+          f"{'out':>6}{'ms/tok':>8}{'valid':>8}{'same':>6}")
     for engine in ENGINES:
         f = figures[engine]
         print(f"{engine:<12}{f['setup_s']:>9}{f['compile_ms']:>12}{f['mask_ms']:>9}"
-              f"{f['tok_s']:>8}{f['valid']:>5}/{f['asked']}{f['same']:>4}/{f['asked']}")
+              f"{f['tok_s']:>8}{f['tokens_out']:>6}{f['ms_per_token']:>8}"
+              f"{f['valid']:>5}/{f['asked']}{f['same']:>4}/{f['asked']}")
     print(f"llguidance/xgrammar tokens/s: {figures['tok_s_ratio']}")
     for (name, _), a, b in zip(ASKS, texts["llguidance"], texts["xgrammar"], strict=True):
         if a != b:

@@ -4,6 +4,7 @@ GGUF, started for a test: a real model server, as Ollama or vLLM would be."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -31,9 +32,12 @@ def free_port() -> int:
 def llama_server(key: str | None = KEY) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the default model; its model URL."""
     port = free_port()
+    threads = os.cpu_count() or 1
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", resolve(None).location,
             "--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", "8192", "--verbose", "False"]
+            "--n_ctx", "8192", "--verbose", "False",
+            # its default is half the cores (1 here): as many as the in-process backend
+            "--n_threads", str(threads), "--n_threads_batch", str(threads)]
     if key:
         argv += ["--api_key", key]
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
