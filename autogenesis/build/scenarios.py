@@ -74,7 +74,7 @@ class Installed:
 
 _REQUIREMENTS_PROBE = """
 import importlib.util, sys
-from importlib.metadata import requires, version
+from importlib.metadata import version
 import {slug}
 assert {slug}.__file__.startswith(sys.prefix), f"imported from {{{slug}.__file__}}"
 print("installed", version({dist!r}), {slug}.__file__)
