@@ -19,16 +19,19 @@ from autogenesis.errors import AutogenesisError, UserError
 def describe(model: str | None, backend: str | None) -> dict[str, Any]:
     """What is configured and where it lives, without loading anything."""
     from autogenesis.canonical import file_sha256
-    from autogenesis.llm.loader import choose_backend, gpu_present, llamacpp_installed
-    from autogenesis.llm.openai_backend import is_server_url
-    from autogenesis.llm.served import served_url
+    from autogenesis.llm.loader import (
+        choose_backend,
+        gpu_present,
+        llamacpp_installed,
+        served_elsewhere,
+    )
     from autogenesis.llm.source import resolve
     from autogenesis.llm.transformers_backend import cache_folder, cached_conversion
 
     settings = Settings.from_env()
     named = model if model is not None else settings.model
-    if is_server_url(named) or served_url(named):
-        return _describe_server(str(named))
+    if named is not None and served_elsewhere(named):
+        return _describe_server(named)
     source = resolve(named)
     info: dict[str, Any] = {
         "model": source.name, "kind": source.kind, "location": source.location,

@@ -8,6 +8,7 @@ smolagents' `Model.generate` or pydantic-ai's `Model.request`.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -53,6 +54,13 @@ class Decoding:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+    def call_seed(self, below: int = 2**31) -> int | None:
+        """The seed a call uses: the one given, else for sampling one drawn below `below`
+        (recorded with the completion, so the call can be made again); None when greedy."""
+        if self.seed is not None or self.greedy:
+            return self.seed
+        return random.randrange(below)
 
     def as_dict(self) -> dict[str, Any]:
         settings = {**asdict(self), "stop": list(self.stop)}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -122,9 +121,7 @@ class LlamaCppModel:
         if schema is not None:
             schema = check_schema(schema)
             matcher = self._matcher(schema)
-        seed = settings.seed
-        if seed is None and not settings.greedy:
-            seed = random.randrange(2**31)  # llama.cpp seeds were 32-bit; kept for the logs
+        seed = settings.call_seed()   # llama.cpp seeds were 32-bit; kept for the logs
         enqueued = time.perf_counter()
         tokens = self._prompt(checked)
         done = await asyncio.wrap_future(self.batcher.submit(

@@ -67,29 +67,36 @@ def load_model(model: str | None = None, *, backend: str | None = None,
     transformers backend batches what waits, up to its max_batch, and ignores it).
     """
     settings = settings or Settings.from_env()
-    if is_server_url(model if model is not None else settings.model):
-        from autogenesis.llm.openai_backend import OpenAIModel
-
-        url = str(model if model is not None else settings.model)
-        with _lock:   # a model on an OpenAI-compatible server (`llm.openai_backend`)
-            if ("openai", url) not in _shared:
-                _shared[("openai", url)] = OpenAIModel(url)
-            return _shared[("openai", url)]
-    if served_url(model if model is not None else settings.model):
-        from autogenesis.llm.served import ServedModel
-
-        with _lock:   # another process's model, lent over a socket (`llm.served`)
-            url = str(model if model is not None else settings.model)
-            if ("served", url) not in _shared:
-                _shared[("served", url)] = ServedModel(url)
-            return _shared[("served", url)]
-    source = resolve(model if model is not None else settings.model)
+    named = model if model is not None else settings.model
+    if named is not None and served_elsewhere(named):
+        with _lock:
+            if ("url", named) not in _shared:
+                _shared[("url", named)] = _connect(named)
+            return _shared[("url", named)]
+    source = resolve(named)
     chosen = choose_backend(backend or settings.backend, source)
     key = (chosen, source.location, tuple(sorted(options.items())))
     with _lock:
         if key not in _shared:
             _shared[key] = _construct(chosen, source, settings, progress, options)
         return _shared[key]
+
+
+def served_elsewhere(model: str) -> bool:
+    """Whether `model` (a --model value) is a URL of a model another process serves."""
+    return is_server_url(model) or served_url(model)
+
+
+def _connect(url: str) -> Model:
+    """A model on an OpenAI-compatible server (`llm.openai_backend`), or another process's
+    model lent over a socket (`llm.served`)."""
+    if is_server_url(url):
+        from autogenesis.llm.openai_backend import OpenAIModel
+
+        return OpenAIModel(url)
+    from autogenesis.llm.served import ServedModel
+
+    return ServedModel(url)
 
 
 def _construct(backend: str, source: ModelSource, settings: Settings,

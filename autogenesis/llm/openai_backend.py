@@ -177,9 +177,7 @@ class OpenAIModel:
         checked = check_messages(messages)
         if schema is not None:
             schema = check_schema(schema)
-        seed = settings.seed
-        if seed is None and not settings.greedy:
-            seed = random.randrange(2**31)   # recorded, so the call can be made again
+        seed = settings.call_seed()
         started = time.perf_counter()
         try:
             answer = await self._complete(self.request(checked, schema, settings, seed))

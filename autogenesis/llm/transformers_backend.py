@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import queue
-import random
 import shutil
 import threading
 import time
@@ -244,9 +243,7 @@ class TransformersModel:
             matcher = self._grammars.matcher(schema)
         encoded = self.tokenizer.apply_chat_template(checked, add_generation_prompt=True,
                                                      tokenize=True, return_dict=True)
-        seed = settings.seed
-        if seed is None and not settings.greedy:
-            seed = random.randrange(2**63)
+        seed = settings.call_seed(2**63)
         loop = asyncio.get_running_loop()
         request = _Request(list(encoded["input_ids"]), settings, seed, matcher, loop,
                            loop.create_future(), schema)
