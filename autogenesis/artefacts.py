@@ -402,6 +402,11 @@ class TestReport(Artefact):
         results = [r for run in runs for r in run.checks if r.kind != "route"]
         return pass_count(results)
 
+    def routes(self) -> tuple[int, int]:
+        """(examples the system sent to the agent their spec names, examples naming one):
+        the check one call cannot be held to, so `passes` leaves it out."""
+        return pass_count([r for s in self.scenarios for r in s.checks if r.kind == "route"])
+
     def cost(self, arm: str = "system") -> tuple[int, int]:
         """(model calls, tokens out) of an arm on the spec's examples."""
         runs = self.scenarios if arm == "system" else [

@@ -554,3 +554,37 @@ def test_a_route_is_read_from_the_senders_without_the_system_s_prefix():
     assert [r.passed for r in checked(ran, example).checks if r.kind == "route"] == [True]
     elsewhere = ran.model_copy(update={"path": ["user", "help_desk/sales"]})
     assert [r.passed for r in checked(elsewhere, example).checks if r.kind == "route"] == [False]
+
+
+ROUTER_SPEC = """# Help desk
+
+Route each customer message to one specialist.
+
+Route to:
+- billing: refunds, invoices, payment failures
+- sales: prices, plans, upgrades
+
+The front desk agent picks the specialist; the specialist answers.
+
+Examples:
+- Input: "I was charged twice this month" -> Expected: handled by billing
+- Input: "How much is the team plan?" -> Expected: handled by sales
+"""
+
+
+def test_a_wrong_route_is_in_the_verdict_even_with_no_other_check(service_store: Store,
+                                                                  tmp_path: Path):
+    """Found trying ../shared/specs/support.md: a system that sent an example to the wrong
+    specialist ended on "its spec's examples give no check a rule can run". The scripted
+    system always picks the first specialist, so one of the two examples goes astray."""
+    build = Build(service_store, build_model(),
+                  options=BuildOptions(out_dir=tmp_path / "out", max_iterations=1),
+                  seams=Seams(runner=InProcessRunner(system_answers)))
+    result = asyncio.run(build.run(ROUTER_SPEC, spec_path="spec.md"))
+    report = result.artefact(TestReport)
+    assert report.routes() == (1, 2) and report.passes("system")[1] == 0
+    lines = summary(result)
+    assert lines[-1] == ("built help_desk: routes 1/2 of its examples to the agent its spec "
+                         "names; no other check a rule can run")
+    assert any(line.startswith("  routes: 1 of 2 example(s) went to another agent")
+               for line in lines)

@@ -167,11 +167,9 @@ def progress_printer(err: Console, status: Status) -> Callable[[Progress], None]
 def checks_lines(report: TestReport) -> list[str]:
     """The system's pass rate on its spec's checks beside the baselines' (one call; the
     vote on the decisions), with calls and tokens; the held-out cases' apart."""
-    from autogenesis.artefacts import pass_count
-
     passed, judged = report.passes("system")
     single, single_judged = report.passes("single")
-    routes = pass_count([r for s in report.scenarios for r in s.checks if r.kind == "route"])
+    routes = report.routes()
     routed = [f"  routes: the system sends {routes[0]}/{routes[1]} example(s) to the agent "
               "the spec names (one call has no route)"] if routes[1] else []
     if not judged and not single_judged:
@@ -234,12 +232,20 @@ def summary(result: BuildResult) -> list[str]:
     voted = (f"; on its {decided} decision(s) the system passes {system_decided}, a vote of "
              f"{report.cost('vote')[0]} calls {vote}"
              if decided else "")
+    routed, routable = report.routes()
+    route = f"routes {routed}/{routable} of its examples to the agent its spec names"
     verdict = (f"built {blueprint.slug}: passes {passed}/{judged} of its spec's checks; one "
-               f"call of the same model passes {single}/{single_judged}{voted}" if judged else
-               f"built {blueprint.slug}: its spec's examples give no check a rule can run")
+               f"call of the same model passes {single}/{single_judged}{voted}"
+               + (f"; it {route}" if routable else "") if judged else
+               f"built {blueprint.slug}: {route}; no other check a rule can run" if routable
+               else f"built {blueprint.slug}: its spec's examples give no check a rule can run")
     failing = [f"  checks: {judged - passed} of {judged} fail, so the system does not yet do "
                "what its spec's examples ask; the approvals above judge its structure, not its"
                " answers (`autogenesis inspect` shows every check)"] if passed < judged else []
+    if routed < routable:
+        failing.append(f"  routes: {routable - routed} of {routable} example(s) went to another "
+                       "agent than the one their spec names, so the system does not yet do what "
+                       "its spec's examples ask")
     return [
         f"built {result.package_path} in {result.seconds:.1f}s; run {result.run_id}",
         f"  tests: {report.tests.passed} passed, {report.tests.failed} failed; examples "
